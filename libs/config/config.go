@@ -1,0 +1,75 @@
+// Package config loads a service's typed configuration from environment
+// variables (struct tags of github.com/caarlos0/env) and validates it, so a
+// bad setting stops the process at start-up with a message naming it.
+package config
+
+import (
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Validator is implemented by configurations with rules beyond parsing.
+type Validator interface {
+	Validate() error
+}
+
+// Load parses the environment into a T and validates it.
+func Load[T any]() (T, error) {
+	return LoadFrom[T](nil)
+}
+
+// LoadFrom is Load over an explicit environment (nil means the process's).
+func LoadFrom[T any](environ map[string]string) (T, error) {
+	var cfg T
+	opts := env.Options{}
+	if environ != nil {
+		opts.Environment = environ
+	}
+	if err := env.ParseWithOptions(&cfg, opts); err != nil {
+		return cfg, fmt.Errorf("configuration: %w", err)
+	}
+	if v, ok := any(&cfg).(Validator); ok {
+		if err := v.Validate(); err != nil {
+			return cfg, fmt.Errorf("configuration: %w", err)
+		}
+	}
+	return cfg, nil
+}
+
+// Common is the configuration every service shares.
+type Common struct {
+	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat string `env:"LOG_FORMAT" envDefault:"text"`
+	// ShutdownTimeout bounds how long servers drain on SIGINT/SIGTERM.
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
+}
+
+// Validate checks the shared settings.
+func (c Common) Validate() error {
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("LOG_LEVEL: %q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("LOG_FORMAT: %q is not one of text, json", c.LogFormat)
+	}
+	if c.ShutdownTimeout <= 0 {
+		return fmt.Errorf("SHUTDOWN_TIMEOUT: must be positive")
+	}
+	return nil
+}
+
+// CheckAddr validates a host:port listen or dial address held in the named
+// variable.
+func CheckAddr(name, addr string) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("%s: %q is not host:port: %v", name, addr, err)
+	}
+	return nil
+}

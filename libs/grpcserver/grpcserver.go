@@ -1,0 +1,120 @@
+// Package grpcserver builds AgentIdP's gRPC servers: panic recovery, one log
+// line per RPC, metrics, the single place where errors become gRPC status
+// codes, and the grpc.health.v1 service.
+package grpcserver
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	"github.com/sentryagent/agentidp/libs/apierror"
+	"github.com/sentryagent/agentidp/libs/metrics"
+)
+
+// Config configures a server. Logger and Metrics are required.
+type Config struct {
+	Logger  *slog.Logger
+	Metrics *metrics.GRPC
+	// MaxRecvMsgSize caps request size; default 1 MiB.
+	MaxRecvMsgSize int
+	Options        []grpc.ServerOption
+}
+
+// New returns a server with AgentIdP's interceptors and the health and
+// reflection services registered. The health server starts NOT_SERVING;
+// libs/health flips it once the service's dependencies answer.
+func New(cfg Config) (*grpc.Server, *health.Server) {
+	if cfg.MaxRecvMsgSize == 0 {
+		cfg.MaxRecvMsgSize = 1 << 20
+	}
+	opts := append([]grpc.ServerOption{
+		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
+		grpc.ChainUnaryInterceptor(
+			cfg.Metrics.UnaryServer(),
+			logUnary(cfg.Logger),
+			mapErrors,
+			recoverUnary(cfg.Logger),
+		),
+		grpc.ChainStreamInterceptor(cfg.Metrics.StreamServer(), recoverStream(cfg.Logger)),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+	}, cfg.Options...)
+	srv := grpc.NewServer(opts...)
+	hs := health.NewServer()
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	healthpb.RegisterHealthServer(srv, hs)
+	reflection.Register(srv)
+	return srv, hs
+}
+
+// mapErrors is the one place where a handler's error becomes a gRPC status.
+func mapErrors(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	resp, err := handler(ctx, req)
+	if err != nil {
+		return nil, apierror.ToStatus(err).Err()
+	}
+	return resp, nil
+}
+
+func logUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		start := time.Now()
+		resp, err := handler(ctx, req)
+		if strings.HasPrefix(info.FullMethod, "/grpc.health.v1.") {
+			return resp, err
+		}
+		st := status.Convert(err)
+		level := slog.LevelInfo
+		if st.Code() == apierror.Internal.Code() {
+			level = slog.LevelError
+		}
+		attrs := []any{"method", info.FullMethod, "code", st.Code().String(),
+			"duration_ms", float64(time.Since(start).Microseconds()) / 1000}
+		if p, ok := peer.FromContext(ctx); ok {
+			attrs = append(attrs, "peer", p.Addr.String())
+		}
+		if err != nil {
+			if e := apierror.As(err); e != nil {
+				attrs = append(attrs, "reason", e.Reason)
+			}
+			attrs = append(attrs, "error", st.Message())
+		}
+		logger.Log(ctx, level, "rpc", attrs...)
+		return resp, err
+	}
+}
+
+func recoverUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				logger.Error("panic in handler", "method", info.FullMethod, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				err = apierror.New(apierror.Internal, "INTERNAL", "internal error")
+			}
+		}()
+		return handler(ctx, req)
+	}
+}
+
+func recoverStream(logger *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				logger.Error("panic in handler", "method", info.FullMethod, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				err = apierror.ToStatus(apierror.New(apierror.Internal, "INTERNAL", "internal error")).Err()
+			}
+		}()
+		return handler(srv, ss)
+	}
+}

@@ -1,0 +1,49 @@
+// Package metrics holds AgentIdP's Prometheus instrumentation shared by every
+// service: the registry, HTTP middleware, and gRPC interceptors. Metric names
+// are listed in ARCHITECTURE.md; labels never carry ids or secrets.
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Namespace prefixes every AgentIdP metric.
+const Namespace = "agentidp"
+
+// NewRegistry returns a registry with the Go runtime and process collectors.
+// Each service owns one; there is no global registry.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return reg
+}
+
+// Handler serves the registry in the Prometheus exposition format.
+func Handler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+}
+
+// register registers c, or returns the collector already registered under
+// the same descriptor, so that two components of one process can ask for
+// the same metric.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		if are, ok := err.(prometheus.AlreadyRegisteredError); ok {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic(err) // a programming error: two different metrics with one name
+	}
+	return c
+}
+
+// LatencyBuckets suits calls from ~100µs to a few seconds.
+var LatencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}

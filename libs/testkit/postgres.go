@@ -1,0 +1,220 @@
+package testkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Postgres is a PostgreSQL server run from the Debian package's binaries.
+type Postgres struct {
+	Dir  string // data directory
+	Port int
+	proc *Process
+}
+
+// PostgresConfig describes a server to start.
+type PostgresConfig struct {
+	// Dir is the data directory; it is created and initialised (initdb) when
+	// it holds no cluster yet, and reused otherwise.
+	Dir string
+	// Port on 127.0.0.1; 0 picks a free one.
+	Port int
+	// LogPath receives the server's output; empty means Dir/postgres.log.
+	LogPath string
+	// Durable keeps fsync on (the dev stack); tests turn it off for speed.
+	Durable bool
+}
+
+// PostgresBinDir finds the PostgreSQL server binaries: $AGENTIDP_PG_BIN, or
+// the newest /usr/lib/postgresql/<version>/bin.
+func PostgresBinDir() (string, error) {
+	if d := os.Getenv("AGENTIDP_PG_BIN"); d != "" {
+		return d, nil
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { return pgVersion(dirs[i]) > pgVersion(dirs[j]) })
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+			return d, nil
+		}
+	}
+	return "", errors.New("PostgreSQL server binaries not found (install the Debian package postgresql, or set AGENTIDP_PG_BIN)")
+}
+
+func pgVersion(binDir string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return v
+}
+
+// StartPostgres initialises (if needed) and starts a server, waiting until
+// it accepts connections. PostgreSQL refuses to run as root, so as root the
+// server runs as the "postgres" system user, which must own Dir.
+func StartPostgres(ctx context.Context, cfg PostgresConfig) (*Postgres, error) {
+	bin, err := PostgresBinDir()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Port == 0 {
+		if cfg.Port, err = FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.LogPath == "" {
+		cfg.LogPath = filepath.Join(cfg.Dir, "postgres.log")
+	}
+	cred, err := postgresCredential()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	pgdata := filepath.Join(cfg.Dir, "data")
+	sockets := filepath.Join(cfg.Dir, "run")
+	for _, d := range []string{pgdata, sockets} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	if cred != nil {
+		if err := chownTree(cfg.Dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := os.Stat(filepath.Join(pgdata, "PG_VERSION")); err != nil {
+		initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"),
+			"-D", pgdata, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8",
+			"--no-sync", "--no-instructions")
+		initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		initdb.Dir = cfg.Dir
+		if out, err := initdb.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("initdb: %w: %s", err, out)
+		}
+	}
+	args := []string{"-D", pgdata, "-h", "127.0.0.1", "-p", strconv.Itoa(cfg.Port), "-k", sockets,
+		"-c", "max_connections=200", "-c", "shared_buffers=64MB"}
+	if !cfg.Durable {
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	if cred != nil {
+		// The log file must be writable by the server's user.
+		f, err := os.OpenFile(cfg.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err == nil {
+			f.Close()
+			_ = os.Chown(cfg.LogPath, int(cred.Uid), int(cred.Gid))
+		}
+	}
+	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	cmd.Dir = cfg.Dir
+	proc, err := StartProcess(cmd, cfg.LogPath)
+	if err != nil {
+		return nil, err
+	}
+	pg := &Postgres{Dir: cfg.Dir, Port: cfg.Port, proc: proc}
+	if err := pg.waitReady(ctx, 30*time.Second); err != nil {
+		pg.Stop()
+		log, _ := os.ReadFile(cfg.LogPath)
+		return nil, fmt.Errorf("postgres did not start: %w\n%s", err, tail(string(log), 2000))
+	}
+	return pg, nil
+}
+
+func (p *Postgres) waitReady(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		select {
+		case <-p.proc.Done():
+			return fmt.Errorf("server exited: %v", p.proc.Err())
+		default:
+		}
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		conn, err := pgx.Connect(cctx, p.URL("postgres"))
+		cancel()
+		if err == nil {
+			conn.Close(ctx)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// URL returns a connection URL for database db.
+func (p *Postgres) URL(db string) string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", p.Port, db)
+}
+
+// CreateDatabase creates database name if it does not exist and returns its URL.
+func (p *Postgres) CreateDatabase(ctx context.Context, name string) (string, error) {
+	conn, err := pgx.Connect(ctx, p.URL("postgres"))
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return "", err
+	}
+	if !exists {
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+			return "", err
+		}
+	}
+	return p.URL(name), nil
+}
+
+// Stop shuts the server down (fast mode) and waits for it.
+func (p *Postgres) Stop() {
+	if p != nil {
+		p.proc.Stop(syscall.SIGINT, 10*time.Second)
+	}
+}
+
+// Done is closed when the server process exits.
+func (p *Postgres) Done() <-chan struct{} { return p.proc.Done() }
+
+// postgresCredential returns the credential to run the server with: nil
+// when we are not root, the "postgres" user's otherwise.
+func postgresCredential() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, errors.New(`running as root, and PostgreSQL refuses to: the "postgres" system user (created by the Debian package) is missing`)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
+}
+
+func chownTree(dir string, uid, gid int) error {
+	return filepath.Walk(dir, func(path string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(path, uid, gid)
+	})
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return strings.TrimSpace(s)
+}

@@ -1,0 +1,22 @@
+# Shared helpers for AgentIdP's scripts. Source it; do not run it.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# tools_bin prints the per-machine cache for binaries we build (buf, vault):
+# outside the clone, so a fresh clone reuses them.
+tools_bin() {
+  local dir="${AGENTIDP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/agentidp}/bin"
+  mkdir -p "$dir"
+  echo "$dir"
+}
+
+# build_buf_tools builds buf and the protoc plugins into $1. `go build` is
+# incremental through the Go build cache, so a rebuild costs a second.
+build_buf_tools() {
+  local bin="$1"
+  (cd "$ROOT/tools/buf" && GOWORK=off go build -o "$bin/buf" github.com/bufbuild/buf/cmd/buf)
+  (cd "$ROOT/libs" && go build -o "$bin/protoc-gen-go" google.golang.org/protobuf/cmd/protoc-gen-go \
+    && go build -o "$bin/protoc-gen-go-grpc" google.golang.org/grpc/cmd/protoc-gen-go-grpc)
+}

@@ -1,0 +1,3 @@
+module github.com/sentryagent/agentidp/services/registry
+
+go 1.26.0
