@@ -17,7 +17,6 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/reflection"
-	"google.golang.org/grpc/status"
 
 	"github.com/sentryagent/agentidp/libs/apierror"
 	"github.com/sentryagent/agentidp/libs/metrics"
@@ -43,8 +42,8 @@ func New(cfg Config) (*grpc.Server, *health.Server) {
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
 		grpc.ChainUnaryInterceptor(
 			cfg.Metrics.UnaryServer(),
-			logUnary(cfg.Logger),
 			mapErrors,
+			logUnary(cfg.Logger),
 			recoverUnary(cfg.Logger),
 		),
 		grpc.ChainStreamInterceptor(cfg.Metrics.StreamServer(), recoverStream(cfg.Logger)),
@@ -74,7 +73,10 @@ func logUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
 		if strings.HasPrefix(info.FullMethod, "/grpc.health.v1.") {
 			return resp, err
 		}
-		st := status.Convert(err)
+		// Inside mapErrors: we see the handler's own error, so internal
+		// failures are logged with their cause while clients get an opaque
+		// INTERNAL.
+		st := apierror.ToStatus(err)
 		level := slog.LevelInfo
 		if st.Code() == apierror.Internal.Code() {
 			level = slog.LevelError
@@ -86,9 +88,10 @@ func logUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
 		}
 		if err != nil {
 			if e := apierror.As(err); e != nil {
-				attrs = append(attrs, "reason", e.Reason)
+				attrs = append(attrs, "reason", e.Reason, "error", e.Message)
+			} else {
+				attrs = append(attrs, "error", err.Error())
 			}
-			attrs = append(attrs, "error", st.Message())
 		}
 		logger.Log(ctx, level, "rpc", attrs...)
 		return resp, err

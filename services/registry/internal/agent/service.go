@@ -1,0 +1,213 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Service is the registry's use-case API.
+type Service interface {
+	Register(ctx context.Context, f Fields, requestID string) (Agent, error)
+	Get(ctx context.Context, id string) (Agent, error)
+	List(ctx context.Context, q ListQuery) (Page, error)
+	Update(ctx context.Context, u Update) (Agent, error)
+	// Decommission is terminal and idempotent.
+	Decommission(ctx context.Context, id, ifMatch string) (Agent, error)
+}
+
+// Store persists agents. Implementations must pass storetest's suite.
+type Store interface {
+	// Create inserts a. When requestID is not empty and an agent was already
+	// created with it, Create returns that agent and created=false.
+	Create(ctx context.Context, a Agent, requestID string) (stored Agent, created bool, err error)
+	// Get returns ErrNotFound for an unknown id.
+	Get(ctx context.Context, id uuid.UUID) (Agent, error)
+	// List returns up to limit agents matching f with id > after, by id.
+	List(ctx context.Context, f Filter, after uuid.UUID, limit int) ([]Agent, error)
+	// Update loads the agent, locks it, calls mutate, and writes the result
+	// (with Revision+1) in one transaction, unless mutate fails or returns
+	// changed=false.
+	Update(ctx context.Context, id uuid.UUID, mutate func(*Agent) (changed bool, err error)) (Agent, error)
+}
+
+// Middleware decorates a Service (logging, metrics, events).
+type Middleware func(Service) Service
+
+const (
+	DefaultPageSize = 20
+	MaxPageSize     = 100
+	maxRequestIDLen = 64
+	maxSearchLen    = 128
+)
+
+// Config holds the service's dependencies.
+type Config struct {
+	Store Store
+	// Now defaults to time.Now.
+	Now func() time.Time
+	// Registered, if set, counts agents created (not idempotent replays).
+	Registered interface{ Inc() }
+}
+
+type service struct {
+	store      Store
+	now        func() time.Time
+	registered interface{ Inc() }
+}
+
+// NewService returns the registry's Service.
+func NewService(cfg Config) Service {
+	s := &service{store: cfg.Store, now: cfg.Now, registered: cfg.Registered}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+func (s *service) timestamp() time.Time {
+	// PostgreSQL keeps microseconds: truncate so responses equal reads.
+	return s.now().UTC().Truncate(time.Microsecond)
+}
+
+func (s *service) Register(ctx context.Context, f Fields, requestID string) (Agent, error) {
+	if f.AgentType == "" {
+		f.AgentType = DefaultAgentType
+	}
+	if f.Status == "" {
+		f.Status = StatusActive
+	}
+	f.normalize()
+	if err := f.validateAll("agent."); err != nil {
+		return Agent{}, err
+	}
+	if len(requestID) > maxRequestIDLen || strings.ContainsFunc(requestID, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+		return Agent{}, fieldError(errInvalid, "requestId", "requestId must be at most %d printable ASCII characters", maxRequestIDLen)
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Agent{}, fmt.Errorf("new agent id: %w", err)
+	}
+	now := s.timestamp()
+	a := Agent{ID: id, CreatedAt: now, UpdatedAt: now, Revision: 1}
+	apply(&a, f, fieldNames)
+	stored, created, err := s.store.Create(ctx, a, requestID)
+	if err == nil && created && s.registered != nil {
+		s.registered.Inc()
+	}
+	return stored, err
+}
+
+func (s *service) Get(ctx context.Context, id string) (Agent, error) {
+	uid, err := parseID(id)
+	if err != nil {
+		return Agent{}, err
+	}
+	return s.store.Get(ctx, uid)
+}
+
+func (s *service) List(ctx context.Context, q ListQuery) (Page, error) {
+	switch {
+	case q.PageSize == 0:
+		q.PageSize = DefaultPageSize
+	case q.PageSize < 0 || q.PageSize > MaxPageSize:
+		return Page{}, fieldError(errPageSize, "pageSize", "pageSize must be between 1 and %d (0 means %d)", MaxPageSize, DefaultPageSize)
+	}
+	f := q.Filter
+	f.Search = strings.TrimSpace(f.Search)
+	if f.Status != "" && !f.Status.Valid() {
+		return Page{}, fieldError(errInvalid, "status", "status must be active, suspended or decommissioned")
+	}
+	if f.AgentType != "" && !typePattern.MatchString(f.AgentType) {
+		return Page{}, fieldError(errInvalid, "agentType", "agentType is not a valid agent type")
+	}
+	if len(f.Owner) > MaxOwnerLen {
+		return Page{}, fieldError(errTooLong, "owner", "owner is longer than %d bytes", MaxOwnerLen)
+	}
+	if len(f.Search) > maxSearchLen {
+		return Page{}, fieldError(errTooLong, "search", "search is longer than %d bytes", maxSearchLen)
+	}
+	var after uuid.UUID
+	if q.PageToken != "" {
+		var err error
+		if after, err = decodePageToken(q.PageToken, f); err != nil {
+			return Page{}, err
+		}
+	}
+	// One extra row tells whether another page exists.
+	agents, err := s.store.List(ctx, f, after, q.PageSize+1)
+	if err != nil {
+		return Page{}, err
+	}
+	page := Page{Agents: agents}
+	if len(agents) > q.PageSize {
+		page.Agents = agents[:q.PageSize]
+		page.NextPageToken = encodePageToken(page.Agents[q.PageSize-1].ID, f)
+	}
+	return page, nil
+}
+
+func (s *service) Update(ctx context.Context, u Update) (Agent, error) {
+	uid, err := parseID(u.ID)
+	if err != nil {
+		return Agent{}, err
+	}
+	names, err := resolveMask(u.Paths, u.Fields)
+	if err != nil {
+		return Agent{}, err
+	}
+	f := u.Fields
+	f.normalize()
+	for _, name := range names {
+		if err := f.validateField(name, "agent."+name); err != nil {
+			return Agent{}, err
+		}
+	}
+	return s.store.Update(ctx, uid, func(a *Agent) (bool, error) {
+		if u.IfMatch != "" && u.IfMatch != a.ETag() {
+			return false, ErrETagMismatch
+		}
+		if a.Status == StatusDecommissioned {
+			return false, ErrDecommissioned
+		}
+		if len(names) == 0 {
+			return false, nil
+		}
+		apply(a, f, names)
+		a.UpdatedAt = s.timestamp()
+		return true, nil
+	})
+}
+
+func (s *service) Decommission(ctx context.Context, id, ifMatch string) (Agent, error) {
+	uid, err := parseID(id)
+	if err != nil {
+		return Agent{}, err
+	}
+	return s.store.Update(ctx, uid, func(a *Agent) (bool, error) {
+		if a.Status == StatusDecommissioned {
+			return false, nil // idempotent: the second call changes nothing
+		}
+		if ifMatch != "" && ifMatch != a.ETag() {
+			return false, ErrETagMismatch
+		}
+		now := s.timestamp()
+		a.Status, a.UpdatedAt, a.DecommissionedAt = StatusDecommissioned, now, &now
+		return true, nil
+	})
+}
+
+// parseID accepts the canonical UUID form only.
+func parseID(id string) (uuid.UUID, error) {
+	uid, err := uuid.Parse(id)
+	if err != nil || len(id) != 36 {
+		if id == "" {
+			return uuid.Nil, fieldError(errRequired, "agentId", "agentId is required")
+		}
+		return uuid.Nil, fieldError(errInvalid, "agentId", "agentId must be a UUID")
+	}
+	return uid, nil
+}
