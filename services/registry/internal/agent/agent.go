@@ -72,7 +72,8 @@ type Filter struct {
 
 // ListQuery asks for one page of agents.
 type ListQuery struct {
-	Filter    Filter
+	Filter Filter
+	// PageSize is 1 to MaxPageSize; transports default it to DefaultPageSize.
 	PageSize  int
 	PageToken string
 }

@@ -110,11 +110,8 @@ func (s *service) Get(ctx context.Context, id string) (Agent, error) {
 }
 
 func (s *service) List(ctx context.Context, q ListQuery) (Page, error) {
-	switch {
-	case q.PageSize == 0:
-		q.PageSize = DefaultPageSize
-	case q.PageSize < 0 || q.PageSize > MaxPageSize:
-		return Page{}, fieldError(errPageSize, "pageSize", "pageSize must be between 1 and %d (0 means %d)", MaxPageSize, DefaultPageSize)
+	if q.PageSize < 1 || q.PageSize > MaxPageSize {
+		return Page{}, fieldError(errPageSize, "pageSize", "pageSize must be between 1 and %d (omit it for %d)", MaxPageSize, DefaultPageSize)
 	}
 	f := q.Filter
 	f.Search = strings.TrimSpace(f.Search)

@@ -255,50 +255,6 @@ func (x *CreateAgentRequest) GetRequestId() string {
 	return ""
 }
 
-type CreateAgentResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Agent         *Agent                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *CreateAgentResponse) Reset() {
-	*x = CreateAgentResponse{}
-	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[2]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *CreateAgentResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*CreateAgentResponse) ProtoMessage() {}
-
-func (x *CreateAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[2]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use CreateAgentResponse.ProtoReflect.Descriptor instead.
-func (*CreateAgentResponse) Descriptor() ([]byte, []int) {
-	return file_agentidp_registry_v1_registry_proto_rawDescGZIP(), []int{2}
-}
-
-func (x *CreateAgentResponse) GetAgent() *Agent {
-	if x != nil {
-		return x.Agent
-	}
-	return nil
-}
-
 type GetAgentRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	AgentId       string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
@@ -308,7 +264,7 @@ type GetAgentRequest struct {
 
 func (x *GetAgentRequest) Reset() {
 	*x = GetAgentRequest{}
-	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[3]
+	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -320,7 +276,7 @@ func (x *GetAgentRequest) String() string {
 func (*GetAgentRequest) ProtoMessage() {}
 
 func (x *GetAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[3]
+	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -333,7 +289,7 @@ func (x *GetAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgentRequest.ProtoReflect.Descriptor instead.
 func (*GetAgentRequest) Descriptor() ([]byte, []int) {
-	return file_agentidp_registry_v1_registry_proto_rawDescGZIP(), []int{3}
+	return file_agentidp_registry_v1_registry_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *GetAgentRequest) GetAgentId() string {
@@ -343,54 +299,10 @@ func (x *GetAgentRequest) GetAgentId() string {
 	return ""
 }
 
-type GetAgentResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Agent         *Agent                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *GetAgentResponse) Reset() {
-	*x = GetAgentResponse{}
-	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[4]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *GetAgentResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*GetAgentResponse) ProtoMessage() {}
-
-func (x *GetAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[4]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use GetAgentResponse.ProtoReflect.Descriptor instead.
-func (*GetAgentResponse) Descriptor() ([]byte, []int) {
-	return file_agentidp_registry_v1_registry_proto_rawDescGZIP(), []int{4}
-}
-
-func (x *GetAgentResponse) GetAgent() *Agent {
-	if x != nil {
-		return x.Agent
-	}
-	return nil
-}
-
 type ListAgentsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// 1 to 100; 0 means the default of 20.
-	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// 1 to 100; omitted means 20. An explicit 0 is an error.
+	PageSize *int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3,oneof" json:"page_size,omitempty"`
 	// The next_page_token of the previous page; the filters must not change
 	// between pages.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -408,7 +320,7 @@ type ListAgentsRequest struct {
 
 func (x *ListAgentsRequest) Reset() {
 	*x = ListAgentsRequest{}
-	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[5]
+	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -420,7 +332,7 @@ func (x *ListAgentsRequest) String() string {
 func (*ListAgentsRequest) ProtoMessage() {}
 
 func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[5]
+	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -433,12 +345,12 @@ func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsRequest.ProtoReflect.Descriptor instead.
 func (*ListAgentsRequest) Descriptor() ([]byte, []int) {
-	return file_agentidp_registry_v1_registry_proto_rawDescGZIP(), []int{5}
+	return file_agentidp_registry_v1_registry_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ListAgentsRequest) GetPageSize() int32 {
-	if x != nil {
-		return x.PageSize
+	if x != nil && x.PageSize != nil {
+		return *x.PageSize
 	}
 	return 0
 }
@@ -489,7 +401,7 @@ type ListAgentsResponse struct {
 
 func (x *ListAgentsResponse) Reset() {
 	*x = ListAgentsResponse{}
-	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[6]
+	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -501,7 +413,7 @@ func (x *ListAgentsResponse) String() string {
 func (*ListAgentsResponse) ProtoMessage() {}
 
 func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[6]
+	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -514,7 +426,7 @@ func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsResponse.ProtoReflect.Descriptor instead.
 func (*ListAgentsResponse) Descriptor() ([]byte, []int) {
-	return file_agentidp_registry_v1_registry_proto_rawDescGZIP(), []int{6}
+	return file_agentidp_registry_v1_registry_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListAgentsResponse) GetAgents() []*Agent {
@@ -546,7 +458,7 @@ type UpdateAgentRequest struct {
 
 func (x *UpdateAgentRequest) Reset() {
 	*x = UpdateAgentRequest{}
-	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[7]
+	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -558,7 +470,7 @@ func (x *UpdateAgentRequest) String() string {
 func (*UpdateAgentRequest) ProtoMessage() {}
 
 func (x *UpdateAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[7]
+	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -571,7 +483,7 @@ func (x *UpdateAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAgentRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAgentRequest) Descriptor() ([]byte, []int) {
-	return file_agentidp_registry_v1_registry_proto_rawDescGZIP(), []int{7}
+	return file_agentidp_registry_v1_registry_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *UpdateAgentRequest) GetAgent() *Agent {
@@ -588,50 +500,6 @@ func (x *UpdateAgentRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
-type UpdateAgentResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Agent         *Agent                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *UpdateAgentResponse) Reset() {
-	*x = UpdateAgentResponse{}
-	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[8]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *UpdateAgentResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*UpdateAgentResponse) ProtoMessage() {}
-
-func (x *UpdateAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[8]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use UpdateAgentResponse.ProtoReflect.Descriptor instead.
-func (*UpdateAgentResponse) Descriptor() ([]byte, []int) {
-	return file_agentidp_registry_v1_registry_proto_rawDescGZIP(), []int{8}
-}
-
-func (x *UpdateAgentResponse) GetAgent() *Agent {
-	if x != nil {
-		return x.Agent
-	}
-	return nil
-}
-
 type DeleteAgentRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	AgentId string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
@@ -643,7 +511,7 @@ type DeleteAgentRequest struct {
 
 func (x *DeleteAgentRequest) Reset() {
 	*x = DeleteAgentRequest{}
-	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[9]
+	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -655,7 +523,7 @@ func (x *DeleteAgentRequest) String() string {
 func (*DeleteAgentRequest) ProtoMessage() {}
 
 func (x *DeleteAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[9]
+	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -668,7 +536,7 @@ func (x *DeleteAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAgentRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAgentRequest) Descriptor() ([]byte, []int) {
-	return file_agentidp_registry_v1_registry_proto_rawDescGZIP(), []int{9}
+	return file_agentidp_registry_v1_registry_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DeleteAgentRequest) GetAgentId() string {
@@ -683,50 +551,6 @@ func (x *DeleteAgentRequest) GetEtag() string {
 		return x.Etag
 	}
 	return ""
-}
-
-type DeleteAgentResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Agent         *Agent                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *DeleteAgentResponse) Reset() {
-	*x = DeleteAgentResponse{}
-	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[10]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *DeleteAgentResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*DeleteAgentResponse) ProtoMessage() {}
-
-func (x *DeleteAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentidp_registry_v1_registry_proto_msgTypes[10]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use DeleteAgentResponse.ProtoReflect.Descriptor instead.
-func (*DeleteAgentResponse) Descriptor() ([]byte, []int) {
-	return file_agentidp_registry_v1_registry_proto_rawDescGZIP(), []int{10}
-}
-
-func (x *DeleteAgentResponse) GetAgent() *Agent {
-	if x != nil {
-		return x.Agent
-	}
-	return nil
 }
 
 var File_agentidp_registry_v1_registry_proto protoreflect.FileDescriptor
@@ -760,45 +584,39 @@ const file_agentidp_registry_v1_registry_proto_rawDesc = "" +
 	"\x12CreateAgentRequest\x121\n" +
 	"\x05agent\x18\x01 \x01(\v2\x1b.agentidp.registry.v1.AgentR\x05agent\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tR\trequestId\"H\n" +
-	"\x13CreateAgentResponse\x121\n" +
-	"\x05agent\x18\x01 \x01(\v2\x1b.agentidp.registry.v1.AgentR\x05agent\",\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\",\n" +
 	"\x0fGetAgentRequest\x12\x19\n" +
-	"\bagent_id\x18\x01 \x01(\tR\aagentId\"E\n" +
-	"\x10GetAgentResponse\x121\n" +
-	"\x05agent\x18\x01 \x01(\v2\x1b.agentidp.registry.v1.AgentR\x05agent\"\xb4\x01\n" +
-	"\x11ListAgentsRequest\x12\x1b\n" +
-	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\"\xc7\x01\n" +
+	"\x11ListAgentsRequest\x12 \n" +
+	"\tpage_size\x18\x01 \x01(\x05H\x00R\bpageSize\x88\x01\x01\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n" +
 	"\x06status\x18\x03 \x01(\tR\x06status\x12\x14\n" +
 	"\x05owner\x18\x04 \x01(\tR\x05owner\x12\x1d\n" +
 	"\n" +
 	"agent_type\x18\x05 \x01(\tR\tagentType\x12\x16\n" +
-	"\x06search\x18\x06 \x01(\tR\x06search\"q\n" +
+	"\x06search\x18\x06 \x01(\tR\x06searchB\f\n" +
+	"\n" +
+	"_page_size\"q\n" +
 	"\x12ListAgentsResponse\x123\n" +
 	"\x06agents\x18\x01 \x03(\v2\x1b.agentidp.registry.v1.AgentR\x06agents\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x84\x01\n" +
 	"\x12UpdateAgentRequest\x121\n" +
 	"\x05agent\x18\x01 \x01(\v2\x1b.agentidp.registry.v1.AgentR\x05agent\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"H\n" +
-	"\x13UpdateAgentResponse\x121\n" +
-	"\x05agent\x18\x01 \x01(\v2\x1b.agentidp.registry.v1.AgentR\x05agent\"C\n" +
+	"updateMask\"C\n" +
 	"\x12DeleteAgentRequest\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"H\n" +
-	"\x13DeleteAgentResponse\x121\n" +
-	"\x05agent\x18\x01 \x01(\v2\x1b.agentidp.registry.v1.AgentR\x05agent2\xb1\x05\n" +
-	"\x0fRegistryService\x12\x84\x01\n" +
-	"\vCreateAgent\x12(.agentidp.registry.v1.CreateAgentRequest\x1a).agentidp.registry.v1.CreateAgentResponse\" \x82\xd3\xe4\x93\x02\x1a:\x05agentb\x05agent\"\n" +
-	"/v1/agents\x12\x7f\n" +
-	"\bGetAgent\x12%.agentidp.registry.v1.GetAgentRequest\x1a&.agentidp.registry.v1.GetAgentResponse\"$\x82\xd3\xe4\x93\x02\x1eb\x05agent\x12\x15/v1/agents/{agent_id}\x12s\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag2\xde\x04\n" +
+	"\x0fRegistryService\x12o\n" +
+	"\vCreateAgent\x12(.agentidp.registry.v1.CreateAgentRequest\x1a\x1b.agentidp.registry.v1.Agent\"\x19\x82\xd3\xe4\x93\x02\x13:\x05agent\"\n" +
+	"/v1/agents\x12m\n" +
+	"\bGetAgent\x12%.agentidp.registry.v1.GetAgentRequest\x1a\x1b.agentidp.registry.v1.Agent\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/agents/{agent_id}\x12s\n" +
 	"\n" +
 	"ListAgents\x12'.agentidp.registry.v1.ListAgentsRequest\x1a(.agentidp.registry.v1.ListAgentsResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
-	"/v1/agents\x12\x95\x01\n" +
-	"\vUpdateAgent\x12(.agentidp.registry.v1.UpdateAgentRequest\x1a).agentidp.registry.v1.UpdateAgentResponse\"1\x82\xd3\xe4\x93\x02+:\x05agentb\x05agent2\x1b/v1/agents/{agent.agent_id}\x12\x88\x01\n" +
-	"\vDeleteAgent\x12(.agentidp.registry.v1.DeleteAgentRequest\x1a).agentidp.registry.v1.DeleteAgentResponse\"$\x82\xd3\xe4\x93\x02\x1eb\x05agent*\x15/v1/agents/{agent_id}BJZHgithub.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1;registryv1b\x06proto3"
+	"/v1/agents\x12\x80\x01\n" +
+	"\vUpdateAgent\x12(.agentidp.registry.v1.UpdateAgentRequest\x1a\x1b.agentidp.registry.v1.Agent\"*\x82\xd3\xe4\x93\x02$:\x05agent2\x1b/v1/agents/{agent.agent_id}\x12s\n" +
+	"\vDeleteAgent\x12(.agentidp.registry.v1.DeleteAgentRequest\x1a\x1b.agentidp.registry.v1.Agent\"\x1d\x82\xd3\xe4\x93\x02\x17*\x15/v1/agents/{agent_id}BJZHgithub.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1;registryv1b\x06proto3"
 
 var (
 	file_agentidp_registry_v1_registry_proto_rawDescOnce sync.Once
@@ -812,51 +630,43 @@ func file_agentidp_registry_v1_registry_proto_rawDescGZIP() []byte {
 	return file_agentidp_registry_v1_registry_proto_rawDescData
 }
 
-var file_agentidp_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_agentidp_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_agentidp_registry_v1_registry_proto_goTypes = []any{
 	(*Agent)(nil),                 // 0: agentidp.registry.v1.Agent
 	(*CreateAgentRequest)(nil),    // 1: agentidp.registry.v1.CreateAgentRequest
-	(*CreateAgentResponse)(nil),   // 2: agentidp.registry.v1.CreateAgentResponse
-	(*GetAgentRequest)(nil),       // 3: agentidp.registry.v1.GetAgentRequest
-	(*GetAgentResponse)(nil),      // 4: agentidp.registry.v1.GetAgentResponse
-	(*ListAgentsRequest)(nil),     // 5: agentidp.registry.v1.ListAgentsRequest
-	(*ListAgentsResponse)(nil),    // 6: agentidp.registry.v1.ListAgentsResponse
-	(*UpdateAgentRequest)(nil),    // 7: agentidp.registry.v1.UpdateAgentRequest
-	(*UpdateAgentResponse)(nil),   // 8: agentidp.registry.v1.UpdateAgentResponse
-	(*DeleteAgentRequest)(nil),    // 9: agentidp.registry.v1.DeleteAgentRequest
-	(*DeleteAgentResponse)(nil),   // 10: agentidp.registry.v1.DeleteAgentResponse
-	nil,                           // 11: agentidp.registry.v1.Agent.MetadataEntry
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil), // 13: google.protobuf.FieldMask
+	(*GetAgentRequest)(nil),       // 2: agentidp.registry.v1.GetAgentRequest
+	(*ListAgentsRequest)(nil),     // 3: agentidp.registry.v1.ListAgentsRequest
+	(*ListAgentsResponse)(nil),    // 4: agentidp.registry.v1.ListAgentsResponse
+	(*UpdateAgentRequest)(nil),    // 5: agentidp.registry.v1.UpdateAgentRequest
+	(*DeleteAgentRequest)(nil),    // 6: agentidp.registry.v1.DeleteAgentRequest
+	nil,                           // 7: agentidp.registry.v1.Agent.MetadataEntry
+	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil), // 9: google.protobuf.FieldMask
 }
 var file_agentidp_registry_v1_registry_proto_depIdxs = []int32{
-	11, // 0: agentidp.registry.v1.Agent.metadata:type_name -> agentidp.registry.v1.Agent.MetadataEntry
-	12, // 1: agentidp.registry.v1.Agent.created_at:type_name -> google.protobuf.Timestamp
-	12, // 2: agentidp.registry.v1.Agent.updated_at:type_name -> google.protobuf.Timestamp
-	12, // 3: agentidp.registry.v1.Agent.decommissioned_at:type_name -> google.protobuf.Timestamp
+	7,  // 0: agentidp.registry.v1.Agent.metadata:type_name -> agentidp.registry.v1.Agent.MetadataEntry
+	8,  // 1: agentidp.registry.v1.Agent.created_at:type_name -> google.protobuf.Timestamp
+	8,  // 2: agentidp.registry.v1.Agent.updated_at:type_name -> google.protobuf.Timestamp
+	8,  // 3: agentidp.registry.v1.Agent.decommissioned_at:type_name -> google.protobuf.Timestamp
 	0,  // 4: agentidp.registry.v1.CreateAgentRequest.agent:type_name -> agentidp.registry.v1.Agent
-	0,  // 5: agentidp.registry.v1.CreateAgentResponse.agent:type_name -> agentidp.registry.v1.Agent
-	0,  // 6: agentidp.registry.v1.GetAgentResponse.agent:type_name -> agentidp.registry.v1.Agent
-	0,  // 7: agentidp.registry.v1.ListAgentsResponse.agents:type_name -> agentidp.registry.v1.Agent
-	0,  // 8: agentidp.registry.v1.UpdateAgentRequest.agent:type_name -> agentidp.registry.v1.Agent
-	13, // 9: agentidp.registry.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	0,  // 10: agentidp.registry.v1.UpdateAgentResponse.agent:type_name -> agentidp.registry.v1.Agent
-	0,  // 11: agentidp.registry.v1.DeleteAgentResponse.agent:type_name -> agentidp.registry.v1.Agent
-	1,  // 12: agentidp.registry.v1.RegistryService.CreateAgent:input_type -> agentidp.registry.v1.CreateAgentRequest
-	3,  // 13: agentidp.registry.v1.RegistryService.GetAgent:input_type -> agentidp.registry.v1.GetAgentRequest
-	5,  // 14: agentidp.registry.v1.RegistryService.ListAgents:input_type -> agentidp.registry.v1.ListAgentsRequest
-	7,  // 15: agentidp.registry.v1.RegistryService.UpdateAgent:input_type -> agentidp.registry.v1.UpdateAgentRequest
-	9,  // 16: agentidp.registry.v1.RegistryService.DeleteAgent:input_type -> agentidp.registry.v1.DeleteAgentRequest
-	2,  // 17: agentidp.registry.v1.RegistryService.CreateAgent:output_type -> agentidp.registry.v1.CreateAgentResponse
-	4,  // 18: agentidp.registry.v1.RegistryService.GetAgent:output_type -> agentidp.registry.v1.GetAgentResponse
-	6,  // 19: agentidp.registry.v1.RegistryService.ListAgents:output_type -> agentidp.registry.v1.ListAgentsResponse
-	8,  // 20: agentidp.registry.v1.RegistryService.UpdateAgent:output_type -> agentidp.registry.v1.UpdateAgentResponse
-	10, // 21: agentidp.registry.v1.RegistryService.DeleteAgent:output_type -> agentidp.registry.v1.DeleteAgentResponse
-	17, // [17:22] is the sub-list for method output_type
-	12, // [12:17] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	0,  // 5: agentidp.registry.v1.ListAgentsResponse.agents:type_name -> agentidp.registry.v1.Agent
+	0,  // 6: agentidp.registry.v1.UpdateAgentRequest.agent:type_name -> agentidp.registry.v1.Agent
+	9,  // 7: agentidp.registry.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 8: agentidp.registry.v1.RegistryService.CreateAgent:input_type -> agentidp.registry.v1.CreateAgentRequest
+	2,  // 9: agentidp.registry.v1.RegistryService.GetAgent:input_type -> agentidp.registry.v1.GetAgentRequest
+	3,  // 10: agentidp.registry.v1.RegistryService.ListAgents:input_type -> agentidp.registry.v1.ListAgentsRequest
+	5,  // 11: agentidp.registry.v1.RegistryService.UpdateAgent:input_type -> agentidp.registry.v1.UpdateAgentRequest
+	6,  // 12: agentidp.registry.v1.RegistryService.DeleteAgent:input_type -> agentidp.registry.v1.DeleteAgentRequest
+	0,  // 13: agentidp.registry.v1.RegistryService.CreateAgent:output_type -> agentidp.registry.v1.Agent
+	0,  // 14: agentidp.registry.v1.RegistryService.GetAgent:output_type -> agentidp.registry.v1.Agent
+	4,  // 15: agentidp.registry.v1.RegistryService.ListAgents:output_type -> agentidp.registry.v1.ListAgentsResponse
+	0,  // 16: agentidp.registry.v1.RegistryService.UpdateAgent:output_type -> agentidp.registry.v1.Agent
+	0,  // 17: agentidp.registry.v1.RegistryService.DeleteAgent:output_type -> agentidp.registry.v1.Agent
+	13, // [13:18] is the sub-list for method output_type
+	8,  // [8:13] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_agentidp_registry_v1_registry_proto_init() }
@@ -864,13 +674,14 @@ func file_agentidp_registry_v1_registry_proto_init() {
 	if File_agentidp_registry_v1_registry_proto != nil {
 		return
 	}
+	file_agentidp_registry_v1_registry_proto_msgTypes[3].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agentidp_registry_v1_registry_proto_rawDesc), len(file_agentidp_registry_v1_registry_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -34,21 +34,22 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // RegistryService manages agents. Its REST mapping is served by Envoy's
-// gRPC-JSON transcoder; response_body unwraps the standard response
-// messages so REST clients receive the resource itself.
+// gRPC-JSON transcoder. Standard methods return the Agent itself (AIP-131..135),
+// so REST clients receive the resource, not a wrapper: Envoy honours
+// response_body only for google.api.HttpBody.
 type RegistryServiceClient interface {
 	// CreateAgent registers a new agent in status "active".
-	CreateAgent(ctx context.Context, in *CreateAgentRequest, opts ...grpc.CallOption) (*CreateAgentResponse, error)
+	CreateAgent(ctx context.Context, in *CreateAgentRequest, opts ...grpc.CallOption) (*Agent, error)
 	// GetAgent returns one agent, whatever its status.
-	GetAgent(ctx context.Context, in *GetAgentRequest, opts ...grpc.CallOption) (*GetAgentResponse, error)
+	GetAgent(ctx context.Context, in *GetAgentRequest, opts ...grpc.CallOption) (*Agent, error)
 	// ListAgents pages through agents in a stable order (oldest first).
 	ListAgents(ctx context.Context, in *ListAgentsRequest, opts ...grpc.CallOption) (*ListAgentsResponse, error)
 	// UpdateAgent changes the fields named in update_mask. Suspending and
 	// reactivating are updates of "status".
-	UpdateAgent(ctx context.Context, in *UpdateAgentRequest, opts ...grpc.CallOption) (*UpdateAgentResponse, error)
+	UpdateAgent(ctx context.Context, in *UpdateAgentRequest, opts ...grpc.CallOption) (*Agent, error)
 	// DeleteAgent decommissions an agent. It is terminal and idempotent: the
 	// record stays (for audit) with status "decommissioned".
-	DeleteAgent(ctx context.Context, in *DeleteAgentRequest, opts ...grpc.CallOption) (*DeleteAgentResponse, error)
+	DeleteAgent(ctx context.Context, in *DeleteAgentRequest, opts ...grpc.CallOption) (*Agent, error)
 }
 
 type registryServiceClient struct {
@@ -59,9 +60,9 @@ func NewRegistryServiceClient(cc grpc.ClientConnInterface) RegistryServiceClient
 	return &registryServiceClient{cc}
 }
 
-func (c *registryServiceClient) CreateAgent(ctx context.Context, in *CreateAgentRequest, opts ...grpc.CallOption) (*CreateAgentResponse, error) {
+func (c *registryServiceClient) CreateAgent(ctx context.Context, in *CreateAgentRequest, opts ...grpc.CallOption) (*Agent, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(CreateAgentResponse)
+	out := new(Agent)
 	err := c.cc.Invoke(ctx, RegistryService_CreateAgent_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -69,9 +70,9 @@ func (c *registryServiceClient) CreateAgent(ctx context.Context, in *CreateAgent
 	return out, nil
 }
 
-func (c *registryServiceClient) GetAgent(ctx context.Context, in *GetAgentRequest, opts ...grpc.CallOption) (*GetAgentResponse, error) {
+func (c *registryServiceClient) GetAgent(ctx context.Context, in *GetAgentRequest, opts ...grpc.CallOption) (*Agent, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(GetAgentResponse)
+	out := new(Agent)
 	err := c.cc.Invoke(ctx, RegistryService_GetAgent_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -89,9 +90,9 @@ func (c *registryServiceClient) ListAgents(ctx context.Context, in *ListAgentsRe
 	return out, nil
 }
 
-func (c *registryServiceClient) UpdateAgent(ctx context.Context, in *UpdateAgentRequest, opts ...grpc.CallOption) (*UpdateAgentResponse, error) {
+func (c *registryServiceClient) UpdateAgent(ctx context.Context, in *UpdateAgentRequest, opts ...grpc.CallOption) (*Agent, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(UpdateAgentResponse)
+	out := new(Agent)
 	err := c.cc.Invoke(ctx, RegistryService_UpdateAgent_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -99,9 +100,9 @@ func (c *registryServiceClient) UpdateAgent(ctx context.Context, in *UpdateAgent
 	return out, nil
 }
 
-func (c *registryServiceClient) DeleteAgent(ctx context.Context, in *DeleteAgentRequest, opts ...grpc.CallOption) (*DeleteAgentResponse, error) {
+func (c *registryServiceClient) DeleteAgent(ctx context.Context, in *DeleteAgentRequest, opts ...grpc.CallOption) (*Agent, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(DeleteAgentResponse)
+	out := new(Agent)
 	err := c.cc.Invoke(ctx, RegistryService_DeleteAgent_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -114,21 +115,22 @@ func (c *registryServiceClient) DeleteAgent(ctx context.Context, in *DeleteAgent
 // for forward compatibility.
 //
 // RegistryService manages agents. Its REST mapping is served by Envoy's
-// gRPC-JSON transcoder; response_body unwraps the standard response
-// messages so REST clients receive the resource itself.
+// gRPC-JSON transcoder. Standard methods return the Agent itself (AIP-131..135),
+// so REST clients receive the resource, not a wrapper: Envoy honours
+// response_body only for google.api.HttpBody.
 type RegistryServiceServer interface {
 	// CreateAgent registers a new agent in status "active".
-	CreateAgent(context.Context, *CreateAgentRequest) (*CreateAgentResponse, error)
+	CreateAgent(context.Context, *CreateAgentRequest) (*Agent, error)
 	// GetAgent returns one agent, whatever its status.
-	GetAgent(context.Context, *GetAgentRequest) (*GetAgentResponse, error)
+	GetAgent(context.Context, *GetAgentRequest) (*Agent, error)
 	// ListAgents pages through agents in a stable order (oldest first).
 	ListAgents(context.Context, *ListAgentsRequest) (*ListAgentsResponse, error)
 	// UpdateAgent changes the fields named in update_mask. Suspending and
 	// reactivating are updates of "status".
-	UpdateAgent(context.Context, *UpdateAgentRequest) (*UpdateAgentResponse, error)
+	UpdateAgent(context.Context, *UpdateAgentRequest) (*Agent, error)
 	// DeleteAgent decommissions an agent. It is terminal and idempotent: the
 	// record stays (for audit) with status "decommissioned".
-	DeleteAgent(context.Context, *DeleteAgentRequest) (*DeleteAgentResponse, error)
+	DeleteAgent(context.Context, *DeleteAgentRequest) (*Agent, error)
 	mustEmbedUnimplementedRegistryServiceServer()
 }
 
@@ -139,19 +141,19 @@ type RegistryServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedRegistryServiceServer struct{}
 
-func (UnimplementedRegistryServiceServer) CreateAgent(context.Context, *CreateAgentRequest) (*CreateAgentResponse, error) {
+func (UnimplementedRegistryServiceServer) CreateAgent(context.Context, *CreateAgentRequest) (*Agent, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateAgent not implemented")
 }
-func (UnimplementedRegistryServiceServer) GetAgent(context.Context, *GetAgentRequest) (*GetAgentResponse, error) {
+func (UnimplementedRegistryServiceServer) GetAgent(context.Context, *GetAgentRequest) (*Agent, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetAgent not implemented")
 }
 func (UnimplementedRegistryServiceServer) ListAgents(context.Context, *ListAgentsRequest) (*ListAgentsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAgents not implemented")
 }
-func (UnimplementedRegistryServiceServer) UpdateAgent(context.Context, *UpdateAgentRequest) (*UpdateAgentResponse, error) {
+func (UnimplementedRegistryServiceServer) UpdateAgent(context.Context, *UpdateAgentRequest) (*Agent, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateAgent not implemented")
 }
-func (UnimplementedRegistryServiceServer) DeleteAgent(context.Context, *DeleteAgentRequest) (*DeleteAgentResponse, error) {
+func (UnimplementedRegistryServiceServer) DeleteAgent(context.Context, *DeleteAgentRequest) (*Agent, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteAgent not implemented")
 }
 func (UnimplementedRegistryServiceServer) mustEmbedUnimplementedRegistryServiceServer() {}

@@ -38,20 +38,20 @@ func NewServer(set endpoints.Set) registryv1.RegistryServiceServer {
 	}
 }
 
-func (s *server) CreateAgent(ctx context.Context, req *registryv1.CreateAgentRequest) (*registryv1.CreateAgentResponse, error) {
+func (s *server) CreateAgent(ctx context.Context, req *registryv1.CreateAgentRequest) (*registryv1.Agent, error) {
 	_, resp, err := s.register.ServeGRPC(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	return resp.(*registryv1.CreateAgentResponse), nil
+	return resp.(*registryv1.Agent), nil
 }
 
-func (s *server) GetAgent(ctx context.Context, req *registryv1.GetAgentRequest) (*registryv1.GetAgentResponse, error) {
+func (s *server) GetAgent(ctx context.Context, req *registryv1.GetAgentRequest) (*registryv1.Agent, error) {
 	_, resp, err := s.get.ServeGRPC(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	return resp.(*registryv1.GetAgentResponse), nil
+	return resp.(*registryv1.Agent), nil
 }
 
 func (s *server) ListAgents(ctx context.Context, req *registryv1.ListAgentsRequest) (*registryv1.ListAgentsResponse, error) {
@@ -62,20 +62,20 @@ func (s *server) ListAgents(ctx context.Context, req *registryv1.ListAgentsReque
 	return resp.(*registryv1.ListAgentsResponse), nil
 }
 
-func (s *server) UpdateAgent(ctx context.Context, req *registryv1.UpdateAgentRequest) (*registryv1.UpdateAgentResponse, error) {
+func (s *server) UpdateAgent(ctx context.Context, req *registryv1.UpdateAgentRequest) (*registryv1.Agent, error) {
 	_, resp, err := s.update.ServeGRPC(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	return resp.(*registryv1.UpdateAgentResponse), nil
+	return resp.(*registryv1.Agent), nil
 }
 
-func (s *server) DeleteAgent(ctx context.Context, req *registryv1.DeleteAgentRequest) (*registryv1.DeleteAgentResponse, error) {
+func (s *server) DeleteAgent(ctx context.Context, req *registryv1.DeleteAgentRequest) (*registryv1.Agent, error) {
 	_, resp, err := s.decommission.ServeGRPC(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	return resp.(*registryv1.DeleteAgentResponse), nil
+	return resp.(*registryv1.Agent), nil
 }
 
 func decodeCreate(_ context.Context, req any) (any, error) {
@@ -84,7 +84,7 @@ func decodeCreate(_ context.Context, req any) (any, error) {
 }
 
 func encodeCreate(_ context.Context, resp any) (any, error) {
-	return &registryv1.CreateAgentResponse{Agent: agentToProto(resp.(agent.Agent))}, nil
+	return agentToProto(resp.(agent.Agent)), nil
 }
 
 func decodeGet(_ context.Context, req any) (any, error) {
@@ -92,13 +92,17 @@ func decodeGet(_ context.Context, req any) (any, error) {
 }
 
 func encodeGet(_ context.Context, resp any) (any, error) {
-	return &registryv1.GetAgentResponse{Agent: agentToProto(resp.(agent.Agent))}, nil
+	return agentToProto(resp.(agent.Agent)), nil
 }
 
 func decodeList(_ context.Context, req any) (any, error) {
 	r := req.(*registryv1.ListAgentsRequest)
+	pageSize := agent.DefaultPageSize
+	if r.PageSize != nil {
+		pageSize = int(r.GetPageSize())
+	}
 	return agent.ListQuery{
-		PageSize:  int(r.GetPageSize()),
+		PageSize:  pageSize,
 		PageToken: r.GetPageToken(),
 		Filter: agent.Filter{
 			Status:    agent.Status(r.GetStatus()),
@@ -134,7 +138,7 @@ func decodeUpdate(ctx context.Context, req any) (any, error) {
 }
 
 func encodeUpdate(_ context.Context, resp any) (any, error) {
-	return &registryv1.UpdateAgentResponse{Agent: agentToProto(resp.(agent.Agent))}, nil
+	return agentToProto(resp.(agent.Agent)), nil
 }
 
 func decodeDelete(ctx context.Context, req any) (any, error) {
@@ -147,7 +151,7 @@ func decodeDelete(ctx context.Context, req any) (any, error) {
 }
 
 func encodeDelete(_ context.Context, resp any) (any, error) {
-	return &registryv1.DeleteAgentResponse{Agent: agentToProto(resp.(agent.Agent))}, nil
+	return agentToProto(resp.(agent.Agent)), nil
 }
 
 // setHeader adds response header metadata. (go-kit's SetResponseHeader

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
@@ -104,7 +105,7 @@ func create(t *testing.T, c registryv1.RegistryServiceClient, a *registryv1.Agen
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}
-	return resp.GetAgent()
+	return resp
 }
 
 func TestCreateAgent(t *testing.T) {
@@ -114,7 +115,7 @@ func TestCreateAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := resp.GetAgent()
+	a := resp
 	if len(a.GetAgentId()) != 36 || a.GetStatus() != "active" || a.GetEtag() == "" || a.GetCreatedAt() == nil {
 		t.Fatalf("unexpected agent %v", a)
 	}
@@ -125,8 +126,8 @@ func TestCreateAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.GetAgent().String() != a.String() {
-		t.Fatalf("get = %v\nwant %v", got.GetAgent(), a)
+	if got.String() != a.String() {
+		t.Fatalf("get = %v\nwant %v", got, a)
 	}
 }
 
@@ -192,7 +193,7 @@ func TestCreateAgentIsIdempotentWithRequestID(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			ids[i] = resp.GetAgent().GetAgentId()
+			ids[i] = resp.GetAgentId()
 		}()
 	}
 	wg.Wait()
@@ -224,7 +225,7 @@ func TestUpdateAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := resp.GetAgent()
+	u := resp
 	if u.GetName() != "renamed" || u.GetDescription() != "" || u.GetOwner() != "team-finance" || u.GetEtag() == a.GetEtag() {
 		t.Fatalf("unexpected update result %v", u)
 	}
@@ -260,8 +261,8 @@ func TestUpdateAgent(t *testing.T) {
 		if err != nil {
 			t.Fatalf("status %s: %v", st, err)
 		}
-		if resp.GetAgent().GetStatus() != st {
-			t.Fatalf("status = %s, want %s", resp.GetAgent().GetStatus(), st)
+		if resp.GetStatus() != st {
+			t.Fatalf("status = %s, want %s", resp.GetStatus(), st)
 		}
 	}
 
@@ -316,7 +317,7 @@ func TestDecommissionIsTerminalAndIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := first.GetAgent()
+	d := first
 	if d.GetStatus() != "decommissioned" || d.GetDecommissionedAt() == nil {
 		t.Fatalf("unexpected %v", d)
 	}
@@ -324,8 +325,8 @@ func TestDecommissionIsTerminalAndIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second delete: %v", err)
 	}
-	if second.GetAgent().String() != d.String() {
-		t.Fatalf("second delete changed the agent:\n%v\n%v", second.GetAgent(), d)
+	if second.String() != d.String() {
+		t.Fatalf("second delete changed the agent:\n%v\n%v", second, d)
 	}
 	for _, st := range []string{"active", "suspended"} {
 		_, err = c.UpdateAgent(ctx, &registryv1.UpdateAgentRequest{
@@ -356,7 +357,7 @@ func TestListAgentsPagesEachAgentExactlyOnce(t *testing.T) {
 	seen := map[string]bool{}
 	token, pages := "", 0
 	for {
-		resp, err := c.ListAgents(ctx, &registryv1.ListAgentsRequest{PageSize: 7, PageToken: token})
+		resp, err := c.ListAgents(ctx, &registryv1.ListAgentsRequest{PageSize: proto.Int32(7), PageToken: token})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -438,7 +439,7 @@ func TestListAgentsRejectsBadInput(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		create(t, c, validAgent())
 	}
-	first, err := c.ListAgents(ctx, &registryv1.ListAgentsRequest{PageSize: 1, Owner: "team-finance"})
+	first, err := c.ListAgents(ctx, &registryv1.ListAgentsRequest{PageSize: proto.Int32(1), Owner: "team-finance"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,8 +449,9 @@ func TestListAgentsRejectsBadInput(t *testing.T) {
 		reason string
 		field  string
 	}{
-		{"negative page size", &registryv1.ListAgentsRequest{PageSize: -1}, "INVALID_PAGE_SIZE", "pageSize"},
-		{"huge page size", &registryv1.ListAgentsRequest{PageSize: 10000}, "INVALID_PAGE_SIZE", "pageSize"},
+		{"zero page size", &registryv1.ListAgentsRequest{PageSize: proto.Int32(0)}, "INVALID_PAGE_SIZE", "pageSize"},
+		{"negative page size", &registryv1.ListAgentsRequest{PageSize: proto.Int32(-1)}, "INVALID_PAGE_SIZE", "pageSize"},
+		{"huge page size", &registryv1.ListAgentsRequest{PageSize: proto.Int32(10000)}, "INVALID_PAGE_SIZE", "pageSize"},
 		{"garbage token", &registryv1.ListAgentsRequest{PageToken: "garbage!"}, "INVALID_PAGE_TOKEN", "pageToken"},
 		{"base64 garbage token", &registryv1.ListAgentsRequest{PageToken: "eyJmb28iOiJiYXIifQ"}, "INVALID_PAGE_TOKEN", "pageToken"},
 		{"token for other filters", &registryv1.ListAgentsRequest{PageToken: first.GetNextPageToken(), Owner: "someone-else"}, "INVALID_PAGE_TOKEN", "pageToken"},

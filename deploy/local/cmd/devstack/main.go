@@ -1,0 +1,72 @@
+// Command devstack runs the AgentIdP mesh locally for `make dev`: real
+// PostgreSQL, Redis, every service, the control plane and Envoy on
+// 127.0.0.1, until Ctrl-C, then stops everything it started.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/sentryagent/agentidp/deploy/local/stack"
+)
+
+func main() {
+	dir := flag.String("dir", ".dev", "state directory: data, logs, binaries")
+	reset := flag.Bool("reset", false, "delete the state directory (all local data) and exit")
+	flag.Parse()
+	if *reset {
+		if err := stack.Reset(*dir); err != nil {
+			fmt.Fprintln(os.Stderr, "devstack:", err)
+			os.Exit(1)
+		}
+		fmt.Println("local AgentIdP data deleted:", *dir)
+		return
+	}
+	if err := run(*dir); err != nil {
+		fmt.Fprintln(os.Stderr, "devstack:", err)
+		os.Exit(1)
+	}
+}
+
+func run(dir string) error {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	s, err := stack.Start(ctx, stack.Config{Dir: dir, Ports: stack.DefaultPorts, Durable: true, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Fprintln(os.Stderr, "\nstopping AgentIdP ...")
+		s.Stop()
+		fmt.Fprintln(os.Stderr, "stopped.")
+	}()
+
+	envFile := filepath.Join(s.Dir(), "env")
+	env := fmt.Sprintf("AGENTIDP_URL=%s\n", s.GatewayURL())
+	if err := os.WriteFile(envFile, []byte(env), 0o600); err != nil {
+		return err
+	}
+	fmt.Printf(`
+AgentIdP is running.
+
+  Gateway (REST API)   %[1]s
+  Readiness            %[1]s/readyz
+  Envoy admin          http://127.0.0.1:%[2]d
+  Logs                 %[3]s
+  Environment          %[4]s   (source it: . %[4]s)
+
+Try:  curl -s %[1]s/v1/agents
+
+Press Ctrl-C to stop.
+`, s.GatewayURL(), stack.DefaultPorts.EnvoyAdmin, s.LogDir(), envFile)
+	<-ctx.Done()
+	return nil
+}

@@ -1,0 +1,458 @@
+// Package stack runs the whole AgentIdP mesh on 127.0.0.1 from real
+// components: PostgreSQL, Redis, every service, the xDS control plane and
+// Envoy. `make dev` runs it through cmd/devstack; end-to-end tests start an
+// ephemeral copy on free ports.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	gwenvoy "github.com/sentryagent/agentidp/gateway/envoy"
+	"github.com/sentryagent/agentidp/libs/testkit"
+)
+
+// Ports are the TCP ports of the stack on 127.0.0.1.
+type Ports struct {
+	Gateway     int // Envoy's listener: the public API
+	EnvoyAdmin  int
+	XDS         int // control plane ADS
+	GatewayHTTP int // control plane /readyz, /metrics
+	Postgres    int
+	Redis       int
+	// Per service: the first replica's gRPC and admin HTTP ports.
+	RegistryGRPC int
+	RegistryHTTP int
+}
+
+// DefaultPorts are the ports of `make dev`, documented in the README.
+var DefaultPorts = Ports{
+	Gateway: 8080, EnvoyAdmin: 9901, XDS: 18000, GatewayHTTP: 18080,
+	Postgres: 55432, Redis: 56379,
+	RegistryGRPC: 9101, RegistryHTTP: 9201,
+}
+
+// FreePorts picks a free port for everything (tests).
+func FreePorts() (Ports, error) {
+	var p Ports
+	for _, dst := range []*int{&p.Gateway, &p.EnvoyAdmin, &p.XDS, &p.GatewayHTTP, &p.Postgres,
+		&p.Redis, &p.RegistryGRPC, &p.RegistryHTTP} {
+		port, err := testkit.FreePort()
+		if err != nil {
+			return p, err
+		}
+		*dst = port
+	}
+	return p, nil
+}
+
+// Config describes a stack.
+type Config struct {
+	// Dir holds data/, logs/ and bin/. Data survives restarts of a stack
+	// over the same Dir.
+	Dir   string
+	Ports Ports
+	// Durable keeps fsync on in PostgreSQL and the AOF in Redis (make dev).
+	Durable bool
+	// RepoRoot is the directory holding go.work; found from the working
+	// directory when empty.
+	RepoRoot string
+	Logger   *slog.Logger
+}
+
+// Stack is a running mesh.
+type Stack struct {
+	cfg    Config
+	log    *slog.Logger
+	pg     *testkit.Postgres
+	redis  *testkit.Redis
+	envoy  *testkit.Envoy
+	dbURLs map[string]string
+
+	mu       sync.Mutex
+	services map[string][]*Service // by name, one per replica
+	gateway  *Service
+}
+
+// Start builds the binaries and starts every component, in dependency
+// order, and returns once the gateway's /readyz says ready. On error,
+// whatever started is stopped.
+func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.RepoRoot == "" {
+		if cfg.RepoRoot, err = FindRepoRoot(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Dir, err = filepath.Abs(cfg.Dir); err != nil {
+		return nil, err
+	}
+	for _, d := range []string{"logs", "bin", "data"} {
+		if err := os.MkdirAll(filepath.Join(cfg.Dir, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	// A pid file marks the directory as in use (see Reset).
+	pidFile := filepath.Join(cfg.Dir, "devstack.pid")
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return nil, err
+	}
+	s = &Stack{cfg: cfg, log: cfg.Logger, services: map[string][]*Service{}, dbURLs: map[string]string{}}
+	defer func() {
+		if err != nil {
+			s.Stop()
+			s = nil
+		}
+	}()
+
+	s.log.Info("building binaries", "dir", s.binDir())
+	if err := s.build(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.startData(ctx); err != nil {
+		return nil, err
+	}
+	for _, name := range serviceOrder {
+		if _, err := s.startReplica(ctx, name, s.firstPorts(name)); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.startGateway(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.WaitReady(ctx, 90*time.Second); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// serviceOrder starts dependencies first.
+var serviceOrder = []string{"registry"}
+
+func (s *Stack) firstPorts(name string) [2]int {
+	switch name {
+	case "registry":
+		return [2]int{s.cfg.Ports.RegistryGRPC, s.cfg.Ports.RegistryHTTP}
+	}
+	panic("unknown service " + name)
+}
+
+func (s *Stack) binDir() string  { return filepath.Join(s.cfg.Dir, "bin") }
+func (s *Stack) logPath(n string) string { return filepath.Join(s.cfg.Dir, "logs", n+".log") }
+
+// build compiles every service and the control plane with the workspace.
+func (s *Stack) build(ctx context.Context) error {
+	pkgs := []string{"./gateway/cmd/gateway"}
+	for _, name := range serviceOrder {
+		pkgs = append(pkgs, "./services/"+name+"/cmd/"+name)
+	}
+	args := append([]string{"build", "-o", s.binDir() + string(os.PathSeparator)}, pkgs...)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = s.cfg.RepoRoot
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	return nil
+}
+
+func (s *Stack) startData(ctx context.Context) error {
+	pgDir, err := postgresDir(s.cfg.Dir)
+	if err != nil {
+		return err
+	}
+	s.log.Info("starting postgres", "port", s.cfg.Ports.Postgres, "data", pgDir)
+	s.pg, err = testkit.StartPostgres(ctx, testkit.PostgresConfig{
+		Dir: pgDir, Port: s.cfg.Ports.Postgres,
+		LogPath: s.logPath("postgres"), Durable: s.cfg.Durable,
+	})
+	if err != nil {
+		return err
+	}
+	for _, name := range serviceOrder {
+		// Each service owns its database.
+		url, err := s.pg.CreateDatabase(ctx, "agentidp_"+name)
+		if err != nil {
+			return fmt.Errorf("create database for %s: %w", name, err)
+		}
+		s.dbURLs[name] = url
+	}
+	s.log.Info("starting redis", "port", s.cfg.Ports.Redis)
+	s.redis, err = testkit.StartRedis(ctx, testkit.RedisConfig{
+		Dir: filepath.Join(s.cfg.Dir, "data", "redis"), Port: s.cfg.Ports.Redis,
+		LogPath: s.logPath("redis"), Durable: s.cfg.Durable,
+	})
+	return err
+}
+
+// serviceEnv is the environment of one replica of a service.
+func (s *Stack) serviceEnv(name string, grpcPort, httpPort int) []string {
+	env := []string{
+		"GRPC_ADDR=" + testkit.Addr(grpcPort),
+		"HTTP_ADDR=" + testkit.Addr(httpPort),
+		"LOG_FORMAT=text",
+	}
+	switch name {
+	case "registry":
+		env = append(env, "DATABASE_URL="+s.dbURLs[name])
+	}
+	return env
+}
+
+// StartReplica starts another replica of a service on the given ports (0
+// picks free ones), adds it to the gateway's configuration, and returns it.
+func (s *Stack) StartReplica(ctx context.Context, name string, grpcPort, httpPort int) (*Service, error) {
+	var err error
+	if grpcPort == 0 {
+		if grpcPort, err = testkit.FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	if httpPort == 0 {
+		if httpPort, err = testkit.FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	svc, err := s.startReplica(ctx, name, [2]int{grpcPort, httpPort})
+	if err != nil {
+		return nil, err
+	}
+	return svc, s.writeGatewayConfig()
+}
+
+func (s *Stack) startReplica(ctx context.Context, name string, ports [2]int) (*Service, error) {
+	s.mu.Lock()
+	replica := len(s.services[name])
+	s.mu.Unlock()
+	logName := name
+	if replica > 0 {
+		logName = fmt.Sprintf("%s-%d", name, replica+1)
+	}
+	svc := &Service{
+		Name: name, GRPCAddr: testkit.Addr(ports[0]), HTTPAddr: testkit.Addr(ports[1]),
+		bin: filepath.Join(s.binDir(), name), env: s.serviceEnv(name, ports[0], ports[1]),
+		logPath: s.logPath(logName),
+	}
+	s.log.Info("starting "+logName, "grpc", svc.GRPCAddr)
+	if err := svc.Start(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.services[name] = append(s.services[name], svc)
+	s.mu.Unlock()
+	return svc, nil
+}
+
+// Replicas returns the running replicas of a service.
+func (s *Stack) Replicas(name string) []*Service {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*Service(nil), s.services[name]...)
+}
+
+func (s *Stack) gatewayConfigPath() string { return filepath.Join(s.cfg.Dir, "gateway.yaml") }
+
+// writeGatewayConfig writes the control plane's config file; the control
+// plane notices the change and pushes it to Envoy.
+func (s *Stack) writeGatewayConfig() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b strings.Builder
+	b.WriteString("# Written by deploy/local (make dev). Edit to add endpoints: the gateway\n")
+	b.WriteString("# reloads it within a second, without restarting Envoy.\n")
+	fmt.Fprintf(&b, "listener:\n  address: 127.0.0.1\n  port: %d\nservices:\n", s.cfg.Ports.Gateway)
+	for _, name := range serviceOrder {
+		fmt.Fprintf(&b, "  %s:\n    endpoints:\n", name)
+		for _, svc := range s.services[name] {
+			fmt.Fprintf(&b, "      - %s\n", svc.GRPCAddr)
+		}
+	}
+	// Write-then-rename so the watcher never reads half a file.
+	tmp := s.gatewayConfigPath() + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, s.gatewayConfigPath())
+}
+
+func (s *Stack) startGateway(ctx context.Context) error {
+	if err := s.writeGatewayConfig(); err != nil {
+		return err
+	}
+	p := s.cfg.Ports
+	s.gateway = &Service{
+		Name: "gateway", GRPCAddr: testkit.Addr(p.XDS), HTTPAddr: testkit.Addr(p.GatewayHTTP),
+		bin: filepath.Join(s.binDir(), "gateway"), logPath: s.logPath("gateway"),
+		env: []string{
+			"GATEWAY_CONFIG=" + s.gatewayConfigPath(),
+			"XDS_ADDR=" + testkit.Addr(p.XDS),
+			"HTTP_ADDR=" + testkit.Addr(p.GatewayHTTP),
+			"ENVOY_NODE_ID=agentidp-gateway",
+		},
+	}
+	s.log.Info("starting gateway control plane", "xds", s.gateway.GRPCAddr)
+	if err := s.gateway.Start(ctx); err != nil {
+		return err
+	}
+	bootstrap, err := gwenvoy.Bootstrap{
+		XDSAddr: testkit.Addr(p.XDS), AdminAddr: testkit.Addr(p.EnvoyAdmin), NodeID: "agentidp-gateway",
+	}.Render()
+	if err != nil {
+		return err
+	}
+	s.log.Info("starting envoy", "listener", s.GatewayURL())
+	s.envoy, err = testkit.StartEnvoy(ctx, testkit.EnvoyConfig{
+		BootstrapYAML: string(bootstrap), Dir: filepath.Join(s.cfg.Dir, "envoy"),
+		AdminPort: p.EnvoyAdmin, LogPath: s.logPath("envoy"),
+	})
+	return err
+}
+
+// GatewayURL is the public API's base URL.
+func (s *Stack) GatewayURL() string { return "http://" + testkit.Addr(s.cfg.Ports.Gateway) }
+
+// Dir is the stack's state directory.
+func (s *Stack) Dir() string { return s.cfg.Dir }
+
+// LogDir holds one log file per process.
+func (s *Stack) LogDir() string { return filepath.Join(s.cfg.Dir, "logs") }
+
+// WaitReady polls GET /readyz through Envoy until it answers 200.
+func (s *Stack) WaitReady(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	client := &http.Client{Timeout: 2 * time.Second}
+	var last string
+	for {
+		resp, err := client.Get(s.GatewayURL() + "/readyz")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(body)))
+		} else {
+			last = err.Error()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the gateway did not become ready within %s (last answer: %s); logs in %s", timeout, last, s.LogDir())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Stop stops everything, clients first, data stores last.
+func (s *Stack) Stop() {
+	if s == nil {
+		return
+	}
+	s.envoy.Stop()
+	s.gateway.Stop()
+	s.mu.Lock()
+	var all []*Service
+	for i := len(serviceOrder) - 1; i >= 0; i-- {
+		all = append(all, s.services[serviceOrder[i]]...)
+	}
+	s.mu.Unlock()
+	for _, svc := range all {
+		svc.Stop()
+	}
+	s.redis.Stop()
+	s.pg.Stop()
+	_ = os.Remove(filepath.Join(s.cfg.Dir, "devstack.pid"))
+}
+
+// Service is one process of the mesh, which tests may stop and restart.
+type Service struct {
+	Name     string
+	GRPCAddr string
+	HTTPAddr string
+	bin      string
+	env      []string
+	logPath  string
+
+	mu   sync.Mutex
+	proc *testkit.Process
+}
+
+// Start runs the process and waits until its gRPC port accepts connections.
+func (p *Service) Start(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cmd := exec.Command(p.bin)
+	cmd.Env = append(os.Environ(), p.env...)
+	proc, err := testkit.StartProcess(cmd, p.logPath)
+	if err != nil {
+		return err
+	}
+	p.proc = proc
+	wait, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-proc.Done():
+			cancel()
+		case <-wait.Done():
+		}
+	}()
+	if err := testkit.WaitTCP(wait, p.GRPCAddr, 60*time.Second); err != nil {
+		if errors.Is(err, context.Canceled) && ctx.Err() == nil {
+			return fmt.Errorf("%s exited at start-up (%v); see %s", p.Name, proc.Err(), p.logPath)
+		}
+		proc.Stop(syscall.SIGKILL, time.Second)
+		return fmt.Errorf("%s: %w; see %s", p.Name, err, p.logPath)
+	}
+	return nil
+}
+
+// Stop asks the process to shut down (SIGTERM) and waits for it.
+func (p *Service) Stop() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.proc.Stop(syscall.SIGTERM, 15*time.Second)
+}
+
+// Kill ends the process at once (SIGKILL), as a crash would.
+func (p *Service) Kill() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.proc.Stop(syscall.SIGKILL, time.Second)
+}
+
+// FindRepoRoot walks up from the working directory to the go.work file.
+func FindRepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.work not found above the working directory; run from the AgentIdP checkout")
+		}
+		dir = parent
+	}
+}

@@ -1,0 +1,87 @@
+// Package catalog lists the services the gateway knows how to route to and
+// the REST paths each one owns. Routes are code, not configuration, because
+// they are tied to the protos; the gateway config file only says where each
+// service runs.
+package catalog
+
+import "slices"
+
+// Protocol is how Envoy talks to a service's endpoints.
+type Protocol int
+
+const (
+	// GRPCTranscoded services speak gRPC; Envoy's gRPC-JSON transcoder
+	// serves their REST mapping (google.api.http annotations).
+	GRPCTranscoded Protocol = iota
+	// HTTP services speak plain HTTP/1.1 and are proxied as they are (the
+	// token service's /oauth2/ and /.well-known/ endpoints).
+	HTTP
+)
+
+// Route is one path match that sends a request to a service.
+type Route struct {
+	// Exactly one of Path (exact match) and Prefix is set.
+	Path   string
+	Prefix string
+}
+
+// Service is one row of the routing table.
+type Service struct {
+	// Name is the key in the gateway config file and the Envoy cluster name.
+	Name     string
+	Protocol Protocol
+	// GRPCServices are the fully qualified gRPC services the transcoder
+	// maps for GRPCTranscoded services.
+	GRPCServices []string
+	Routes       []Route
+}
+
+// services is the routing table. Adding a service is adding a row: later
+// issues add credentials, audit (GRPCTranscoded, /v1/...) and token (HTTP,
+// /oauth2/ and /.well-known/).
+var services = []Service{
+	{
+		Name:         "registry",
+		Protocol:     GRPCTranscoded,
+		GRPCServices: []string{"agentidp.registry.v1.RegistryService"},
+		// The exact match serves the collection (POST, GET list); the prefix
+		// with a trailing slash serves /v1/agents/{agentId}[/...] without
+		// also catching a sibling such as /v1/agentsx.
+		Routes: []Route{{Path: "/v1/agents"}, {Prefix: "/v1/agents/"}},
+	},
+}
+
+// Services returns the routing table in a stable order.
+func Services() []Service {
+	return slices.Clone(services)
+}
+
+// Lookup returns the service called name.
+func Lookup(name string) (Service, bool) {
+	for _, s := range services {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Service{}, false
+}
+
+// Names returns the known service names, for error messages.
+func Names() []string {
+	names := make([]string, len(services))
+	for i, s := range services {
+		names[i] = s.Name
+	}
+	return names
+}
+
+// TranscodedGRPCServices returns every gRPC service the transcoder maps.
+func TranscodedGRPCServices() []string {
+	var out []string
+	for _, s := range services {
+		if s.Protocol == GRPCTranscoded {
+			out = append(out, s.GRPCServices...)
+		}
+	}
+	return out
+}

@@ -1,0 +1,168 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sentryagent/agentidp/gateway/envoy"
+	"github.com/sentryagent/agentidp/gateway/internal/gateway"
+	"github.com/sentryagent/agentidp/libs/config"
+	"github.com/sentryagent/agentidp/libs/metrics"
+	"github.com/sentryagent/agentidp/libs/testkit"
+)
+
+// stack is a control plane in this process, a real Envoy it configures, and
+// fake registry backends.
+type stack struct {
+	t          *testing.T
+	configPath string
+	listenPort int
+	httpAddr   string
+	envoy      *testkit.Envoy
+	client     *http.Client
+}
+
+func startStack(t *testing.T, endpoints ...string) *stack {
+	t.Helper()
+	testkit.SkipIfShort(t)
+	dir := t.TempDir()
+	s := &stack{
+		t:          t,
+		configPath: filepath.Join(dir, "gateway.yaml"),
+		listenPort: testkit.MustFreePort(t),
+		client:     &http.Client{Timeout: 10 * time.Second},
+	}
+	s.writeConfig(endpoints...)
+
+	xdsAddr := testkit.Addr(testkit.MustFreePort(t))
+	s.httpAddr = testkit.Addr(testkit.MustFreePort(t))
+	cfg, err := config.LoadFrom[gateway.Config](map[string]string{
+		"GATEWAY_CONFIG":               s.configPath,
+		"XDS_ADDR":                     xdsAddr,
+		"HTTP_ADDR":                    s.httpAddr,
+		"GATEWAY_CONFIG_POLL_INTERVAL": "100ms",
+		"SHUTDOWN_TIMEOUT":             "1s",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	errc := make(chan error, 1)
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	go func() {
+		errc <- gateway.Run(ctx, cfg, gateway.Deps{
+			Logger:  logger,
+			Metrics: metrics.NewRegistry(),
+			Ready:   func(net.Addr, net.Addr) { close(ready) },
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-errc; err != nil {
+			t.Errorf("gateway.Run: %v", err)
+		}
+	})
+	select {
+	case <-ready:
+	case err := <-errc:
+		t.Fatalf("gateway.Run: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("control plane did not start")
+	}
+
+	adminPort := testkit.MustFreePort(t)
+	boot, err := envoy.Bootstrap{XDSAddr: xdsAddr, AdminAddr: testkit.Addr(adminPort), NodeID: cfg.NodeID}.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := testkit.StartEnvoy(context.Background(), testkit.EnvoyConfig{
+		BootstrapYAML: string(boot), Dir: filepath.Join(dir, "envoy"), AdminPort: adminPort, LogLevel: "info",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.envoy = e
+	t.Cleanup(func() {
+		e.Stop()
+		if t.Failed() || os.Getenv("GATEWAY_TEST_ENVOY_LOG") != "" {
+			log, _ := os.ReadFile(e.LogPath)
+			t.Logf("envoy log:\n%s", lastLines(string(log), 60))
+		}
+	})
+	if err := testkit.WaitTCP(context.Background(), testkit.Addr(s.listenPort), 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// writeConfig replaces the gateway config file atomically (as an editor or
+// a config-management tool would), so the watcher never reads half a file.
+func (s *stack) writeConfig(endpoints ...string) {
+	s.t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "listener: {address: 127.0.0.1, port: %d}\nservices:\n  registry:\n    endpoints:\n", s.listenPort)
+	for _, ep := range endpoints {
+		fmt.Fprintf(&b, "      - %q\n", ep)
+	}
+	tmp := s.configPath + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, s.configPath); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *stack) url(path string) string { return "http://" + testkit.Addr(s.listenPort) + path }
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (s *stack) do(method, path, body string) response {
+	s.t.Helper()
+	req, err := http.NewRequest(method, s.url(path), strings.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,110 @@
+package xds
+
+import (
+	"net/netip"
+	"time"
+
+	accesslog "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	stream "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/stream/v3"
+	reqwithoutquery "github.com/envoyproxy/go-control-plane/envoy/extensions/formatter/req_without_query/v3"
+	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// publicListener is the one listener clients talk to: plain HTTP (TLS is
+// terminated in front of the gateway, or added here later), routes over
+// RDS, and the filter chain of httpFilters.
+func publicListener(addr netip.AddrPort, descriptor []byte, grpcServices []string) *listener.Listener {
+	manager := &hcm.HttpConnectionManager{
+		StatPrefix: statPrefix,
+		CodecType:  hcm.HttpConnectionManager_AUTO,
+		RouteSpecifier: &hcm.HttpConnectionManager_Rds{Rds: &hcm.Rds{
+			ConfigSource:    adsSource(),
+			RouteConfigName: RouteConfigName,
+		}},
+		HttpFilters:      httpFilters(descriptor, grpcServices),
+		LocalReplyConfig: localReplyConfig(),
+		AccessLog:        []*accesslog.AccessLog{stdoutAccessLog()},
+
+		// Edge-proxy hardening (Envoy's "configuring Envoy as an edge
+		// proxy" guide): trust no client-supplied X-Forwarded-For, normalise
+		// paths before routing and authorisation see them.
+		UseRemoteAddress:             wrapperspb.Bool(true),
+		NormalizePath:                wrapperspb.Bool(true),
+		MergeSlashes:                 true,
+		PathWithEscapedSlashesAction: hcm.HttpConnectionManager_KEEP_UNCHANGED,
+		RequestHeadersTimeout:        durationpb.New(10 * time.Second),
+		StreamIdleTimeout:            durationpb.New(5 * time.Minute),
+		CommonHttpProtocolOptions: &core.HttpProtocolOptions{
+			IdleTimeout:                  durationpb.New(time.Hour),
+			HeadersWithUnderscoresAction: core.HttpProtocolOptions_REJECT_REQUEST,
+		},
+		// Clients quote the request id when they report a problem; it is
+		// also in every error body and access log line.
+		AlwaysSetRequestIdInResponse: true,
+	}
+	return &listener.Listener{
+		Name:    ListenerName,
+		Address: socketAddress(addr),
+		FilterChains: []*listener.FilterChain{{
+			Filters: []*listener.Filter{{
+				Name:       wellknown.HTTPConnectionManager,
+				ConfigType: &listener.Filter_TypedConfig{TypedConfig: mustAny(manager)},
+			}},
+		}},
+	}
+}
+
+// stdoutAccessLog writes one JSON line per request. The path is logged
+// without its query string, which may carry things that are nobody's
+// business; the transcoded gRPC method is in grpcMethod.
+func stdoutAccessLog() *accesslog.AccessLog {
+	fields := map[string]string{
+		"time":                "%START_TIME%",
+		"requestId":           "%REQ(X-REQUEST-ID)%",
+		"method":              "%REQ(:METHOD)%",
+		"path":                "%REQ_WITHOUT_QUERY(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+		"grpcMethod":          "%REQ(:PATH)%",
+		"protocol":            "%PROTOCOL%",
+		"status":              "%RESPONSE_CODE%",
+		"grpcStatus":          "%GRPC_STATUS_NUMBER%",
+		"responseFlags":       "%RESPONSE_FLAGS%",
+		"responseCodeDetails": "%RESPONSE_CODE_DETAILS%",
+		"bytesReceived":       "%BYTES_RECEIVED%",
+		"bytesSent":           "%BYTES_SENT%",
+		"durationMs":          "%DURATION%",
+		"upstreamCluster":     "%UPSTREAM_CLUSTER%",
+		"upstreamHost":        "%UPSTREAM_HOST%",
+		"client":              "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%",
+		"userAgent":           "%REQ(USER-AGENT)%",
+	}
+	format := &structpb.Struct{Fields: make(map[string]*structpb.Value, len(fields))}
+	for k, v := range fields {
+		format.Fields[k] = structpb.NewStringValue(v)
+	}
+	return &accesslog.AccessLog{
+		Name: "envoy.access_loggers.stdout",
+		ConfigType: &accesslog.AccessLog_TypedConfig{TypedConfig: mustAny(&stream.StdoutAccessLog{
+			AccessLogFormat: &stream.StdoutAccessLog_LogFormat{LogFormat: &core.SubstitutionFormatString{
+				Format: &core.SubstitutionFormatString_JsonFormat{JsonFormat: format},
+				Formatters: []*core.TypedExtensionConfig{{
+					Name:        "envoy.formatter.req_without_query",
+					TypedConfig: mustAny(&reqwithoutquery.ReqWithoutQuery{}),
+				}},
+			}},
+		})},
+	}
+}
+
+func socketAddress(addr netip.AddrPort) *core.Address {
+	return &core.Address{Address: &core.Address_SocketAddress{SocketAddress: &core.SocketAddress{
+		Protocol:      core.SocketAddress_TCP,
+		Address:       addr.Addr().String(),
+		PortSpecifier: &core.SocketAddress_PortValue{PortValue: uint32(addr.Port())},
+	}}}
+}

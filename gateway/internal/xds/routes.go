@@ -1,0 +1,126 @@
+package xds
+
+import (
+	"fmt"
+	"time"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	previoushosts "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/host/previous_hosts/v3"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/sentryagent/agentidp/gateway/internal/catalog"
+)
+
+const (
+	// upstreamTimeout bounds a whole API call, retries included.
+	upstreamTimeout = 5 * time.Second
+	// safeRetryOn only retries requests that never reached a service
+	// (connection refused, stream refused, reset before the request was
+	// sent), which is safe for every method, POST included.
+	safeRetryOn = "connect-failure,refused-stream,reset-before-request"
+)
+
+// routeConfig is the route table: fixed health routes, then a row per
+// catalog service. A path that matches nothing is Envoy's 404, rendered by
+// localReplyConfig as ROUTE_NOT_FOUND.
+func routeConfig(configured map[string]bool) *route.RouteConfiguration {
+	routes := []*route.Route{
+		{
+			// Liveness of the gateway itself: answered by Envoy, so it stays
+			// up even when the control plane is down.
+			Name:  "healthz",
+			Match: exact("/healthz"),
+			Action: &route.Route_DirectResponse{DirectResponse: &route.DirectResponseAction{
+				Status: 200,
+				Body:   &core.DataSource{Specifier: &core.DataSource_InlineString{InlineString: `{"status":"ok"}` + "\n"}},
+			}},
+			ResponseHeadersToAdd: []*core.HeaderValueOption{jsonContentType()},
+			TypedPerFilterConfig: notTranscoded(),
+		},
+		{
+			// Readiness: the control plane probes every service endpoint.
+			Name:  "readyz",
+			Match: exact("/readyz"),
+			Action: &route.Route_Route{Route: &route.RouteAction{
+				ClusterSpecifier: &route.RouteAction_Cluster{Cluster: GatewayHTTPCluster},
+				Timeout:          durationpb.New(3 * time.Second),
+			}},
+			TypedPerFilterConfig: notTranscoded(),
+		},
+	}
+	for _, svc := range catalog.Services() {
+		for i, r := range svc.Routes {
+			rt := &route.Route{Name: fmt.Sprintf("%s/%d", svc.Name, i), Match: match(r)}
+			switch {
+			case !configured[svc.Name]:
+				// Say what is wrong instead of a misleading 404.
+				rt.Action = &route.Route_DirectResponse{DirectResponse: &route.DirectResponseAction{
+					Status: 503,
+					Body: &core.DataSource{Specifier: &core.DataSource_InlineString{
+						InlineString: fmt.Sprintf("service %s is not configured on this gateway", svc.Name),
+					}},
+				}}
+				rt.TypedPerFilterConfig = notTranscoded()
+			default:
+				rt.Action = &route.Route_Route{Route: serviceAction(svc.Name)}
+				if svc.Protocol != catalog.GRPCTranscoded {
+					rt.TypedPerFilterConfig = notTranscoded()
+				}
+			}
+			routes = append(routes, rt)
+		}
+	}
+	return &route.RouteConfiguration{
+		Name: RouteConfigName,
+		VirtualHosts: []*route.VirtualHost{{
+			Name:    virtualHostName,
+			Domains: []string{"*"},
+			Routes:  routes,
+		}},
+	}
+}
+
+func serviceAction(cluster string) *route.RouteAction {
+	return &route.RouteAction{
+		ClusterSpecifier: &route.RouteAction_Cluster{Cluster: cluster},
+		Timeout:          durationpb.New(upstreamTimeout),
+		RetryPolicy: &route.RetryPolicy{
+			RetryOn:    safeRetryOn,
+			NumRetries: wrapperspb.UInt32(2),
+			// Try another endpoint, not the one that just refused.
+			RetryHostPredicate: []*route.RetryPolicy_RetryHostPredicate{{
+				Name:       "envoy.retry_host_predicates.previous_hosts",
+				ConfigType: &route.RetryPolicy_RetryHostPredicate_TypedConfig{TypedConfig: mustAny(&previoushosts.PreviousHostsPredicate{})},
+			}},
+			HostSelectionRetryMaxAttempts: 3,
+		},
+	}
+}
+
+func match(r catalog.Route) *route.RouteMatch {
+	if r.Path != "" {
+		return exact(r.Path)
+	}
+	return &route.RouteMatch{PathSpecifier: &route.RouteMatch_Prefix{Prefix: r.Prefix}}
+}
+
+func exact(path string) *route.RouteMatch {
+	return &route.RouteMatch{PathSpecifier: &route.RouteMatch_Path{Path: path}}
+}
+
+// notTranscoded switches the transcoder off for a route that is not a gRPC
+// service: with reject_unknown_method it would otherwise answer 404 for
+// every path it cannot map to a method.
+func notTranscoded() map[string]*anypb.Any {
+	return map[string]*anypb.Any{transcoderFilter: mustAny(&route.FilterConfig{Disabled: true})}
+}
+
+func jsonContentType() *core.HeaderValueOption {
+	return &core.HeaderValueOption{
+		Header:       &core.HeaderValue{Key: "content-type", Value: "application/json"},
+		AppendAction: core.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+	}
+}

@@ -1,0 +1,104 @@
+package xds
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sentryagent/agentidp/gateway/internal/catalog"
+	"github.com/sentryagent/agentidp/gateway/internal/topology"
+)
+
+// Builder turns a resolved topology into an xDS snapshot. It holds what
+// does not change while the process runs: the transcoder's descriptor and
+// the control plane's own HTTP address.
+type Builder struct {
+	descriptor   []byte
+	grpcServices []string
+	gatewayHTTP  netip.AddrPort
+}
+
+// NewBuilder returns a builder whose /readyz route points at gatewayHTTP.
+func NewBuilder(gatewayHTTP netip.AddrPort) (*Builder, error) {
+	services := catalog.TranscodedGRPCServices()
+	desc, err := Descriptor(services)
+	if err != nil {
+		return nil, err
+	}
+	return &Builder{descriptor: desc, grpcServices: services, gatewayHTTP: gatewayHTTP}, nil
+}
+
+// Build returns a consistent snapshot for res. Each resource type carries
+// its own version, a hash of its content, so Envoy is sent only the types
+// that changed: a new endpoint is one EDS push, nothing else.
+func (b *Builder) Build(res *topology.Resolved) (*cache.Snapshot, error) {
+	names := res.Config.ServiceNames()
+	configured := make(map[string]bool, len(names))
+	clusters := []types.Resource{gatewayHTTPCluster(b.gatewayHTTP)}
+	var endpoints []types.Resource
+	for _, name := range names {
+		svc, ok := catalog.Lookup(name)
+		if !ok {
+			return nil, fmt.Errorf("service %q is not in the catalog", name)
+		}
+		configured[name] = true
+		clusters = append(clusters, serviceCluster(name, svc.Protocol))
+		endpoints = append(endpoints, loadAssignment(name, res.Endpoints[name]))
+	}
+	byType := map[types.ResponseType][]types.Resource{
+		types.Listener: {publicListener(res.Listener, b.descriptor, b.grpcServices)},
+		types.Route:    {routeConfig(configured)},
+		types.Cluster:  clusters,
+		types.Endpoint: endpoints,
+	}
+
+	snap := &cache.Snapshot{}
+	for typ, items := range byType {
+		version, err := contentVersion(items)
+		if err != nil {
+			return nil, err
+		}
+		snap.Resources[typ] = cache.NewResources(version, items)
+	}
+	if err := snap.Consistent(); err != nil {
+		return nil, fmt.Errorf("inconsistent snapshot: %w", err)
+	}
+	return snap, nil
+}
+
+// contentVersion validates resources (the protoc-gen-validate rules Envoy
+// itself enforces, so a mistake fails here and not in Envoy's NACK) and
+// hashes them.
+func contentVersion(items []types.Resource) (string, error) {
+	h := sha256.New()
+	opts := proto.MarshalOptions{Deterministic: true}
+	for _, item := range items {
+		if v, ok := item.(interface{ ValidateAll() error }); ok {
+			if err := v.ValidateAll(); err != nil {
+				return "", fmt.Errorf("%T %s: %w", item, cache.GetResourceName(item), err)
+			}
+		}
+		b, err := opts.Marshal(item)
+		if err != nil {
+			return "", fmt.Errorf("%T %s: %w", item, cache.GetResourceName(item), err)
+		}
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8]), nil
+}
+
+// SnapshotVersion summarises the per-type versions of a snapshot, for logs
+// and for telling whether anything changed.
+func SnapshotVersion(snap *cache.Snapshot) string {
+	h := sha256.New()
+	for i := range snap.Resources {
+		h.Write([]byte(snap.Resources[i].Version))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Every test of every part: installs what is missing, vets, then runs all Go
+# tests with the race detector against real servers they start themselves.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+"$ROOT/scripts/deps.sh"
+
+pkgs=$(go_packages)
+log "go vet"
+go vet $pkgs
+log "go test -race"
+go test -race -count=1 -timeout 25m ${GOTESTFLAGS:-} $pkgs
+log "all tests passed"
