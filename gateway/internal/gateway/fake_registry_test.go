@@ -15,8 +15,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sentryagent/agentidp/gateway/internal/xds"
-	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
 	"github.com/sentryagent/agentidp/libs/apierror"
+	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
 )
 
 // fakeRegistry is an in-process RegistryService with canned answers. It
@@ -51,6 +51,9 @@ func (f *fakeRegistry) CreateAgent(ctx context.Context, req *registryv1.CreateAg
 
 func (f *fakeRegistry) GetAgent(_ context.Context, req *registryv1.GetAgentRequest) (*registryv1.Agent, error) {
 	f.calls.Add(1)
+	if req.GetAgentId() == "slow" {
+		time.Sleep(time.Second)
+	}
 	if req.GetAgentId() == "missing" {
 		return nil, apierror.ToStatus(errAgentNotFound.WithMessage("agent %s not found", req.GetAgentId())).Err()
 	}

@@ -45,6 +45,8 @@ type Config struct {
 	NodeID string `env:"ENVOY_NODE_ID" envDefault:"agentidp-gateway"`
 	// PollInterval is how often the config file is checked for changes.
 	PollInterval time.Duration `env:"GATEWAY_CONFIG_POLL_INTERVAL" envDefault:"500ms"`
+	// UpstreamTimeout bounds an API call through the gateway.
+	UpstreamTimeout time.Duration `env:"GATEWAY_UPSTREAM_TIMEOUT" envDefault:"5s"`
 }
 
 // Validate checks the settings, naming the variable at fault.
@@ -66,6 +68,9 @@ func (c Config) Validate() error {
 	}
 	if c.PollInterval <= 0 {
 		return fmt.Errorf("GATEWAY_CONFIG_POLL_INTERVAL: must be positive")
+	}
+	if c.UpstreamTimeout <= 0 {
+		return fmt.Errorf("GATEWAY_UPSTREAM_TIMEOUT: must be positive")
 	}
 	return nil
 }
@@ -113,7 +118,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err != nil {
 		return err
 	}
-	builder, err := xds.NewBuilder(upstream)
+	builder, err := xds.NewBuilder(xds.BuilderConfig{GatewayHTTP: upstream, UpstreamTimeout: cfg.UpstreamTimeout})
 	if err != nil {
 		return err
 	}
@@ -185,5 +190,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		}
 		return nil
 	})
-	return g.Wait()
+	err = g.Wait()
+	logger.Info("gateway control plane stopped")
+	return err
 }

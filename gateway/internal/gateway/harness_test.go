@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,9 @@ import (
 	"github.com/sentryagent/agentidp/libs/metrics"
 	"github.com/sentryagent/agentidp/libs/testkit"
 )
+
+// upstreamTimeout is short so that the timeout case costs little.
+const upstreamTimeout = 500 * time.Millisecond
 
 // stack is a control plane in this process, a real Envoy it configures, and
 // fake registry backends.
@@ -50,6 +54,7 @@ func startStack(t *testing.T, endpoints ...string) *stack {
 		"XDS_ADDR":                     xdsAddr,
 		"HTTP_ADDR":                    s.httpAddr,
 		"GATEWAY_CONFIG_POLL_INTERVAL": "100ms",
+		"GATEWAY_UPSTREAM_TIMEOUT":     upstreamTimeout.String(),
 		"SHUTDOWN_TIMEOUT":             "1s",
 	})
 	if err != nil {
@@ -68,7 +73,7 @@ func startStack(t *testing.T, endpoints ...string) *stack {
 	}()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-errc; err != nil {
+		if err := <-errc; err != nil && err != context.Canceled {
 			t.Errorf("gateway.Run: %v", err)
 		}
 	})
@@ -86,7 +91,7 @@ func startStack(t *testing.T, endpoints ...string) *stack {
 		t.Fatal(err)
 	}
 	e, err := testkit.StartEnvoy(context.Background(), testkit.EnvoyConfig{
-		BootstrapYAML: string(boot), Dir: filepath.Join(dir, "envoy"), AdminPort: adminPort, LogLevel: "info",
+		BootstrapYAML: string(boot), Dir: filepath.Join(dir, "envoy"), AdminPort: adminPort,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -105,6 +110,17 @@ func startStack(t *testing.T, endpoints ...string) *stack {
 	return s
 }
 
+// envoyStat reads one counter from Envoy's admin /stats.
+func (s *stack) envoyStat(name string) string {
+	s.t.Helper()
+	body, err := s.envoy.Admin(context.Background(), "/stats?filter=^"+regexp.QuoteMeta(name)+"$")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	_, v, _ := strings.Cut(strings.TrimSpace(string(body)), ": ")
+	return v
+}
+
 // writeConfig replaces the gateway config file atomically (as an editor or
 // a config-management tool would), so the watcher never reads half a file.
 func (s *stack) writeConfig(endpoints ...string) {
@@ -114,13 +130,17 @@ func (s *stack) writeConfig(endpoints ...string) {
 	for _, ep := range endpoints {
 		fmt.Fprintf(&b, "      - %q\n", ep)
 	}
-	tmp := s.configPath + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+	if err := writeFile(s.configPath, b.String()); err != nil {
 		s.t.Fatal(err)
 	}
-	if err := os.Rename(tmp, s.configPath); err != nil {
-		s.t.Fatal(err)
+}
+
+func writeFile(path, content string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		return err
 	}
+	return os.Rename(tmp, path)
 }
 
 func (s *stack) url(path string) string { return "http://" + testkit.Addr(s.listenPort) + path }
@@ -131,18 +151,27 @@ type response struct {
 	body   string
 }
 
-func (s *stack) do(method, path, body string) response {
+// do sends a request through Envoy; header is name, value pairs.
+func (s *stack) do(method, path, body string, header ...string) response {
 	s.t.Helper()
-	req, err := http.NewRequest(method, s.url(path), strings.NewReader(body))
+	return s.get(method, s.url(path), body, header...)
+}
+
+func (s *stack) get(method, url, body string, header ...string) response {
+	s.t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
+		s.t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)

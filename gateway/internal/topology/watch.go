@@ -96,6 +96,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		case <-poll.C:
 			load(false, "file changed")
 		case <-w.Reload:
+			w.Logger.Info("gateway config reload requested", "path", w.Path)
 			load(true, "reload signal")
 		case <-resolve.C:
 			// Names may have moved; and a valid file that could not be

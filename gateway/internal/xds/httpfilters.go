@@ -1,20 +1,24 @@
 package xds
 
 import (
-	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	bodysizelimit "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/body_size_limit/v3"
 	transcoder "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/grpc_json_transcoder/v3"
 	lua "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/lua/v3"
 	router "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // HTTP filter names, as routes refer to them in typed_per_filter_config.
 const (
-	luaStatusFilter   = wellknown.Lua
-	transcoderFilter  = wellknown.GRPCJSONTranscoder
-	maxTranscodedBody = 1 << 20 // 1 MiB, the gRPC servers' MaxRecvMsgSize
+	bodyLimitFilter  = "envoy.filters.http.body_size_limit"
+	luaFilter        = wellknown.Lua
+	transcoderFilter = wellknown.GRPCJSONTranscoder
+	// maxBody caps request bodies and transcoded responses: 1 MiB, the
+	// AgentIdP gRPC servers' MaxRecvMsgSize.
+	maxBody = 1 << 20
 )
 
 // StatusHeader lets a gRPC method choose the HTTP status of its REST
@@ -22,31 +26,24 @@ const (
 // header metadata and the gateway moves it into :status.
 const StatusHeader = "x-http-status-code"
 
-// statusLua runs on the response after the transcoder (encoders run in
-// reverse order). It only upgrades a 200: an error status set by the
-// transcoder from grpc-status always wins, and the header never reaches the
-// client.
-const statusLua = `
-function envoy_on_response(handle)
-  local headers = handle:headers()
-  local code = headers:get("` + StatusHeader + `")
-  if code == nil then
-    return
-  end
-  headers:remove("` + StatusHeader + `")
-  if headers:get(":status") == "200" and string.match(code, "^2%d%d$") then
-    headers:replace(":status", code)
-  end
-end
-`
-
 // httpFilters is the filter chain of the public listener, in order.
+// Requests pass through it top to bottom, responses bottom to top.
 func httpFilters(descriptor []byte, grpcServices []string) []*hcm.HttpFilter {
 	return []*hcm.HttpFilter{
 		{
-			Name: luaStatusFilter,
+			// The transcoder's own max_request_body_size only bounds what it
+			// buffers, and it parses JSON as it streams, so a large body
+			// would reach the service; this bounds the body itself (413).
+			Name: bodyLimitFilter,
+			ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: mustAny(&bodysizelimit.BodySizeLimit{
+				MaxRequestBytes: wrapperspb.UInt64(maxBody),
+			})},
+		},
+		{
+			// Runs on responses after the transcoder: see responseLua.
+			Name: luaFilter,
 			ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: mustAny(&lua.Lua{
-				DefaultSourceCode: &core.DataSource{Specifier: &core.DataSource_InlineString{InlineString: statusLua}},
+				DefaultSourceCode: &core.DataSource{Specifier: &core.DataSource_InlineString{InlineString: responseLua}},
 			})},
 		},
 
@@ -73,8 +70,8 @@ func httpFilters(descriptor []byte, grpcServices []string) []*hcm.HttpFilter {
 					AlwaysPrintPrimitiveFields: true,
 					PreserveProtoFieldNames:    false, // camelCase JSON (AIP)
 				},
-				MaxRequestBodySize:  wrapperspb.UInt32(maxTranscodedBody),
-				MaxResponseBodySize: wrapperspb.UInt32(maxTranscodedBody),
+				MaxRequestBodySize:  wrapperspb.UInt32(maxBody),
+				MaxResponseBodySize: wrapperspb.UInt32(maxBody),
 			})},
 		},
 		{

@@ -8,8 +8,8 @@ import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	stream "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/stream/v3"
-	reqwithoutquery "github.com/envoyproxy/go-control-plane/envoy/extensions/formatter/req_without_query/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	reqwithoutquery "github.com/envoyproxy/go-control-plane/envoy/extensions/formatter/req_without_query/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -32,12 +32,14 @@ func publicListener(addr netip.AddrPort, descriptor []byte, grpcServices []strin
 		AccessLog:        []*accesslog.AccessLog{stdoutAccessLog()},
 
 		// Edge-proxy hardening (Envoy's "configuring Envoy as an edge
-		// proxy" guide): trust no client-supplied X-Forwarded-For, normalise
-		// paths before routing and authorisation see them.
+		// proxy" guide): trust no client-supplied X-Forwarded-For, and
+		// normalise paths before routing and authorisation see them. No
+		// AgentIdP path contains an escaped slash, and one would let a path
+		// mean one thing to a path-based policy and another to a service.
 		UseRemoteAddress:             wrapperspb.Bool(true),
 		NormalizePath:                wrapperspb.Bool(true),
 		MergeSlashes:                 true,
-		PathWithEscapedSlashesAction: hcm.HttpConnectionManager_KEEP_UNCHANGED,
+		PathWithEscapedSlashesAction: hcm.HttpConnectionManager_REJECT_REQUEST,
 		RequestHeadersTimeout:        durationpb.New(10 * time.Second),
 		StreamIdleTimeout:            durationpb.New(5 * time.Minute),
 		CommonHttpProtocolOptions: &core.HttpProtocolOptions{
@@ -60,16 +62,17 @@ func publicListener(addr netip.AddrPort, descriptor []byte, grpcServices []strin
 	}
 }
 
-// stdoutAccessLog writes one JSON line per request. The path is logged
-// without its query string, which may carry things that are nobody's
-// business; the transcoded gRPC method is in grpcMethod.
+// stdoutAccessLog writes one JSON line per request. Method and path are
+// what the client sent (the transcoder rewrites both); upstreamPath is the
+// gRPC method called. Paths are logged without their query string, which
+// may carry things that are nobody's business.
 func stdoutAccessLog() *accesslog.AccessLog {
 	fields := map[string]string{
 		"time":                "%START_TIME%",
 		"requestId":           "%REQ(X-REQUEST-ID)%",
-		"method":              "%REQ(:METHOD)%",
+		"method":              "%REQ(X-ENVOY-ORIGINAL-METHOD?:METHOD)%",
 		"path":                "%REQ_WITHOUT_QUERY(X-ENVOY-ORIGINAL-PATH?:PATH)%",
-		"grpcMethod":          "%REQ(:PATH)%",
+		"upstreamPath":        "%REQ_WITHOUT_QUERY(:PATH)%",
 		"protocol":            "%PROTOCOL%",
 		"status":              "%RESPONSE_CODE%",
 		"grpcStatus":          "%GRPC_STATUS_NUMBER%",

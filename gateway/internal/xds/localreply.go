@@ -21,8 +21,9 @@ type localReply struct {
 	when   string
 	code   codes.Code
 	reason string
-	// message is an Envoy format string; %LOCAL_REPLY_BODY% is Envoy's own
-	// text, e.g. "no healthy upstream".
+	// refine marks replies whose reason responseLua settles from the text.
+	refine bool
+	// message replaces Envoy's text where Envoy has none.
 	message string
 }
 
@@ -31,46 +32,67 @@ type localReply struct {
 // 1.40 (see gateway/README.md).
 var localReplies = []localReply{
 	{
-		when:    `response.code == 400 && response.code_details.startsWith("early_grpc_json_transcode_failure") && response.code_details.contains("query")`,
-		code:    codes.InvalidArgument,
-		reason:  "UNKNOWN_QUERY_PARAMETER",
-		message: "%LOCAL_REPLY_BODY%",
-	},
-	{
-		when:    `response.code == 400`,
+		when:    `response.code_details == "path_normalization_failed"`,
 		code:    codes.InvalidArgument,
 		reason:  "MALFORMED_REQUEST",
-		message: "%LOCAL_REPLY_BODY%",
+		message: "the request path is not valid (escaped slashes are not allowed)",
 	},
 	{
-		when:    `response.code == 404`,
+		// The router's own 404 (no route at all); it has no text.
+		when:    `response.code_details == "route_not_found"`,
 		code:    codes.NotFound,
 		reason:  "ROUTE_NOT_FOUND",
-		message: "%LOCAL_REPLY_BODY%",
+		message: "no route matches this path",
 	},
 	{
-		when:    `response.code == 413`,
-		code:    codes.ResourceExhausted,
-		reason:  "REQUEST_TOO_LARGE",
-		message: "%LOCAL_REPLY_BODY%",
+		// The transcoder failed on the URL, before reading any body: an
+		// unknown query parameter (responseLua tells) or a bad value in one.
+		when:   `response.code == 400 && response.code_details == "early_grpc_json_transcode_failure{INVALID_ARGUMENT}"`,
+		code:   codes.InvalidArgument,
+		reason: "MALFORMED_REQUEST",
+		refine: true,
 	},
 	{
-		when:    `response.code == 503`,
-		code:    codes.Unavailable,
-		reason:  "SERVICE_UNAVAILABLE",
-		message: "%LOCAL_REPLY_BODY%",
+		// Mostly grpc_json_transcode_failure{INVALID_ARGUMENT}: a body that
+		// is not JSON or does not fit the request message.
+		when:   `response.code == 400`,
+		code:   codes.InvalidArgument,
+		reason: "MALFORMED_REQUEST",
 	},
 	{
-		when:    `response.code == 504`,
-		code:    codes.DeadlineExceeded,
-		reason:  "UPSTREAM_TIMEOUT",
-		message: "%LOCAL_REPLY_BODY%",
+		// No route, or a route whose method/path the transcoder cannot map
+		// to an RPC (early_grpc_json_transcode_failure{NOT_FOUND}).
+		when:   `response.code == 404`,
+		code:   codes.NotFound,
+		reason: "ROUTE_NOT_FOUND",
 	},
 	{
-		when:    `response.code >= 400`,
-		code:    codes.Unknown,
-		reason:  "GATEWAY_ERROR",
-		message: "%LOCAL_REPLY_BODY%",
+		// As gRPC does for a message over the size limit.
+		when:   `response.code == 413`,
+		code:   codes.ResourceExhausted,
+		reason: "REQUEST_TOO_LARGE",
+	},
+	{
+		when:   `response.code == 500 && response.code_details.contains("response_buffer_size_limit_reached")`,
+		code:   codes.Internal,
+		reason: "RESPONSE_TOO_LARGE",
+	},
+	{
+		// No healthy endpoint, connection refused or reset, circuit breaker
+		// open, or a service not configured on this gateway.
+		when:   `response.code == 503`,
+		code:   codes.Unavailable,
+		reason: "SERVICE_UNAVAILABLE",
+	},
+	{
+		when:   `response.code == 504`,
+		code:   codes.DeadlineExceeded,
+		reason: "UPSTREAM_TIMEOUT",
+	},
+	{
+		when:   `response.code >= 400`,
+		code:   codes.Unknown,
+		reason: "GATEWAY_ERROR",
 	},
 }
 
@@ -80,10 +102,20 @@ var localReplies = []localReply{
 func localReplyConfig() *hcm.LocalReplyConfig {
 	cfg := &hcm.LocalReplyConfig{}
 	for _, r := range localReplies {
-		cfg.Mappers = append(cfg.Mappers, &hcm.ResponseMapper{
+		m := &hcm.ResponseMapper{
 			Filter:             celFilter(r.when),
-			BodyFormatOverride: statusBody(r.code, r.reason, r.message),
-		})
+			BodyFormatOverride: statusBody(r.code, r.reason),
+		}
+		if r.message != "" {
+			m.Body = &core.DataSource{Specifier: &core.DataSource_InlineString{InlineString: r.message}}
+		}
+		if r.refine {
+			m.HeadersToAdd = []*core.HeaderValueOption{{
+				Header:       &core.HeaderValue{Key: refineHeader, Value: "1"},
+				AppendAction: core.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+			}}
+		}
+		cfg.Mappers = append(cfg.Mappers, m)
 	}
 	return cfg
 }
@@ -99,10 +131,12 @@ func celFilter(expr string) *accesslog.AccessLogFilter {
 
 // statusBody renders a google.rpc.Status with one google.rpc.ErrorInfo, the
 // shape every /v1 error has (ARCHITECTURE.md, "Errors").
-func statusBody(code codes.Code, reason, message string) *core.SubstitutionFormatString {
+// The message is Envoy's own text (%LOCAL_REPLY_BODY%, e.g. "no healthy
+// upstream"); the metadata lets support find the request in the access log.
+func statusBody(code codes.Code, reason string) *core.SubstitutionFormatString {
 	body := &structpb.Struct{Fields: map[string]*structpb.Value{
 		"code":    structpb.NewNumberValue(float64(code)),
-		"message": structpb.NewStringValue(message),
+		"message": structpb.NewStringValue("%LOCAL_REPLY_BODY%"),
 		"details": structpb.NewListValue(&structpb.ListValue{Values: []*structpb.Value{
 			structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
 				"@type":  structpb.NewStringValue("type.googleapis.com/google.rpc.ErrorInfo"),
@@ -118,5 +152,8 @@ func statusBody(code codes.Code, reason, message string) *core.SubstitutionForma
 	return &core.SubstitutionFormatString{
 		Format:      &core.SubstitutionFormatString_JsonFormat{JsonFormat: body},
 		ContentType: "application/json",
+		// A request rejected before Envoy gave it an id has none: omit the
+		// key rather than send null in a map of strings.
+		OmitEmptyValues: true,
 	}
 }

@@ -15,18 +15,17 @@ import (
 )
 
 const (
-	// upstreamTimeout bounds a whole API call, retries included.
-	upstreamTimeout = 5 * time.Second
 	// safeRetryOn only retries requests that never reached a service
 	// (connection refused, stream refused, reset before the request was
 	// sent), which is safe for every method, POST included.
 	safeRetryOn = "connect-failure,refused-stream,reset-before-request"
 )
 
-// routeConfig is the route table: fixed health routes, then a row per
-// catalog service. A path that matches nothing is Envoy's 404, rendered by
-// localReplyConfig as ROUTE_NOT_FOUND.
-func routeConfig(configured map[string]bool) *route.RouteConfiguration {
+// routeConfig is the route table: fixed health routes, then the paths of
+// each catalog service. A path that matches nothing is a 404 from the
+// transcoder (reject_unknown_method) or the router, which
+// localReplyConfig renders as ROUTE_NOT_FOUND.
+func routeConfig(configured map[string]bool, timeout time.Duration) *route.RouteConfiguration {
 	routes := []*route.Route{
 		{
 			// Liveness of the gateway itself: answered by Envoy, so it stays
@@ -65,7 +64,7 @@ func routeConfig(configured map[string]bool) *route.RouteConfiguration {
 				}}
 				rt.TypedPerFilterConfig = notTranscoded()
 			default:
-				rt.Action = &route.Route_Route{Route: serviceAction(svc.Name)}
+				rt.Action = &route.Route_Route{Route: serviceAction(svc.Name, timeout)}
 				if svc.Protocol != catalog.GRPCTranscoded {
 					rt.TypedPerFilterConfig = notTranscoded()
 				}
@@ -83,10 +82,11 @@ func routeConfig(configured map[string]bool) *route.RouteConfiguration {
 	}
 }
 
-func serviceAction(cluster string) *route.RouteAction {
+func serviceAction(cluster string, timeout time.Duration) *route.RouteAction {
 	return &route.RouteAction{
 		ClusterSpecifier: &route.RouteAction_Cluster{Cluster: cluster},
-		Timeout:          durationpb.New(upstreamTimeout),
+		// Bounds the whole call, retries included.
+		Timeout: durationpb.New(timeout),
 		RetryPolicy: &route.RetryPolicy{
 			RetryOn:    safeRetryOn,
 			NumRetries: wrapperspb.UInt32(2),

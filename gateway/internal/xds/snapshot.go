@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -14,23 +15,34 @@ import (
 	"github.com/sentryagent/agentidp/gateway/internal/topology"
 )
 
-// Builder turns a resolved topology into an xDS snapshot. It holds what
-// does not change while the process runs: the transcoder's descriptor and
-// the control plane's own HTTP address.
-type Builder struct {
-	descriptor   []byte
-	grpcServices []string
-	gatewayHTTP  netip.AddrPort
+// BuilderConfig holds what does not change while the process runs.
+type BuilderConfig struct {
+	// GatewayHTTP is where Envoy reaches the control plane's /readyz.
+	GatewayHTTP netip.AddrPort
+	// UpstreamTimeout bounds a whole API call to a service, retries
+	// included; default 5s.
+	UpstreamTimeout time.Duration
 }
 
-// NewBuilder returns a builder whose /readyz route points at gatewayHTTP.
-func NewBuilder(gatewayHTTP netip.AddrPort) (*Builder, error) {
+// Builder turns a resolved topology into an xDS snapshot.
+type Builder struct {
+	cfg          BuilderConfig
+	descriptor   []byte
+	grpcServices []string
+}
+
+// NewBuilder returns a builder; it fails if a catalog service cannot be
+// transcoded by Envoy.
+func NewBuilder(cfg BuilderConfig) (*Builder, error) {
+	if cfg.UpstreamTimeout <= 0 {
+		cfg.UpstreamTimeout = 5 * time.Second
+	}
 	services := catalog.TranscodedGRPCServices()
 	desc, err := Descriptor(services)
 	if err != nil {
 		return nil, err
 	}
-	return &Builder{descriptor: desc, grpcServices: services, gatewayHTTP: gatewayHTTP}, nil
+	return &Builder{cfg: cfg, descriptor: desc, grpcServices: services}, nil
 }
 
 // Build returns a consistent snapshot for res. Each resource type carries
@@ -39,7 +51,7 @@ func NewBuilder(gatewayHTTP netip.AddrPort) (*Builder, error) {
 func (b *Builder) Build(res *topology.Resolved) (*cache.Snapshot, error) {
 	names := res.Config.ServiceNames()
 	configured := make(map[string]bool, len(names))
-	clusters := []types.Resource{gatewayHTTPCluster(b.gatewayHTTP)}
+	clusters := []types.Resource{gatewayHTTPCluster(b.cfg.GatewayHTTP)}
 	var endpoints []types.Resource
 	for _, name := range names {
 		svc, ok := catalog.Lookup(name)
@@ -52,7 +64,7 @@ func (b *Builder) Build(res *topology.Resolved) (*cache.Snapshot, error) {
 	}
 	byType := map[types.ResponseType][]types.Resource{
 		types.Listener: {publicListener(res.Listener, b.descriptor, b.grpcServices)},
-		types.Route:    {routeConfig(configured)},
+		types.Route:    {routeConfig(configured, b.cfg.UpstreamTimeout)},
 		types.Cluster:  clusters,
 		types.Endpoint: endpoints,
 	}

@@ -1,0 +1,45 @@
+package catalog
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestRows guards the rules a new row must follow.
+func TestRows(t *testing.T) {
+	names := map[string]bool{}
+	paths := map[string]string{}
+	for _, s := range Services() {
+		if s.Name == "" || names[s.Name] {
+			t.Errorf("service name %q empty or repeated", s.Name)
+		}
+		names[s.Name] = true
+		if s.Protocol == GRPCTranscoded && len(s.GRPCServices) == 0 {
+			t.Errorf("%s: transcoded but no gRPC services", s.Name)
+		}
+		if len(s.Routes) == 0 {
+			t.Errorf("%s: no routes", s.Name)
+		}
+		for _, r := range s.Routes {
+			if (r.Path == "") == (r.Prefix == "") {
+				t.Errorf("%s: route %+v must set exactly one of Path and Prefix", s.Name, r)
+			}
+			// A prefix without a trailing slash would also catch siblings
+			// (/v1/agents would match /v1/agentsx).
+			if r.Prefix != "" && !strings.HasSuffix(r.Prefix, "/") {
+				t.Errorf("%s: prefix %q does not end in /", s.Name, r.Prefix)
+			}
+			key := r.Path + r.Prefix
+			if other, ok := paths[key]; ok {
+				t.Errorf("%s: %s is already routed to %s", s.Name, key, other)
+			}
+			paths[key] = s.Name
+		}
+		if got, ok := Lookup(s.Name); !ok || got.Name != s.Name {
+			t.Errorf("Lookup(%q) = %v, %v", s.Name, got, ok)
+		}
+	}
+	if _, ok := Lookup("nope"); ok {
+		t.Error("Lookup found an unknown service")
+	}
+}

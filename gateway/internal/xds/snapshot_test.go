@@ -1,0 +1,137 @@
+package xds
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+
+	"github.com/sentryagent/agentidp/gateway/internal/topology"
+)
+
+func newBuilder(t *testing.T) *Builder {
+	t.Helper()
+	b, err := NewBuilder(BuilderConfig{GatewayHTTP: netip.MustParseAddrPort("127.0.0.1:18080")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func resolved(port uint16, endpoints ...string) *topology.Resolved {
+	cfg := &topology.Config{
+		Listener: topology.Listener{Address: "127.0.0.1", Port: int(port)},
+		Services: map[string]topology.Service{"registry": {Endpoints: endpoints}},
+	}
+	res := &topology.Resolved{Config: cfg, Listener: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port),
+		Endpoints: map[string][]netip.AddrPort{}}
+	for _, ep := range endpoints {
+		res.Endpoints["registry"] = append(res.Endpoints["registry"], netip.MustParseAddrPort(ep))
+	}
+	return res
+}
+
+func versions(s *cache.Snapshot) map[types.ResponseType]string {
+	out := map[types.ResponseType]string{}
+	for _, typ := range []types.ResponseType{types.Listener, types.Route, types.Cluster, types.Endpoint} {
+		out[typ] = s.Resources[typ].Version
+	}
+	return out
+}
+
+func TestBuildIsConsistentAndComplete(t *testing.T) {
+	snap, err := newBuilder(t).Build(resolved(8080, "127.0.0.1:9101", "127.0.0.1:9102"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snap.Consistent(); err != nil {
+		t.Fatal(err)
+	}
+	for typ, names := range map[string][]string{
+		resource.ListenerType: {ListenerName},
+		resource.RouteType:    {RouteConfigName},
+		resource.ClusterType:  {GatewayHTTPCluster, "registry"},
+		resource.EndpointType: {"registry"},
+	} {
+		got := snap.GetResources(typ)
+		if len(got) != len(names) {
+			t.Errorf("%s: %d resources, want %v", typ, len(got), names)
+		}
+		for _, n := range names {
+			if _, ok := got[n]; !ok {
+				t.Errorf("%s: no %q", typ, n)
+			}
+		}
+	}
+}
+
+// TestVersionsFollowContent checks that each resource type's version is a
+// function of its content, so Envoy is sent exactly the types that changed.
+func TestVersionsFollowContent(t *testing.T) {
+	b := newBuilder(t)
+	build := func(res *topology.Resolved) map[types.ResponseType]string {
+		t.Helper()
+		s, err := b.Build(res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return versions(s)
+	}
+	base := build(resolved(8080, "127.0.0.1:9101"))
+
+	tests := []struct {
+		name    string
+		res     *topology.Resolved
+		changed []types.ResponseType
+	}{
+		{name: "same input", res: resolved(8080, "127.0.0.1:9101")},
+		{name: "new endpoint", res: resolved(8080, "127.0.0.1:9101", "127.0.0.1:9102"), changed: []types.ResponseType{types.Endpoint}},
+		{name: "moved listener", res: resolved(8081, "127.0.0.1:9101"), changed: []types.ResponseType{types.Listener}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := build(tt.res)
+			changed := map[types.ResponseType]bool{}
+			for _, typ := range tt.changed {
+				changed[typ] = true
+			}
+			for typ, v := range got {
+				if (v != base[typ]) != changed[typ] {
+					t.Errorf("type %v: version %s -> %s, changed should be %v", typ, base[typ], v, changed[typ])
+				}
+			}
+		})
+	}
+}
+
+func TestUnconfiguredServiceAnswers503(t *testing.T) {
+	rc := routeConfig(map[string]bool{}, time.Second)
+	var found bool
+	for _, r := range rc.GetVirtualHosts()[0].GetRoutes() {
+		if r.GetMatch().GetPath() == "/v1/agents" {
+			found = true
+			dr, ok := r.GetAction().(*route.Route_DirectResponse)
+			if !ok || dr.DirectResponse.GetStatus() != 503 {
+				t.Errorf("route for an unconfigured service = %v", r.GetAction())
+			}
+			if _, ok := r.GetTypedPerFilterConfig()[transcoderFilter]; !ok {
+				t.Error("transcoder not disabled on the 503 route")
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no /v1/agents route")
+	}
+}
+
+func TestBuildRejectsUnknownService(t *testing.T) {
+	res := resolved(8080, "127.0.0.1:1")
+	res.Config.Services["ghost"] = topology.Service{Endpoints: []string{"127.0.0.1:2"}}
+	if _, err := newBuilder(t).Build(res); err == nil {
+		t.Fatal("Build accepted a service missing from the catalog")
+	}
+}
