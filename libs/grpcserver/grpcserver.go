@@ -46,7 +46,7 @@ func New(cfg Config) (*grpc.Server, *health.Server) {
 			logUnary(cfg.Logger),
 			recoverUnary(cfg.Logger),
 		),
-		grpc.ChainStreamInterceptor(cfg.Metrics.StreamServer(), recoverStream(cfg.Logger)),
+		grpc.ChainStreamInterceptor(cfg.Metrics.StreamServer(), mapStreamErrors, recoverStream(cfg.Logger)),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 	}, cfg.Options...)
 	srv := grpc.NewServer(opts...)
@@ -64,6 +64,13 @@ func mapErrors(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler gr
 		return nil, apierror.ToStatus(err).Err()
 	}
 	return resp, nil
+}
+
+func mapStreamErrors(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if err := handler(srv, ss); err != nil {
+		return apierror.ToStatus(err).Err()
+	}
+	return nil
 }
 
 func logUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {

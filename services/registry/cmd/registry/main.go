@@ -85,8 +85,9 @@ func run() error {
 	}
 
 	// store → service → endpoints → transport
+	store := pgstore.New(pool)
 	svc := agent.NewService(agent.Config{
-		Store: pgstore.New(pool),
+		Store: store,
 		Registered: promauto.With(reg).NewCounter(prometheus.CounterOpts{
 			Namespace: metrics.Namespace, Name: "agents_registered_total",
 			Help: "Agents registered (idempotent replays of a create are not counted).",
@@ -94,6 +95,7 @@ func run() error {
 	})
 	grpcSrv, healthSrv := grpcserver.New(grpcserver.Config{Logger: logger, Metrics: metrics.NewGRPC(reg)})
 	registryv1.RegisterRegistryServiceServer(grpcSrv, grpctransport.NewServer(endpoints.New(svc)))
+	registryv1.RegisterAgentEventsServiceServer(grpcSrv, grpctransport.NewEventsServer(store))
 
 	checker := health.NewChecker(healthSrv, logger)
 	checker.Add("postgres", pool.Ping)
@@ -112,6 +114,7 @@ func run() error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return checker.Run(ctx) })
+	g.Go(func() error { return store.Listen(ctx) })
 	g.Go(func() error { return serve.GRPC(ctx, grpcSrv, grpcLis, cfg.ShutdownTimeout) })
 	g.Go(func() error { return serve.HTTP(ctx, httpSrv, httpLis, cfg.ShutdownTimeout) })
 	err = g.Wait()

@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -170,10 +172,11 @@ func (s *service) Update(ctx context.Context, u Update) (Agent, error) {
 		if a.Status == StatusDecommissioned {
 			return false, ErrDecommissioned
 		}
-		if len(names) == 0 {
-			return false, nil
-		}
+		before := *a
 		apply(a, f, names)
+		if sameFields(before, *a) {
+			return false, nil // a no-op keeps the etag and writes nothing
+		}
 		a.UpdatedAt = s.timestamp()
 		return true, nil
 	})
@@ -195,6 +198,14 @@ func (s *service) Decommission(ctx context.Context, id, ifMatch string) (Agent, 
 		a.Status, a.UpdatedAt, a.DecommissionedAt = StatusDecommissioned, now, &now
 		return true, nil
 	})
+}
+
+// sameFields reports whether two agents agree on every client-settable field.
+func sameFields(a, b Agent) bool {
+	return a.Name == b.Name && a.Description == b.Description && a.AgentType == b.AgentType &&
+		a.Version == b.Version && a.Owner == b.Owner && a.DeploymentEnv == b.DeploymentEnv &&
+		a.Status == b.Status && slices.Equal(a.Capabilities, b.Capabilities) &&
+		slices.Equal(a.Scopes, b.Scopes) && maps.Equal(a.Metadata, b.Metadata)
 }
 
 // parseID accepts the canonical UUID form only.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -17,13 +18,25 @@ import (
 
 // Store implements agent.Store.
 type Store struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	signal broadcaster
+	// listenErrors counts broken LISTEN connections (tests and debugging).
+	listenErrors atomic.Int64
 }
 
 var _ agent.Store = (*Store)(nil)
 
 // New returns a store over a migrated database.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// prefixed qualifies every column with a table alias.
+func prefixed(alias string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = alias + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
 
 const columns = `agent_id, name, description, agent_type, version, owner, capabilities, scopes,
 	deployment_env, metadata, status, revision, created_at, updated_at, decommissioned_at`
@@ -35,14 +48,21 @@ func (s *Store) Create(ctx context.Context, a agent.Agent, requestID string) (ag
 	if requestID != "" {
 		reqID = &requestID
 	}
-	row := s.pool.QueryRow(ctx, `
-		INSERT INTO agents (`+columns+`, create_request_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-		ON CONFLICT (create_request_id) DO NOTHING
-		RETURNING `+columns,
-		a.ID, a.Name, a.Description, a.AgentType, a.Version, a.Owner, a.Capabilities, a.Scopes,
-		a.DeploymentEnv, a.Metadata, a.Status, a.Revision, a.CreatedAt, a.UpdatedAt, a.DecommissionedAt, reqID)
-	stored, err := scan(row)
+	var stored agent.Agent
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		stored, err = scan(tx.QueryRow(ctx, `
+			INSERT INTO agents (`+columns+`, create_request_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+			ON CONFLICT (create_request_id) DO NOTHING
+			RETURNING `+columns,
+			a.ID, a.Name, a.Description, a.AgentType, a.Version, a.Owner, a.Capabilities, a.Scopes,
+			a.DeploymentEnv, a.Metadata, a.Status, a.Revision, a.CreatedAt, a.UpdatedAt, a.DecommissionedAt, reqID))
+		if err != nil {
+			return err
+		}
+		return appendEvent(ctx, tx, stored.ID, agent.EventRegistered, stored.CreatedAt)
+	})
 	if errors.Is(err, pgx.ErrNoRows) && reqID != nil {
 		// Another call already created the agent for this request id.
 		existing, err := scan(s.pool.QueryRow(ctx, `SELECT `+columns+` FROM agents WHERE create_request_id = $1`, requestID))
@@ -128,6 +148,7 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, mutate func(*agent.Age
 		if err != nil {
 			return fmt.Errorf("lock agent: %w", err)
 		}
+		before := a
 		changed, err := mutate(&a)
 		if err != nil {
 			return err
@@ -147,17 +168,21 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, mutate func(*agent.Age
 		if err != nil {
 			return fmt.Errorf("update agent: %w", err)
 		}
-		return nil
+		return appendEvent(ctx, tx, out.ID, agent.ChangeType(before, out), out.UpdatedAt)
 	})
 	return out, err
 }
 
-func scan(row pgx.Row) (agent.Agent, error) {
+func scan(row pgx.Row) (agent.Agent, error) { return scanWith(row) }
+
+// scanWith scans leading extra columns into extra, then an agent.
+func scanWith(row pgx.Row, extra ...any) (agent.Agent, error) {
 	var a agent.Agent
 	var status string
-	err := row.Scan(&a.ID, &a.Name, &a.Description, &a.AgentType, &a.Version, &a.Owner,
+	dst := append(extra, &a.ID, &a.Name, &a.Description, &a.AgentType, &a.Version, &a.Owner,
 		&a.Capabilities, &a.Scopes, &a.DeploymentEnv, &a.Metadata, &status, &a.Revision,
 		&a.CreatedAt, &a.UpdatedAt, &a.DecommissionedAt)
+	err := row.Scan(dst...)
 	if err != nil {
 		return agent.Agent{}, err
 	}

@@ -38,6 +38,13 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 // gRPC server helpers) over an in-memory connection.
 func newClient(t *testing.T) registryv1.RegistryServiceClient {
 	t.Helper()
+	c, _ := newClients(t)
+	return c
+}
+
+// newClients also returns a client of the event feed.
+func newClients(t *testing.T) (registryv1.RegistryServiceClient, registryv1.AgentEventsServiceClient) {
+	t.Helper()
 	ctx := context.Background()
 	reg := prometheus.NewRegistry()
 	pool, err := postgres.Open(ctx, postgres.Config{URL: testkit.NewDatabase(t)}, metrics.NewStore(reg))
@@ -48,12 +55,17 @@ func newClient(t *testing.T) registryv1.RegistryServiceClient {
 	if err := postgres.Migrate(ctx, pool, migrations.FS); err != nil {
 		t.Fatal(err)
 	}
-	svc := agent.NewService(agent.Config{Store: pgstore.New(pool)})
+	store := pgstore.New(pool)
+	svc := agent.NewService(agent.Config{Store: store})
+	listenCtx, stopListening := context.WithCancel(ctx)
+	go func() { _ = store.Listen(listenCtx) }()
+	t.Cleanup(stopListening)
 	srv, _ := grpcserver.New(grpcserver.Config{
 		Logger:  slog.New(slog.NewTextHandler(testWriter{t}, nil)),
 		Metrics: metrics.NewGRPC(reg),
 	})
 	registryv1.RegisterRegistryServiceServer(srv, grpctransport.NewServer(endpoints.New(svc)))
+	registryv1.RegisterAgentEventsServiceServer(srv, grpctransport.NewEventsServer(store))
 	lis := bufconn.Listen(1 << 20)
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
@@ -64,7 +76,7 @@ func newClient(t *testing.T) registryv1.RegistryServiceClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return registryv1.NewRegistryServiceClient(conn)
+	return registryv1.NewRegistryServiceClient(conn), registryv1.NewAgentEventsServiceClient(conn)
 }
 
 func validAgent() *registryv1.Agent {

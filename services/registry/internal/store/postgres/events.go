@@ -1,0 +1,139 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sentryagent/agentidp/services/registry/internal/agent"
+)
+
+// eventsLockKey serialises writers of agent_events (pg_advisory_xact_lock),
+// so that sequences commit in increasing order.
+const eventsLockKey = 0x61676e7473 // "agnts"
+
+// notifyChannel carries the sequence of each committed event.
+const notifyChannel = "agent_events"
+
+// appendEvent records a change in the outbox, inside the change's transaction.
+func appendEvent(ctx context.Context, tx pgx.Tx, id uuid.UUID, typ agent.EventType, at time.Time) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(eventsLockKey)); err != nil {
+		return fmt.Errorf("lock event log: %w", err)
+	}
+	_, err := tx.Exec(ctx, `
+		WITH e AS (
+			INSERT INTO agent_events (agent_id, type, occurred_at) VALUES ($1, $2, $3) RETURNING sequence
+		)
+		SELECT pg_notify('`+notifyChannel+`', sequence::text) FROM e`, id, string(typ), at)
+	if err != nil {
+		return fmt.Errorf("append event: %w", err)
+	}
+	return nil
+}
+
+var _ agent.EventLog = (*Store)(nil)
+
+// EventsAfter reads the feed with each agent's current state.
+func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]agent.Event, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT e.sequence, e.type, e.occurred_at, `+prefixed("a.")+`
+		FROM agent_events e JOIN agents a USING (agent_id)
+		WHERE e.sequence > $1 ORDER BY e.sequence LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	defer rows.Close()
+	var out []agent.Event
+	for rows.Next() {
+		var e agent.Event
+		var typ string
+		a, err := scanWith(rows, &e.Sequence, &typ, &e.OccurredAt)
+		if err != nil {
+			return nil, fmt.Errorf("read events: %w", err)
+		}
+		e.Type, e.OccurredAt, e.Agent = agent.EventType(typ), e.OccurredAt.UTC(), a
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// WaitForEvents blocks until a notification of a new event arrives (from
+// the listener that StartListener runs), maxWait passes, or ctx ends.
+func (s *Store) WaitForEvents(ctx context.Context, maxWait time.Duration) {
+	ch := s.signal.wait()
+	t := time.NewTimer(maxWait)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// Listen holds one connection in LISTEN agent_events until ctx ends and
+// wakes every WaitForEvents on each notification. If the connection breaks
+// it reconnects; waiters fall back to polling meanwhile.
+func (s *Store) Listen(ctx context.Context) error {
+	for ctx.Err() == nil {
+		if err := s.listenOnce(ctx); err != nil && ctx.Err() == nil {
+			s.listenErrors.Add(1)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	return nil
+}
+
+func (s *Store) listenOnce(ctx context.Context) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
+		return err
+	}
+	defer func() {
+		// The connection returns to the pool: stop listening on it.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, _ = conn.Exec(ctx, "UNLISTEN *")
+	}()
+	s.signal.broadcast() // catch up on anything missed while not listening
+	for {
+		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+			return err
+		}
+		s.signal.broadcast()
+	}
+}
+
+// broadcaster wakes all current waiters at once.
+type broadcaster struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (b *broadcaster) wait() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch == nil {
+		b.ch = make(chan struct{})
+	}
+	return b.ch
+}
+
+func (b *broadcaster) broadcast() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch != nil {
+		close(b.ch)
+		b.ch = nil
+	}
+}
