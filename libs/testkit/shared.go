@@ -142,3 +142,29 @@ func NewVault(t testing.TB) *Vault {
 	t.Cleanup(v.Stop)
 	return v
 }
+
+// NewPersistentVault starts a file-backed Vault for one test: it survives
+// Kill and Restart with its data, as a production Vault would. Stopped and
+// removed when the test ends.
+func NewPersistentVault(t testing.TB) *Vault {
+	t.Helper()
+	SkipIfShort(t)
+	dir, err := os.MkdirTemp("", "agentidp-vault-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := StartVault(context.Background(), VaultConfig{Dir: dir, Port: port})
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		t.Fatalf("start vault: %v", err)
+	}
+	t.Cleanup(func() {
+		v.Stop()
+		_ = os.RemoveAll(dir)
+	})
+	return v
+}

@@ -19,13 +19,20 @@ type Vault struct {
 	Port      int
 	RootToken string
 	proc      *Process
+	cfg       VaultConfig // for Restart
 }
 
-// VaultConfig describes a dev server to start.
+// VaultConfig describes a server to start.
 type VaultConfig struct {
 	Port      int    // 0 picks a free one
-	RootToken string // default "root"
+	RootToken string // dev mode only; default "root"
 	LogPath   string // default: discarded
+	// Dir, when set, makes the server persistent: file storage under Dir,
+	// initialised and unsealed automatically on first start (the unseal
+	// key and root token are kept in Dir/init.json, mode 0600), KV v2
+	// mounted at secret/. For the local stack, whose data must survive
+	// restarts. Empty means `vault server -dev` (in memory; tests).
+	Dir string
 }
 
 // VaultBinary finds the vault server: $AGENTIDP_VAULT_BIN, the binary
@@ -72,6 +79,13 @@ func StartVault(ctx context.Context, cfg VaultConfig) (*Vault, error) {
 			return nil, err
 		}
 	}
+	if cfg.Dir != "" {
+		v, err := startPersistentVault(ctx, bin, cfg)
+		if v != nil {
+			v.cfg = cfg
+		}
+		return v, err
+	}
 	if cfg.RootToken == "" {
 		cfg.RootToken = "root"
 	}
@@ -85,7 +99,7 @@ func StartVault(ctx context.Context, cfg VaultConfig) (*Vault, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &Vault{Port: cfg.Port, RootToken: cfg.RootToken, proc: proc}
+	v := &Vault{Port: cfg.Port, RootToken: cfg.RootToken, proc: proc, cfg: cfg}
 	if err := v.waitReady(ctx, 60*time.Second); err != nil {
 		v.Stop()
 		return nil, fmt.Errorf("vault did not start: %w", err)
@@ -94,6 +108,11 @@ func StartVault(ctx context.Context, cfg VaultConfig) (*Vault, error) {
 }
 
 func (v *Vault) waitReady(ctx context.Context, timeout time.Duration) error {
+	return v.waitHealth(ctx, timeout, func(code int) bool { return code == http.StatusOK })
+}
+
+// waitHealth polls sys/health until ok(status code) holds.
+func (v *Vault) waitHealth(ctx context.Context, timeout time.Duration, ok func(int) bool) error {
 	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: time.Second}
 	for {
@@ -106,7 +125,7 @@ func (v *Vault) waitReady(ctx context.Context, timeout time.Duration) error {
 		resp, err := client.Get(v.Addr() + "/v1/sys/health")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if ok(resp.StatusCode) {
 				return nil
 			}
 		}
@@ -140,3 +159,15 @@ func (v *Vault) Kill() {
 
 // Done is closed when the server has exited.
 func (v *Vault) Done() <-chan struct{} { return v.proc.Done() }
+
+// Restart starts a stopped or killed persistent server again on the same
+// port and directory, unsealing it; its data is intact. (A dev server
+// restarts empty.)
+func (v *Vault) Restart(ctx context.Context) error {
+	nv, err := StartVault(ctx, v.cfg)
+	if err != nil {
+		return err
+	}
+	v.proc, v.RootToken = nv.proc, nv.RootToken
+	return nil
+}

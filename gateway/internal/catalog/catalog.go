@@ -20,9 +20,11 @@ const (
 
 // Route is one path match that sends a request to a service.
 type Route struct {
-	// Exactly one of Path (exact match) and Prefix is set.
+	// Exactly one of Path (exact match), Prefix and Regex (RE2, whole path)
+	// is set.
 	Path   string
 	Prefix string
+	Regex  string
 }
 
 // Service is one row of the routing table.
@@ -39,7 +41,18 @@ type Service struct {
 // services is the routing table. Adding a service is adding a row: later
 // issues add credentials, audit (GRPCTranscoded, /v1/...) and token (HTTP,
 // /oauth2/ and /.well-known/).
+//
+// Order matters: Envoy takes the first match, so a service owning
+// sub-resources of another's prefix comes first (credentials before the
+// registry's /v1/agents/).
 var services = []Service{
+	{
+		Name:         "credentials",
+		Protocol:     GRPCTranscoded,
+		GRPCServices: []string{"agentidp.credentials.v1.CredentialsService"},
+		// /v1/agents/{agentId}/credentials[/{credentialId}[:rotate]]
+		Routes: []Route{{Regex: `/v1/agents/[^/]+/credentials(/[^/]+)?`}},
+	},
 	{
 		Name:         "registry",
 		Protocol:     GRPCTranscoded,

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -21,15 +22,26 @@ func TestRows(t *testing.T) {
 			t.Errorf("%s: no routes", s.Name)
 		}
 		for _, r := range s.Routes {
-			if (r.Path == "") == (r.Prefix == "") {
-				t.Errorf("%s: route %+v must set exactly one of Path and Prefix", s.Name, r)
+			set := 0
+			for _, v := range []string{r.Path, r.Prefix, r.Regex} {
+				if v != "" {
+					set++
+				}
+			}
+			if set != 1 {
+				t.Errorf("%s: route %+v must set exactly one of Path, Prefix and Regex", s.Name, r)
+			}
+			if r.Regex != "" {
+				if _, err := regexp.Compile("^(?:" + r.Regex + ")$"); err != nil {
+					t.Errorf("%s: regex %q: %v", s.Name, r.Regex, err)
+				}
 			}
 			// A prefix without a trailing slash would also catch siblings
 			// (/v1/agents would match /v1/agentsx).
 			if r.Prefix != "" && !strings.HasSuffix(r.Prefix, "/") {
 				t.Errorf("%s: prefix %q does not end in /", s.Name, r.Prefix)
 			}
-			key := r.Path + r.Prefix
+			key := r.Path + r.Prefix + r.Regex
 			if other, ok := paths[key]; ok {
 				t.Errorf("%s: %s is already routed to %s", s.Name, key, other)
 			}

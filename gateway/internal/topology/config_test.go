@@ -27,7 +27,7 @@ func TestParse(t *testing.T) {
 		{
 			name:     "unknown service",
 			yaml:     "listener: {address: 127.0.0.1, port: 8080}\nservices: {registry: {endpoints: ['127.0.0.1:1']}, regsitry: {endpoints: ['127.0.0.1:2']}}\n",
-			wantErrs: []string{"services.regsitry: unknown service (known: registry"},
+			wantErrs: []string{"services.regsitry: unknown service (known: credentials, registry"},
 		},
 		{
 			name:     "endpoint without port",

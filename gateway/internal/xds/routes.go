@@ -7,6 +7,7 @@ import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	previoushosts "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/host/previous_hosts/v3"
+	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -103,6 +104,12 @@ func serviceAction(cluster string, timeout time.Duration) *route.RouteAction {
 func match(r catalog.Route) *route.RouteMatch {
 	if r.Path != "" {
 		return exact(r.Path)
+	}
+	if r.Regex != "" {
+		// safe_regex matches the whole path (RE2).
+		return &route.RouteMatch{PathSpecifier: &route.RouteMatch_SafeRegex{
+			SafeRegex: &matcher.RegexMatcher{Regex: r.Regex},
+		}}
 	}
 	return &route.RouteMatch{PathSpecifier: &route.RouteMatch_Prefix{Prefix: r.Prefix}}
 }
