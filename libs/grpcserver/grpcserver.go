@@ -20,6 +20,7 @@ import (
 
 	"github.com/sentryagent/agentidp/libs/apierror"
 	"github.com/sentryagent/agentidp/libs/metrics"
+	"github.com/sentryagent/agentidp/libs/requestinfo"
 )
 
 // Config configures a server. Logger and Metrics are required.
@@ -42,6 +43,7 @@ func New(cfg Config) (*grpc.Server, *health.Server) {
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
 		grpc.ChainUnaryInterceptor(
 			cfg.Metrics.UnaryServer(),
+			requestinfo.UnaryServer,
 			mapErrors,
 			logUnary(cfg.Logger),
 			recoverUnary(cfg.Logger),

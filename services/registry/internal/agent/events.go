@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 	"time"
+
+	"github.com/sentryagent/agentidp/libs/requestinfo"
 )
 
 // EventType names a committed change to an agent in the registry's feed.
@@ -23,6 +25,8 @@ type Event struct {
 	OccurredAt time.Time
 	// Agent is the agent's state when the event is read.
 	Agent Agent
+	// Request is who made the change, through which request.
+	Request requestinfo.Info
 }
 
 // ChangeType classifies the change from before to after: a status change

@@ -126,7 +126,13 @@ type AgentEvent struct {
 	OccurredAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
 	// The agent's current state when the event is read: at least as new as
 	// the change. Consumers keeping a projection apply it as "latest state".
-	Agent         *Agent `protobuf:"bytes,4,opt,name=agent,proto3" json:"agent,omitempty"`
+	Agent *Agent `protobuf:"bytes,4,opt,name=agent,proto3" json:"agent,omitempty"`
+	// Who made the change: the calling agent's id, or "system".
+	Actor string `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
+	// The gateway's x-request-id of the call that made the change.
+	RequestId string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The client's IP address.
+	SourceAddress string `protobuf:"bytes,7,opt,name=source_address,json=sourceAddress,proto3" json:"source_address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -189,6 +195,27 @@ func (x *AgentEvent) GetAgent() *Agent {
 	return nil
 }
 
+func (x *AgentEvent) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *AgentEvent) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *AgentEvent) GetSourceAddress() string {
+	if x != nil {
+		return x.SourceAddress
+	}
+	return ""
+}
+
 var File_agentidp_registry_v1_events_proto protoreflect.FileDescriptor
 
 const file_agentidp_registry_v1_events_proto_rawDesc = "" +
@@ -197,14 +224,18 @@ const file_agentidp_registry_v1_events_proto_rawDesc = "" +
 	"\x17WatchAgentEventsRequest\x12%\n" +
 	"\x0eafter_sequence\x18\x01 \x01(\x03R\rafterSequence\"R\n" +
 	"\x18WatchAgentEventsResponse\x126\n" +
-	"\x05event\x18\x01 \x01(\v2 .agentidp.registry.v1.AgentEventR\x05event\"\xac\x01\n" +
+	"\x05event\x18\x01 \x01(\v2 .agentidp.registry.v1.AgentEventR\x05event\"\x88\x02\n" +
 	"\n" +
 	"AgentEvent\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12;\n" +
 	"\voccurred_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"occurredAt\x121\n" +
-	"\x05agent\x18\x04 \x01(\v2\x1b.agentidp.registry.v1.AgentR\x05agent2\x89\x01\n" +
+	"\x05agent\x18\x04 \x01(\v2\x1b.agentidp.registry.v1.AgentR\x05agent\x12\x14\n" +
+	"\x05actor\x18\x05 \x01(\tR\x05actor\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\x12%\n" +
+	"\x0esource_address\x18\a \x01(\tR\rsourceAddress2\x89\x01\n" +
 	"\x12AgentEventsService\x12s\n" +
 	"\x10WatchAgentEvents\x12-.agentidp.registry.v1.WatchAgentEventsRequest\x1a..agentidp.registry.v1.WatchAgentEventsResponse0\x01BJZHgithub.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1;registryv1b\x06proto3"
 

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sentryagent/agentidp/libs/requestinfo"
 	"github.com/sentryagent/agentidp/services/registry/internal/agent"
 )
 
@@ -24,11 +25,14 @@ func appendEvent(ctx context.Context, tx pgx.Tx, id uuid.UUID, typ agent.EventTy
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(eventsLockKey)); err != nil {
 		return fmt.Errorf("lock event log: %w", err)
 	}
+	info := requestinfo.From(ctx)
 	_, err := tx.Exec(ctx, `
 		WITH e AS (
-			INSERT INTO agent_events (agent_id, type, occurred_at) VALUES ($1, $2, $3) RETURNING sequence
+			INSERT INTO agent_events (agent_id, type, occurred_at, actor, request_id, source_address)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING sequence
 		)
-		SELECT pg_notify('`+notifyChannel+`', sequence::text) FROM e`, id, string(typ), at)
+		SELECT pg_notify('`+notifyChannel+`', sequence::text) FROM e`,
+		id, string(typ), at, info.Actor, info.RequestID, info.SourceAddress)
 	if err != nil {
 		return fmt.Errorf("append event: %w", err)
 	}
@@ -40,7 +44,7 @@ var _ agent.EventLog = (*Store)(nil)
 // EventsAfter reads the feed with each agent's current state.
 func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]agent.Event, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT e.sequence, e.type, e.occurred_at, `+prefixed("a.")+`
+		SELECT e.sequence, e.type, e.occurred_at, e.actor, e.request_id, e.source_address, `+prefixed("a.")+`
 		FROM agent_events e JOIN agents a USING (agent_id)
 		WHERE e.sequence > $1 ORDER BY e.sequence LIMIT $2`, after, limit)
 	if err != nil {
@@ -51,7 +55,7 @@ func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]agen
 	for rows.Next() {
 		var e agent.Event
 		var typ string
-		a, err := scanWith(rows, &e.Sequence, &typ, &e.OccurredAt)
+		a, err := scanWith(rows, &e.Sequence, &typ, &e.OccurredAt, &e.Request.Actor, &e.Request.RequestID, &e.Request.SourceAddress)
 		if err != nil {
 			return nil, fmt.Errorf("read events: %w", err)
 		}

@@ -43,7 +43,8 @@ func (s *eventsServer) WatchAgentEvents(req *registryv1.WatchAgentEventsRequest,
 		for _, e := range events {
 			if err := stream.Send(&registryv1.WatchAgentEventsResponse{Event: &registryv1.AgentEvent{
 				Sequence: e.Sequence, Type: string(e.Type), OccurredAt: timestamppb.New(e.OccurredAt),
-				Agent: agentToProto(e.Agent),
+				Agent: agentToProto(e.Agent), Actor: e.Request.Actor, RequestId: e.Request.RequestID,
+				SourceAddress: e.Request.SourceAddress,
 			}}); err != nil {
 				return err
 			}

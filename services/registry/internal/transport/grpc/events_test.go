@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
@@ -71,6 +72,19 @@ func TestEventFeedRecordsTheLifecycleInOrder(t *testing.T) {
 	}
 	if events[4].GetAgent().GetStatus() != "decommissioned" {
 		t.Fatalf("agent in event: %v", events[4].GetAgent())
+	}
+	if e := events[0]; e.GetActor() != "system" {
+		t.Fatalf("actor of an anonymous call: %q", e.GetActor())
+	}
+
+	// A call through the gateway carries the caller, request id and client.
+	md := metadata.Pairs("x-agent-id", "0190f8a0-0000-7000-8000-00000000000a", "x-request-id", "req-42", "x-forwarded-for", "203.0.113.7, 10.0.0.1")
+	if _, err := c.CreateAgent(metadata.NewOutgoingContext(ctx, md), &registryv1.CreateAgentRequest{Agent: validAgent()}); err != nil {
+		t.Fatal(err)
+	}
+	last := collect(t, ev, events[4].GetSequence(), 2, 5*time.Second)[1]
+	if last.GetActor() != "0190f8a0-0000-7000-8000-00000000000a" || last.GetRequestId() != "req-42" || last.GetSourceAddress() != "203.0.113.7" {
+		t.Fatalf("request context: actor %q request %q source %q", last.GetActor(), last.GetRequestId(), last.GetSourceAddress())
 	}
 
 	// Resuming from a cursor skips what was handled.
