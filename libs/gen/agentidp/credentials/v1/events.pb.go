@@ -126,10 +126,15 @@ type CredentialEvent struct {
 	// "created", "rotated", "revoked" (including revocations caused by the
 	// agent's decommissioning) or "grace_ended" (a rotation's previous secret
 	// stopped working).
-	Type          string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
-	OccurredAt    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
-	CredentialId  string                 `protobuf:"bytes,4,opt,name=credential_id,json=credentialId,proto3" json:"credential_id,omitempty"`
-	AgentId       string                 `protobuf:"bytes,5,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	Type         string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	OccurredAt   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	CredentialId string                 `protobuf:"bytes,4,opt,name=credential_id,json=credentialId,proto3" json:"credential_id,omitempty"`
+	AgentId      string                 `protobuf:"bytes,5,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// Who made the change (libs/requestinfo): the calling agent's id, or
+	// "system" (e.g. revocations caused by a decommissioning).
+	Actor         string `protobuf:"bytes,6,opt,name=actor,proto3" json:"actor,omitempty"`
+	RequestId     string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	SourceAddress string `protobuf:"bytes,8,opt,name=source_address,json=sourceAddress,proto3" json:"source_address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -199,6 +204,27 @@ func (x *CredentialEvent) GetAgentId() string {
 	return ""
 }
 
+func (x *CredentialEvent) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *CredentialEvent) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *CredentialEvent) GetSourceAddress() string {
+	if x != nil {
+		return x.SourceAddress
+	}
+	return ""
+}
+
 var File_agentidp_credentials_v1_events_proto protoreflect.FileDescriptor
 
 const file_agentidp_credentials_v1_events_proto_rawDesc = "" +
@@ -207,14 +233,18 @@ const file_agentidp_credentials_v1_events_proto_rawDesc = "" +
 	"\x1cWatchCredentialEventsRequest\x12%\n" +
 	"\x0eafter_sequence\x18\x01 \x01(\x03R\rafterSequence\"_\n" +
 	"\x1dWatchCredentialEventsResponse\x12>\n" +
-	"\x05event\x18\x01 \x01(\v2(.agentidp.credentials.v1.CredentialEventR\x05event\"\xbe\x01\n" +
+	"\x05event\x18\x01 \x01(\v2(.agentidp.credentials.v1.CredentialEventR\x05event\"\x9a\x02\n" +
 	"\x0fCredentialEvent\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12;\n" +
 	"\voccurred_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"occurredAt\x12#\n" +
 	"\rcredential_id\x18\x04 \x01(\tR\fcredentialId\x12\x19\n" +
-	"\bagent_id\x18\x05 \x01(\tR\aagentId2\xa4\x01\n" +
+	"\bagent_id\x18\x05 \x01(\tR\aagentId\x12\x14\n" +
+	"\x05actor\x18\x06 \x01(\tR\x05actor\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\a \x01(\tR\trequestId\x12%\n" +
+	"\x0esource_address\x18\b \x01(\tR\rsourceAddress2\xa4\x01\n" +
 	"\x17CredentialEventsService\x12\x88\x01\n" +
 	"\x15WatchCredentialEvents\x125.agentidp.credentials.v1.WatchCredentialEventsRequest\x1a6.agentidp.credentials.v1.WatchCredentialEventsResponse0\x01BPZNgithub.com/sentryagent/agentidp/libs/gen/agentidp/credentials/v1;credentialsv1b\x06proto3"
 
