@@ -30,6 +30,8 @@ type Checker struct {
 	mu      sync.RWMutex
 	names   []string
 	checks  map[string]Check
+	// informational checks are reported but do not decide readiness.
+	informational map[string]bool
 	results map[string]string // name -> "ok" or the error text
 	ready   bool
 }
@@ -38,7 +40,7 @@ type Checker struct {
 func NewChecker(hs *health.Server, logger *slog.Logger) *Checker {
 	return &Checker{
 		grpc: hs, logger: logger, interval: 2 * time.Second, timeout: time.Second,
-		checks: map[string]Check{}, results: map[string]string{},
+		checks: map[string]Check{}, results: map[string]string{}, informational: map[string]bool{},
 	}
 }
 
@@ -49,6 +51,16 @@ func (c *Checker) Add(name string, check Check) {
 	c.names = append(c.names, name)
 	sort.Strings(c.names)
 	c.checks[name] = check
+}
+
+// AddInformational registers a check that /readyz reports but that does
+// not make the service unready: a dependency only some calls need (taking
+// the service out of its load balancer would fail the others too).
+func (c *Checker) AddInformational(name string, check Check) {
+	c.Add(name, check)
+	c.mu.Lock()
+	c.informational[name] = true
+	c.mu.Unlock()
 }
 
 // Run checks now and then every interval until ctx ends; it then reports
@@ -88,7 +100,11 @@ func (c *Checker) round(ctx context.Context) {
 		cancel()
 		if err != nil {
 			results[name] = err.Error()
-			ready = false
+			c.mu.RLock()
+			if !c.informational[name] {
+				ready = false
+			}
+			c.mu.RUnlock()
 		} else {
 			results[name] = "ok"
 		}

@@ -27,6 +27,7 @@ func TestCheckerDrivesGRPCHealthAndReadyz(t *testing.T) {
 		return nil
 	})
 	c.Add("redis", func(context.Context) error { return nil })
+	c.AddInformational("registry", func(context.Context) error { return errors.New("down") })
 
 	grpcStatus := func() healthpb.HealthCheckResponse_ServingStatus {
 		resp, err := hs.Check(context.Background(), &healthpb.HealthCheckRequest{})
@@ -48,7 +49,7 @@ func TestCheckerDrivesGRPCHealthAndReadyz(t *testing.T) {
 	if !c.CheckNow(context.Background()) || grpcStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatal("all checks pass but not serving")
 	}
-	if code, rep := readyz(); code != http.StatusOK || rep.Status != "ready" || rep.Checks["postgres"] != "ok" {
+	if code, rep := readyz(); code != http.StatusOK || rep.Status != "ready" || rep.Checks["postgres"] != "ok" || rep.Checks["registry"] != "down" {
 		t.Fatalf("readyz %d %+v", code, rep)
 	}
 

@@ -21,17 +21,25 @@ type vaultInit struct {
 	RootToken string `json:"root_token"`
 }
 
+// Integrated storage (Raft), as production Vault clusters use: unlike the
+// file backend it survives a SIGKILL mid-write (the file backend can leave
+// a half-written entry that later fails with "invalid ciphertext").
 const vaultConfigHCL = `# Written by libs/testkit for the local stack. Not for production.
-storage "file" {
-  path = %q
+storage "raft" {
+  path    = %q
+  node_id = "node1"
+  # One node on loopback: fast elections.
+  performance_multiplier = 1
 }
 listener "tcp" {
-  address     = "127.0.0.1:%d"
-  tls_disable = true
+  address         = "127.0.0.1:%d"
+  cluster_address = "127.0.0.1:%d"
+  tls_disable     = true
 }
 disable_mlock = true
 ui            = false
 api_addr      = "http://127.0.0.1:%d"
+cluster_addr  = "http://127.0.0.1:%d"
 `
 
 func startPersistentVault(ctx context.Context, bin string, cfg VaultConfig) (*Vault, error) {
@@ -39,8 +47,13 @@ func startPersistentVault(ctx context.Context, bin string, cfg VaultConfig) (*Va
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, err
 	}
+	// The cluster port is fixed per directory (raft remembers it).
+	clusterPort, err := clusterPortFor(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
 	confPath := filepath.Join(cfg.Dir, "vault.hcl")
-	conf := fmt.Sprintf(vaultConfigHCL, dataDir, cfg.Port, cfg.Port)
+	conf := fmt.Sprintf(vaultConfigHCL, dataDir, cfg.Port, clusterPort, cfg.Port, clusterPort)
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		return nil, err
 	}
@@ -85,6 +98,7 @@ func startPersistentVault(ctx context.Context, bin string, cfg VaultConfig) (*Va
 	if err := v.call(ctx, "PUT", "/v1/sys/unseal", "", map[string]string{"key": keys.UnsealKey}, nil); err != nil {
 		return fail(fmt.Errorf("unseal: %w", err))
 	}
+	// 200 once this node has won its election and is active.
 	if err := v.waitReady(ctx, 30*time.Second); err != nil {
 		return fail(err)
 	}
@@ -99,7 +113,36 @@ func startPersistentVault(ctx context.Context, bin string, cfg VaultConfig) (*Va
 			return fail(fmt.Errorf("mount kv v2 at secret/: %w", err))
 		}
 	}
-	return v, nil
+	// KV v2 upgrades its storage in the background after a mount or an
+	// unseal; wait until it answers.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := v.call(ctx, "GET", "/v1/secret/config", v.RootToken, nil, nil)
+		if err == nil {
+			return v, nil
+		}
+		if time.Now().After(deadline) {
+			return fail(fmt.Errorf("kv v2 at secret/ not ready: %w", err))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// clusterPortFor returns the raft cluster port recorded in dir, choosing a
+// free one on first use.
+func clusterPortFor(dir string) (int, error) {
+	path := filepath.Join(dir, "cluster-port")
+	if b, err := os.ReadFile(path); err == nil {
+		var port int
+		if _, err := fmt.Sscan(string(b), &port); err == nil && port > 0 {
+			return port, nil
+		}
+	}
+	port, err := FreePort()
+	if err != nil {
+		return 0, err
+	}
+	return port, os.WriteFile(path, []byte(fmt.Sprint(port)), 0o600)
 }
 
 // call makes one Vault API request; out, if not nil, receives the JSON answer.

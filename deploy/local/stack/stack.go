@@ -32,23 +32,27 @@ type Ports struct {
 	GatewayHTTP int // control plane /readyz, /metrics
 	Postgres    int
 	Redis       int
+	Vault       int
 	// Per service: the first replica's gRPC and admin HTTP ports.
-	RegistryGRPC int
-	RegistryHTTP int
+	RegistryGRPC    int
+	RegistryHTTP    int
+	CredentialsGRPC int
+	CredentialsHTTP int
 }
 
 // DefaultPorts are the ports of `make dev`, documented in the README.
 var DefaultPorts = Ports{
 	Gateway: 8080, EnvoyAdmin: 9901, XDS: 18000, GatewayHTTP: 18080,
-	Postgres: 55432, Redis: 56379,
+	Postgres: 55432, Redis: 56379, Vault: 58200,
 	RegistryGRPC: 9101, RegistryHTTP: 9201,
+	CredentialsGRPC: 9102, CredentialsHTTP: 9202,
 }
 
 // FreePorts picks a free port for everything (tests).
 func FreePorts() (Ports, error) {
 	var p Ports
 	for _, dst := range []*int{&p.Gateway, &p.EnvoyAdmin, &p.XDS, &p.GatewayHTTP, &p.Postgres,
-		&p.Redis, &p.RegistryGRPC, &p.RegistryHTTP} {
+		&p.Redis, &p.Vault, &p.RegistryGRPC, &p.RegistryHTTP, &p.CredentialsGRPC, &p.CredentialsHTTP} {
 		port, err := testkit.FreePort()
 		if err != nil {
 			return p, err
@@ -78,6 +82,7 @@ type Stack struct {
 	log    *slog.Logger
 	pg     *testkit.Postgres
 	redis  *testkit.Redis
+	vault  *testkit.Vault
 	envoy  *testkit.Envoy
 	dbURLs map[string]string
 
@@ -141,12 +146,14 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 }
 
 // serviceOrder starts dependencies first.
-var serviceOrder = []string{"registry"}
+var serviceOrder = []string{"registry", "credentials"}
 
 func (s *Stack) firstPorts(name string) [2]int {
 	switch name {
 	case "registry":
 		return [2]int{s.cfg.Ports.RegistryGRPC, s.cfg.Ports.RegistryHTTP}
+	case "credentials":
+		return [2]int{s.cfg.Ports.CredentialsGRPC, s.cfg.Ports.CredentialsHTTP}
 	}
 	panic("unknown service " + name)
 }
@@ -195,8 +202,20 @@ func (s *Stack) startData(ctx context.Context) error {
 		Dir: filepath.Join(s.cfg.Dir, "data", "redis"), Port: s.cfg.Ports.Redis,
 		LogPath: s.logPath("redis"), Durable: s.cfg.Durable,
 	})
+	if err != nil {
+		return err
+	}
+	// A file-backed Vault, initialised and unsealed on first start, so that
+	// secrets survive restarts of the stack like the rows that point at them.
+	s.log.Info("starting vault", "port", s.cfg.Ports.Vault)
+	s.vault, err = testkit.StartVault(ctx, testkit.VaultConfig{
+		Dir: filepath.Join(s.cfg.Dir, "data", "vault"), Port: s.cfg.Ports.Vault, LogPath: s.logPath("vault"),
+	})
 	return err
 }
+
+// VaultAddr is the stack's Vault (VAULT_ADDR).
+func (s *Stack) VaultAddr() string { return s.vault.Addr() }
 
 // serviceEnv is the environment of one replica of a service.
 func (s *Stack) serviceEnv(name string, grpcPort, httpPort int) []string {
@@ -208,6 +227,15 @@ func (s *Stack) serviceEnv(name string, grpcPort, httpPort int) []string {
 	switch name {
 	case "registry":
 		env = append(env, "DATABASE_URL="+s.dbURLs[name])
+	case "credentials":
+		env = append(env,
+			"DATABASE_URL="+s.dbURLs[name],
+			"REGISTRY_ADDR="+testkit.Addr(s.cfg.Ports.RegistryGRPC),
+			// Local development uses Vault's root token; production gives the
+			// service a token limited to its path (docs/credentials.md).
+			"VAULT_ADDR="+s.vault.Addr(),
+			"VAULT_TOKEN="+s.vault.RootToken,
+		)
 	}
 	return env
 }
@@ -374,6 +402,7 @@ func (s *Stack) Stop() {
 	for _, svc := range all {
 		svc.Stop()
 	}
+	s.vault.Stop()
 	s.redis.Stop()
 	s.pg.Stop()
 	_ = os.Remove(filepath.Join(s.cfg.Dir, "devstack.pid"))

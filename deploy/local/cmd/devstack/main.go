@@ -50,8 +50,11 @@ func run(dir string) error {
 	}()
 
 	envFile := filepath.Join(s.Dir(), "env")
-	env := fmt.Sprintf("AGENTIDP_URL=%s\n", s.GatewayURL())
-	if err := os.WriteFile(envFile, []byte(env), 0o600); err != nil {
+	admin, err := s.BootstrapAdmin(ctx, envFile)
+	if err != nil {
+		return err
+	}
+	if err := stack.WriteEnv(envFile, s.GatewayURL(), admin); err != nil {
 		return err
 	}
 	fmt.Printf(`
@@ -62,11 +65,13 @@ AgentIdP is running.
   Envoy admin          http://127.0.0.1:%[2]d
   Logs                 %[3]s
   Environment          %[4]s   (source it: . %[4]s)
+  Bootstrap admin      client_id     %[5]s
+  (every scope)        client_secret %[6]s
 
 Try:  curl -s %[1]s/v1/agents
 
 Press Ctrl-C to stop.
-`, s.GatewayURL(), stack.DefaultPorts.EnvoyAdmin, s.LogDir(), envFile)
+`, s.GatewayURL(), stack.DefaultPorts.EnvoyAdmin, s.LogDir(), envFile, admin.ClientID, admin.ClientSecret)
 	<-ctx.Done()
 	return nil
 }

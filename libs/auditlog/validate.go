@@ -1,0 +1,270 @@
+package auditlog
+
+import (
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/sentryagent/agentidp/libs/apierror"
+)
+
+// Limits of an event's fields (bytes).
+const (
+	MaxActorLen         = 128
+	MaxActionLen        = 64
+	MaxTargetLen        = 256
+	MaxRequestIDLen     = 128
+	MaxSourceAddressLen = 64
+	MaxDetails          = 32
+	MaxDetailKeyLen     = 64
+	MaxDetailValueLen   = 256
+	MaxDetailsBytes     = 4096
+)
+
+// Redacted replaces a detail value that looks like a secret or a token.
+const Redacted = "[REDACTED]"
+
+// TruncatedKey marks details that Normalize had to cut.
+const TruncatedKey = "truncated"
+
+var (
+	actionPattern    = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
+	detailKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+	// A JWT's header and payload are base64url JSON objects: "eyJ".
+	jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\.`)
+)
+
+// secretKeys are detail keys (lower-cased, without "_" and "-") whose values
+// are secrets or tokens by their very name.
+var secretKeys = []string{
+	"secret", "clientsecret", "password", "passwd", "token", "accesstoken", "refreshtoken",
+	"idtoken", "bearer", "authorization", "assertion", "clientassertion", "apikey", "privatekey",
+}
+
+// secretPrefixes start values that are AgentIdP client secrets or bearer
+// credentials.
+var secretPrefixes = []string{"agentidp_sk_", "Bearer ", "bearer ", "Basic ", "basic "}
+
+// Errors of Validate (reasons are part of the public API).
+var (
+	errRequired     = apierror.New(apierror.InvalidArgument, "FIELD_REQUIRED", "")
+	errInvalid      = apierror.New(apierror.InvalidArgument, "FIELD_INVALID", "")
+	errTooLong      = apierror.New(apierror.InvalidArgument, "FIELD_TOO_LONG", "")
+	errDetailsLarge = apierror.New(apierror.InvalidArgument, "DETAILS_TOO_LARGE", "")
+)
+
+func fieldErr(base *apierror.Error, field, format string, args ...any) *apierror.Error {
+	return base.WithMessage(format, args...).WithField(field)
+}
+
+// Validate checks e strictly, as the audit service's Record does. Field
+// names in errors are the JSON names ("eventId", "details.foo").
+func (e Event) Validate() error {
+	if e.ID == uuid.Nil {
+		return fieldErr(errRequired, "eventId", "eventId is required")
+	}
+	if e.ID.Version() != 7 || e.ID.Variant() != uuid.RFC4122 {
+		return fieldErr(errInvalid, "eventId", "eventId must be a UUIDv7")
+	}
+	if e.OccurredAt.IsZero() {
+		return fieldErr(errRequired, "occurredAt", "occurredAt is required")
+	}
+	if e.OccurredAt.Year() < 2000 || e.OccurredAt.Year() > 9999 {
+		return fieldErr(errInvalid, "occurredAt", "occurredAt is out of range")
+	}
+	if err := checkText("actor", e.Actor, MaxActorLen, true); err != nil {
+		return err
+	}
+	if e.Action == "" {
+		return fieldErr(errRequired, "action", "action is required")
+	}
+	if !ValidAction(e.Action) {
+		return fieldErr(errInvalid, "action", `action must look like "agent.registered" (lower-case words joined by dots, at most %d bytes)`, MaxActionLen)
+	}
+	if err := checkText("target", e.Target, MaxTargetLen, false); err != nil {
+		return err
+	}
+	if e.AgentID != "" {
+		if id, err := uuid.Parse(e.AgentID); err != nil || len(e.AgentID) != 36 || id == uuid.Nil {
+			return fieldErr(errInvalid, "agentId", "agentId must be a UUID")
+		}
+	}
+	switch e.Outcome {
+	case OutcomeSuccess, OutcomeFailure, OutcomeDenied:
+	case "":
+		return fieldErr(errRequired, "outcome", "outcome is required")
+	default:
+		return fieldErr(errInvalid, "outcome", "outcome must be success, failure or denied")
+	}
+	if err := checkText("requestId", e.RequestID, MaxRequestIDLen, false); err != nil {
+		return err
+	}
+	if err := checkText("sourceAddress", e.SourceAddress, MaxSourceAddressLen, false); err != nil {
+		return err
+	}
+	return validateDetails(e.Details)
+}
+
+func validateDetails(d map[string]string) error {
+	if len(d) > MaxDetails {
+		return fieldErr(errDetailsLarge, "details", "details has more than %d entries", MaxDetails)
+	}
+	total := 0
+	for _, k := range slices.Sorted(maps.Keys(d)) {
+		v := d[k]
+		field := "details." + k
+		if len(k) > MaxDetailKeyLen || !detailKeyPattern.MatchString(k) {
+			return fieldErr(errInvalid, "details", "detail keys are 1 to %d characters of A-Z a-z 0-9 _ . -", MaxDetailKeyLen)
+		}
+		if len(v) > MaxDetailValueLen {
+			return fieldErr(errDetailsLarge, field, "%s is longer than %d bytes", field, MaxDetailValueLen)
+		}
+		if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+			return fieldErr(errInvalid, field, "%s must be UTF-8 text without NUL", field)
+		}
+		if looksSecret(k, v) {
+			return fieldErr(errInvalid, field, "details must never carry a secret or a token (record its id instead)")
+		}
+		total += len(k) + len(v)
+	}
+	if total > MaxDetailsBytes {
+		return fieldErr(errDetailsLarge, "details", "details are larger than %d bytes", MaxDetailsBytes)
+	}
+	return nil
+}
+
+// checkText checks a single-line text field.
+func checkText(field, v string, max int, required bool) error {
+	if v == "" {
+		if required {
+			return fieldErr(errRequired, field, "%s is required", field)
+		}
+		return nil
+	}
+	if len(v) > max {
+		return fieldErr(errTooLong, field, "%s is longer than %d bytes", field, max)
+	}
+	if !utf8.ValidString(v) || strings.ContainsFunc(v, isControl) {
+		return fieldErr(errInvalid, field, "%s must be UTF-8 text without control characters", field)
+	}
+	return nil
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+var keySeparators = strings.NewReplacer("_", "", "-", "", ".", "")
+
+func looksSecret(key, value string) bool {
+	k := keySeparators.Replace(strings.ToLower(key))
+	if slices.Contains(secretKeys, k) && value != Redacted {
+		return true
+	}
+	for _, p := range secretPrefixes {
+		if strings.HasPrefix(value, p) || (p == "agentidp_sk_" && strings.Contains(value, p)) {
+			return true
+		}
+	}
+	return jwtPattern.MatchString(value)
+}
+
+// Normalize returns e made acceptable to Validate wherever that is possible
+// without guessing: timestamps cut to microseconds, an empty actor becomes
+// "system", text fields are cut to their limits with control characters
+// replaced, detail values that look like secrets are redacted, and details
+// over the limits are cut (adding details.truncated = "true"). It cannot fix
+// a missing or malformed id, action or outcome: Validate still refuses those.
+func Normalize(e Event) Event {
+	e.OccurredAt = e.OccurredAt.UTC().Truncate(time.Microsecond)
+	if e.Actor == "" {
+		e.Actor = ActorSystem
+	}
+	e.Actor = cleanText(e.Actor, MaxActorLen)
+	e.Target = cleanText(e.Target, MaxTargetLen)
+	e.RequestID = cleanText(e.RequestID, MaxRequestIDLen)
+	e.SourceAddress = cleanText(e.SourceAddress, MaxSourceAddressLen)
+	e.AgentID = strings.ToLower(e.AgentID)
+	if len(e.Details) == 0 {
+		e.Details = nil
+		return e
+	}
+	out := make(map[string]string, len(e.Details))
+	truncated := false
+	total := 0
+	for _, k := range slices.Sorted(maps.Keys(e.Details)) {
+		v := e.Details[k]
+		key := cleanKey(k)
+		if key == "" || key == TruncatedKey {
+			truncated = true
+			continue
+		}
+		if looksSecret(key, v) {
+			v = Redacted
+		}
+		if len(v) > MaxDetailValueLen || !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+			v = cut(strings.ReplaceAll(strings.ToValidUTF8(v, "\uFFFD"), "\x00", ""), MaxDetailValueLen)
+			truncated = true
+		}
+		// Leave room for the truncation marker.
+		if len(out) >= MaxDetails-1 || total+len(key)+len(v) > MaxDetailsBytes-len(TruncatedKey)-4 {
+			truncated = true
+			continue
+		}
+		if _, dup := out[key]; dup {
+			truncated = true
+			continue
+		}
+		out[key] = v
+		total += len(key) + len(v)
+	}
+	if truncated {
+		out[TruncatedKey] = "true"
+	}
+	e.Details = out
+	return e
+}
+
+func cleanKey(k string) string {
+	k = strings.Map(func(r rune) rune {
+		if r < 0x80 && detailKeyPattern.MatchString(string(r)) {
+			return r
+		}
+		return '_'
+	}, k)
+	return cut(k, MaxDetailKeyLen)
+}
+
+func cleanText(s string, max int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if isControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	return cut(s, max)
+}
+
+// cut shortens s to at most n bytes on a rune boundary.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// String summarises an event for logs (never its details).
+func (e Event) String() string {
+	return fmt.Sprintf("%s %s by %s on %s (%s)", e.ID, e.Action, e.Actor, e.Target, e.Outcome)
+}
+
+// ValidAction reports whether s has the shape of an action ("agent.registered").
+func ValidAction(s string) bool { return len(s) <= MaxActionLen && actionPattern.MatchString(s) }

@@ -1,0 +1,66 @@
+package ingest
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/sentryagent/agentidp/libs/auditlog"
+	"github.com/sentryagent/agentidp/libs/feed"
+	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
+	"github.com/sentryagent/agentidp/services/audit/internal/audit"
+)
+
+// RegistryFeed is the name of the registry's feed in event ids and cursors.
+const RegistryFeed = "registry"
+
+// FollowRegistry records the registry's change feed (WatchAgentEvents)
+// until ctx ends, resuming after the sequence saved in cursor.
+func (s *Sink) FollowRegistry(ctx context.Context, client registryv1.AgentEventsServiceClient, cursor feed.Cursor) error {
+	open := func(ctx context.Context, after int64) (feed.Stream[*registryv1.AgentEvent], error) {
+		s, err := client.WatchAgentEvents(ctx, &registryv1.WatchAgentEventsRequest{AfterSequence: after})
+		if err != nil {
+			return nil, err
+		}
+		return registryStream{s}, nil
+	}
+	handle := func(ctx context.Context, batch []*registryv1.AgentEvent) error {
+		events := make([]auditlog.Event, len(batch))
+		for i, e := range batch {
+			events[i] = FromAgentEvent(e)
+		}
+		_, err := s.record(ctx, audit.SourceRegistry, events)
+		return err
+	}
+	return feed.Follow(ctx, open, cursor, handle, feed.Config{Name: RegistryFeed, MaxBatch: audit.MaxBatch, Logger: s.Logger})
+}
+
+type registryStream struct {
+	registryv1.AgentEventsService_WatchAgentEventsClient
+}
+
+func (s registryStream) Recv() (*registryv1.AgentEvent, error) {
+	resp, err := s.AgentEventsService_WatchAgentEventsClient.Recv()
+	return resp.GetEvent(), err
+}
+
+// FromAgentEvent maps a registry feed entry to an audit event: type
+// "registered" becomes action "agent.registered", and so on. The event id
+// is derived from the feed sequence, so a replayed entry is the same event.
+// The feed carries the agent's current state, not its state at the time of
+// the event, so only stable facts go into the details.
+func FromAgentEvent(e *registryv1.AgentEvent) auditlog.Event {
+	at := e.GetOccurredAt().AsTime()
+	agentID := e.GetAgent().GetAgentId()
+	return auditlog.Normalize(auditlog.Event{
+		ID:            auditlog.DerivedID(RegistryFeed, e.GetSequence(), at),
+		OccurredAt:    at,
+		Actor:         actor(e.GetActor()),
+		Action:        feedAction("agent", e.GetType()),
+		Target:        "agent:" + agentID,
+		AgentID:       agentID,
+		Outcome:       auditlog.OutcomeSuccess,
+		RequestID:     e.GetRequestId(),
+		SourceAddress: e.GetSourceAddress(),
+		Details:       map[string]string{"feedSequence": strconv.FormatInt(e.GetSequence(), 10)},
+	})
+}

@@ -1,0 +1,287 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sentryagent/agentidp/libs/auditlog"
+	auditv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/audit/v1"
+	"github.com/sentryagent/agentidp/libs/metrics"
+	"github.com/sentryagent/agentidp/services/audit/internal/audit"
+)
+
+// StreamConfig tunes the Redis stream consumer; zero values take defaults.
+type StreamConfig struct {
+	// Stream defaults to auditlog.DefaultStream.
+	Stream string
+	// Group is the consumer group; default "audit".
+	Group string
+	// Consumer names this instance in the group. Keep it stable across
+	// restarts (the host name): on start the consumer first re-reads the
+	// entries it was delivered but never acknowledged.
+	Consumer string
+	// Batch is the most entries read (and stored in one append) at once;
+	// default 1000.
+	Batch int
+	// Block is how long one read waits for new entries; default 1s.
+	Block time.Duration
+	// ClaimIdle: entries delivered to another consumer and not acknowledged
+	// for this long are taken over (that consumer crashed); default 30s.
+	ClaimIdle time.Duration
+	// ClaimEvery is how often to look for such entries; default 10s.
+	ClaimEvery time.Duration
+	// DeadLetter keeps entries that can never be stored; default
+	// Stream + ":dead".
+	DeadLetter string
+	// Registerer, if set, receives agentidp_audit_stream_backlog.
+	Registerer prometheus.Registerer
+}
+
+func (c *StreamConfig) defaults() {
+	if c.Stream == "" {
+		c.Stream = auditlog.DefaultStream
+	}
+	if c.Group == "" {
+		c.Group = "audit"
+	}
+	if c.Consumer == "" {
+		c.Consumer = "audit"
+	}
+	if c.Batch <= 0 {
+		c.Batch = audit.MaxBatch
+	}
+	if c.Block <= 0 {
+		c.Block = time.Second
+	}
+	if c.ClaimIdle <= 0 {
+		c.ClaimIdle = 30 * time.Second
+	}
+	if c.ClaimEvery <= 0 {
+		c.ClaimEvery = 10 * time.Second
+	}
+	if c.DeadLetter == "" {
+		c.DeadLetter = c.Stream + ":dead"
+	}
+}
+
+// ConsumeStream records the Redis stream through a consumer group until ctx
+// ends: an entry is acknowledged (XACK) and deleted (XDEL) only after the
+// batch holding it is committed, so a crash re-delivers it; the stream thus
+// holds only what the audit log has not stored yet.
+func (s *Sink) ConsumeStream(ctx context.Context, client *redis.Client, cfg StreamConfig) error {
+	cfg.defaults()
+	c := &consumer{sink: s, client: client, cfg: cfg, backlog: prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: metrics.Namespace, Name: "audit_stream_backlog",
+		Help: "Entries of the audit Redis stream not yet stored (never read, or read and not acknowledged).",
+	})}
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(c.backlog)
+	}
+	return c.run(ctx)
+}
+
+type consumer struct {
+	sink    *Sink
+	client  *redis.Client
+	cfg     StreamConfig
+	backlog prometheus.Gauge
+}
+
+func (c *consumer) run(ctx context.Context) error {
+	var b retryDelay
+	for ctx.Err() == nil {
+		err := c.ensureGroup(ctx)
+		if err == nil {
+			break
+		}
+		c.wait(ctx, &b, "create the consumer group", err)
+	}
+	// Our own pending entries first: delivered before a crash, never acknowledged.
+	for ctx.Err() == nil {
+		n, err := c.read(ctx, "0", 0)
+		if err == nil && n == 0 {
+			break
+		}
+		if err != nil {
+			c.wait(ctx, &b, "read own pending entries", err)
+		}
+	}
+	lastClaim := time.Time{}
+	for ctx.Err() == nil {
+		if time.Since(lastClaim) >= c.cfg.ClaimEvery {
+			if err := c.claim(ctx); err != nil {
+				c.wait(ctx, &b, "claim stale entries", err)
+				continue
+			}
+			c.measure(ctx)
+			lastClaim = time.Now()
+		}
+		if _, err := c.read(ctx, ">", c.cfg.Block); err != nil {
+			c.wait(ctx, &b, "read", err)
+			continue
+		}
+		b.reset()
+	}
+	return nil
+}
+
+func (c *consumer) wait(ctx context.Context, b *retryDelay, what string, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	d := b.next()
+	c.sink.Logger.Warn("audit stream: "+what+" failed; retrying", "error", err, "retry_in", d)
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// ensureGroup creates the group at the start of the stream, so entries
+// written before the audit service first ran are read too.
+func (c *consumer) ensureGroup(ctx context.Context) error {
+	err := c.client.XGroupCreateMkStream(ctx, c.cfg.Stream, c.cfg.Group, "0").Err()
+	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+		return err
+	}
+	return nil
+}
+
+// read reads a batch (id "0": own pending entries; ">": new ones) and
+// stores it. It returns how many entries it handled.
+func (c *consumer) read(ctx context.Context, id string, block time.Duration) (int, error) {
+	args := &redis.XReadGroupArgs{Group: c.cfg.Group, Consumer: c.cfg.Consumer,
+		Streams: []string{c.cfg.Stream, id}, Count: int64(c.cfg.Batch), Block: block}
+	if block == 0 {
+		args.Block = -1 // no BLOCK argument
+	}
+	streams, err := c.client.XReadGroup(ctx, args).Result()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil && strings.HasPrefix(err.Error(), "NOGROUP") {
+		return 0, c.ensureGroup(ctx)
+	}
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, st := range streams {
+		if err := c.store(ctx, st.Messages); err != nil {
+			return n, err
+		}
+		n += len(st.Messages)
+	}
+	return n, nil
+}
+
+// claim takes over entries other consumers left pending for ClaimIdle.
+func (c *consumer) claim(ctx context.Context) error {
+	start := "0-0"
+	for {
+		msgs, next, err := c.client.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: c.cfg.Stream, Group: c.cfg.Group,
+			Consumer: c.cfg.Consumer, MinIdle: c.cfg.ClaimIdle, Start: start, Count: int64(c.cfg.Batch)}).Result()
+		if err != nil && strings.HasPrefix(err.Error(), "NOGROUP") {
+			return c.ensureGroup(ctx)
+		}
+		if err != nil {
+			return err
+		}
+		if len(msgs) > 0 {
+			c.sink.Logger.Info("audit stream: claimed entries of a stalled consumer", "entries", len(msgs))
+			if err := c.store(ctx, msgs); err != nil {
+				return err
+			}
+		}
+		if next == "0-0" || next == "" {
+			return nil
+		}
+		start = next
+	}
+}
+
+// measure updates the backlog gauge (Redis 7: the group's lag plus its
+// pending entries).
+func (c *consumer) measure(ctx context.Context) {
+	groups, err := c.client.XInfoGroups(ctx, c.cfg.Stream).Result()
+	if err != nil {
+		return
+	}
+	for _, g := range groups {
+		if g.Name == c.cfg.Group {
+			c.backlog.Set(float64(max(g.Lag, 0) + g.Pending))
+		}
+	}
+}
+
+// store records the entries' events, then acknowledges and deletes the
+// entries. Storing is retried until it succeeds or ctx ends (then nothing
+// is acknowledged and the entries come again).
+func (c *consumer) store(ctx context.Context, msgs []redis.XMessage) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	events := make([]auditlog.Event, 0, len(msgs))
+	ids := make([]string, 0, len(msgs))
+	var dead []deadEntry
+	for _, m := range msgs {
+		ids = append(ids, m.ID)
+		raw, ok := m.Values[auditlog.StreamField].(string)
+		if !ok {
+			// Trimmed (MAXLEN) or deleted before we could read it: nothing left to store.
+			if len(m.Values) > 0 {
+				dead = append(dead, deadEntry{id: m.ID, reason: "no " + auditlog.StreamField + " field"})
+			}
+			continue
+		}
+		var p auditv1.AuditEvent
+		if err := proto.Unmarshal([]byte(raw), &p); err != nil {
+			dead = append(dead, deadEntry{id: m.ID, reason: "not an AuditEvent: " + err.Error(), raw: raw})
+			continue
+		}
+		events = append(events, auditlog.Normalize(auditlog.FromProto(&p)))
+	}
+	var b retryDelay
+	for {
+		invalid, err := c.sink.record(ctx, audit.SourceStream, events)
+		if err == nil {
+			for _, r := range invalid {
+				raw, _ := proto.Marshal(auditlog.ToProto(r.event))
+				dead = append(dead, deadEntry{id: r.event.ID.String(), reason: r.err.Error(), raw: string(raw)})
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.wait(ctx, &b, "store events", err)
+	}
+	pipe := c.client.Pipeline()
+	for _, d := range dead {
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: c.cfg.DeadLetter, MaxLen: 100_000, Approx: true,
+			Values: []any{"entry", d.id, "reason", d.reason, auditlog.StreamField, d.raw}})
+	}
+	pipe.XAck(ctx, c.cfg.Stream, c.cfg.Group, ids...)
+	pipe.XDel(ctx, c.cfg.Stream, ids...)
+	_, err := pipe.Exec(ctx)
+	return err // if this fails the entries come again: stored once, by id
+}
+
+type deadEntry struct {
+	id, reason, raw string
+}
+
+type retryDelay struct{ d time.Duration }
+
+func (b *retryDelay) reset() { b.d = 0 }
+
+func (b *retryDelay) next() time.Duration {
+	b.d = min(max(2*b.d, 100*time.Millisecond), 5*time.Second)
+	return b.d
+}

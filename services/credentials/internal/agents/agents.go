@@ -1,0 +1,84 @@
+// Package agents is the credentials service's knowledge of agents: the
+// registry as the authority (over gRPC, behind libs/grpcclient's circuit
+// breaker) and a local projection fed by the registry's change feed, which
+// also revokes every credential of an agent that is decommissioned.
+package agents
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/sentryagent/agentidp/libs/agentevents"
+	"github.com/sentryagent/agentidp/libs/apierror"
+	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
+	"github.com/sentryagent/agentidp/services/credentials/internal/credential"
+)
+
+// Registry answers for agents from the registry service.
+type Registry struct {
+	client registryv1.RegistryServiceClient
+}
+
+var _ credential.Directory = Registry{}
+
+// NewRegistry wraps a client from libs/grpcclient.Dial.
+func NewRegistry(client registryv1.RegistryServiceClient) Registry { return Registry{client: client} }
+
+// GetAgent returns the agent, ErrAgentNotFound, or ErrRegistryUnavailable.
+func (r Registry) GetAgent(ctx context.Context, id uuid.UUID) (credential.Agent, error) {
+	a, err := r.client.GetAgent(ctx, &registryv1.GetAgentRequest{AgentId: id.String()})
+	if err != nil {
+		if ctx.Err() != nil {
+			return credential.Agent{}, ctx.Err()
+		}
+		e := apierror.As(apierror.FromStatus(err))
+		switch {
+		case e != nil && e.Kind == apierror.NotFound:
+			return credential.Agent{}, credential.ErrAgentNotFound.WithMessage("agent %s not found", id)
+		case e != nil && (e.Kind == apierror.Unavailable || e.Kind == apierror.DeadlineExceeded):
+			return credential.Agent{}, fmt.Errorf("registry GetAgent: %w: %w", credential.ErrRegistryUnavailable, err)
+		}
+		return credential.Agent{}, fmt.Errorf("registry GetAgent: %w", err)
+	}
+	return fromProto(a), nil
+}
+
+func fromProto(a *registryv1.Agent) credential.Agent {
+	id, _ := uuid.Parse(a.GetAgentId())
+	return credential.Agent{ID: id, Status: a.GetStatus(), Scopes: a.GetScopes()}
+}
+
+// ProjectionStore applies feed events (internal/store/postgres).
+type ProjectionStore interface {
+	ApplyAgent(ctx context.Context, a credential.Agent, seq int64, at time.Time) (revoked []uuid.UUID, err error)
+}
+
+// Handler applies each event of the registry's feed to the projection. It
+// is idempotent, as libs/agentevents requires: a replayed event changes no
+// newer state and revokes nothing twice. revoked is told which credentials
+// a decommission revoked (to drop cached digests).
+func Handler(store ProjectionStore, revoked func([]uuid.UUID), logger *slog.Logger) agentevents.Handler {
+	return func(ctx context.Context, e *registryv1.AgentEvent) error {
+		a := fromProto(e.GetAgent())
+		if a.ID == uuid.Nil {
+			logger.Warn("agent event without a valid agent id; skipped", "sequence", e.GetSequence())
+			return nil
+		}
+		ids, err := store.ApplyAgent(ctx, a, e.GetSequence(), time.Now().UTC().Truncate(time.Microsecond))
+		if err != nil {
+			return err
+		}
+		if len(ids) > 0 {
+			logger.Info("agent decommissioned: credentials revoked", "agent_id", a.ID, "revoked", len(ids))
+			revoked(ids)
+		}
+		return nil
+	}
+}
+
+// ConsumerName is this service's cursor in event_cursors.
+const ConsumerName = "credentials"

@@ -1,0 +1,61 @@
+package credential
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// EventType names a committed change to a credential in the service's
+// change feed (agentidp.credentials.v1.CredentialEventsService), which the
+// token service follows to drop cached authentications and the audit
+// service to record the change.
+type EventType string
+
+const (
+	EventCreated EventType = "created"
+	EventRotated EventType = "rotated"
+	// EventRevoked includes revocations caused by a decommissioning.
+	EventRevoked EventType = "revoked"
+	// EventGraceEnded: a rotation's previous secret stopped working (only
+	// for rotations with a grace period; without one, "rotated" says it).
+	EventGraceEnded EventType = "grace_ended"
+)
+
+// Event is one entry of the feed. It never holds a secret or a hash.
+type Event struct {
+	Sequence     int64
+	Type         EventType
+	OccurredAt   time.Time
+	CredentialID uuid.UUID
+	AgentID      uuid.UUID
+	// Who asked (libs/requestinfo): an agent id or "system".
+	Actor, RequestID, SourceAddress string
+}
+
+// GraceStore ends grace periods.
+type GraceStore interface {
+	// EndGracePeriods records a grace_ended event for every rotation whose
+	// grace period has passed at now and returns how many it recorded.
+	EndGracePeriods(ctx context.Context, now time.Time) (int, error)
+}
+
+// RunGraceSweeper emits grace_ended events every interval until ctx ends.
+// Verification never depends on it (it compares times itself); the event
+// only tells caches elsewhere.
+func RunGraceSweeper(ctx context.Context, store GraceStore, interval time.Duration, logger *slog.Logger) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if _, err := store.EndGracePeriods(ctx, time.Now().UTC().Truncate(time.Microsecond)); err != nil && ctx.Err() == nil {
+				logger.Warn("recording ended grace periods failed; will retry", "error", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,191 @@
+package credential
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/sentryagent/agentidp/libs/apierror"
+	"github.com/sentryagent/agentidp/services/credentials/internal/secret"
+)
+
+// maxLegacyCandidates bounds the bcrypt comparisons one legacy
+// verification may cost (each is ~60 ms by design).
+const maxLegacyCandidates = 5
+
+// candidate is one secret version a presented secret may match.
+type candidate struct {
+	v          Verifier
+	validUntil *time.Time
+}
+
+// Verify authenticates a client (the token service's client_credentials
+// grant). Every failure that is the client's — unknown client, malformed,
+// wrong, revoked or expired secret, decommissioned agent — is the same
+// ErrInvalidClient; only an unavailable dependency answers differently, so
+// that the token service can answer 503 instead of 401.
+//
+// Timing: the presented secret is hashed once whatever happens, and every
+// comparison of secret material is constant-time. Whether a credential id
+// exists is not a secret (ids appear in URLs); whether a secret matches is.
+func (s *Service) Verify(ctx context.Context, clientID, clientSecret string) (Verified, error) {
+	v, err := s.verify(ctx, clientID, clientSecret)
+	switch {
+	case err == nil:
+		s.metrics.Verified.WithLabelValues("valid").Inc()
+	case errors.Is(err, ErrInvalidClient):
+		s.metrics.Verified.WithLabelValues("invalid").Inc()
+	case apierror.KindOf(err) == apierror.Unavailable:
+		s.metrics.Verified.WithLabelValues("unavailable").Inc()
+	default:
+		s.metrics.Verified.WithLabelValues("error").Inc()
+	}
+	return v, err
+}
+
+func (s *Service) verify(ctx context.Context, clientID, clientSecret string) (Verified, error) {
+	digest := secret.DigestOf(clientSecret)
+	aid, err := uuid.Parse(clientID)
+	if err != nil || len(clientID) != 36 {
+		return Verified{}, ErrInvalidClient
+	}
+	if cid, ok := secret.Parse(clientSecret); ok {
+		rec, err := s.store.ForVerify(ctx, cid)
+		if errors.Is(err, ErrNotFound) {
+			return Verified{}, ErrInvalidClient
+		}
+		if err != nil {
+			return Verified{}, err
+		}
+		return s.check(ctx, aid, rec, digest, "")
+	}
+	if secret.HasShape(clientSecret) || clientSecret == "" || len(clientSecret) > 72 {
+		// Our format with a bad checksum or alphabet, or nothing a phase-1
+		// secret can be: rejected without a lookup.
+		return Verified{}, ErrInvalidClient
+	}
+	// Phase-1 secrets embed no id: try the client's legacy verifiers.
+	recs, err := s.store.LegacyForVerify(ctx, aid)
+	if err != nil {
+		return Verified{}, err
+	}
+	for i, rec := range recs {
+		if i == maxLegacyCandidates {
+			break
+		}
+		v, err := s.check(ctx, aid, rec, digest, clientSecret)
+		if !errors.Is(err, ErrInvalidClient) {
+			return v, err
+		}
+	}
+	return Verified{}, ErrInvalidClient
+}
+
+// check decides one credential. legacy is the presented secret when it is
+// a phase-1 secret (compared with bcrypt only), "" otherwise.
+func (s *Service) check(ctx context.Context, clientID uuid.UUID, rec VerifyRecord, digest secret.Digest, legacy string) (Verified, error) {
+	c := rec.Credential
+	now := s.now()
+	if c.AgentID != clientID || c.Status(now) != StatusActive {
+		return Verified{}, ErrInvalidClient
+	}
+	cands := []candidate{{v: rec.Current, validUntil: c.ExpiresAt}}
+	if rec.Previous != nil && c.PreviousSecretExpiresAt != nil && now.Before(*c.PreviousSecretExpiresAt) {
+		until := *c.PreviousSecretExpiresAt
+		if c.ExpiresAt != nil && c.ExpiresAt.Before(until) {
+			until = *c.ExpiresAt
+		}
+		cands = append(cands, candidate{v: *rec.Previous, validUntil: &until})
+	}
+	var matched *candidate
+	for i := range cands {
+		// Every candidate is compared, matched or not.
+		ok, err := s.matches(ctx, c, cands[i].v, digest, legacy)
+		if err != nil {
+			return Verified{}, err
+		}
+		if ok && matched == nil {
+			matched = &cands[i]
+		}
+	}
+	if matched == nil {
+		return Verified{}, ErrInvalidClient
+	}
+	agent := rec.Agent
+	if agent == nil {
+		// The feed has not brought this agent yet: ask the registry.
+		a, err := s.dir.GetAgent(ctx, c.AgentID)
+		if errors.Is(err, ErrAgentNotFound) {
+			return Verified{}, ErrInvalidClient
+		}
+		if err != nil {
+			return Verified{}, err
+		}
+		agent = &a
+	}
+	if agent.Status == AgentDecommissioned {
+		return Verified{}, ErrInvalidClient
+	}
+	s.usage.Record(c.ID, now)
+	return Verified{
+		AgentID: c.AgentID, CredentialID: c.ID, Scopes: agent.Scopes, AgentStatus: agent.Status,
+		ValidUntil: matched.validUntil,
+	}, nil
+}
+
+func (s *Service) matches(ctx context.Context, c Credential, v Verifier, digest secret.Digest, legacy string) (bool, error) {
+	switch {
+	case legacy != "":
+		return secret.MatchLegacy(v.Hash, legacy), nil
+	case v.Hash != "":
+		return secret.MatchDigest(v.Hash, digest), nil
+	case v.VaultVersion > 0 && s.vault != nil:
+		want, err := s.vaultDigest(ctx, c, v.VaultVersion)
+		if errors.Is(err, ErrSecretGone) {
+			s.logger.Error("a committed secret version has no data in Vault", "credential_id", c.ID, "vault_version", v.VaultVersion)
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		return digest.Equal(want), nil
+	case v.VaultVersion > 0:
+		// Vault-held secret while Vault is not configured: cannot verify.
+		s.logger.Error("credential's secret is in Vault but VAULT_ADDR is not set", "credential_id", c.ID)
+		return false, ErrVaultUnavailable
+	}
+	return false, nil
+}
+
+// vaultDigest returns the digest of a KV version from the cache, else from
+// Vault (one read per version however many verifications wait for it).
+func (s *Service) vaultDigest(ctx context.Context, c Credential, version int64) (secret.Digest, error) {
+	if d, ok := s.cache.Get(c.ID, version); ok {
+		s.metrics.CacheLookups.WithLabelValues("hit").Inc()
+		return d, nil
+	}
+	if s.cache != nil {
+		s.metrics.CacheLookups.WithLabelValues("miss").Inc()
+	}
+	key := c.ID.String() + "/" + strconv.FormatInt(version, 10)
+	res, err, _ := s.reads.Do(key, func() (any, error) {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.vaultTimeout)
+		defer cancel()
+		d, err := s.vault.ReadDigest(rctx, c.AgentID, c.ID, version)
+		if err != nil {
+			return nil, err
+		}
+		s.cache.Put(c.ID, version, d)
+		return d, nil
+	})
+	if errors.Is(err, ErrSecretGone) {
+		return secret.Digest{}, err
+	}
+	if err != nil {
+		return secret.Digest{}, s.vaultFailed(ctx, "read a secret", err)
+	}
+	return res.(secret.Digest), nil
+}

@@ -1,0 +1,183 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sentryagent/agentidp/libs/requestinfo"
+	"github.com/sentryagent/agentidp/services/credentials/internal/credential"
+)
+
+// eventsLockKey serialises writers of credential_events
+// (pg_advisory_xact_lock), so that sequences commit in increasing order.
+// Every writer takes it last, right before its insert, so it is held only
+// until the commit and never waited on while holding it.
+const eventsLockKey = 0x63726576656e74 // "crevent"
+
+// notifyChannel carries the sequence of each committed event.
+const notifyChannel = "credential_events"
+
+// appendEvent records a change in the outbox, inside the change's
+// transaction, with who asked for it (libs/requestinfo in ctx).
+func appendEvent(ctx context.Context, tx pgx.Tx, typ credential.EventType, credentialID, agentID uuid.UUID, at time.Time) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(eventsLockKey)); err != nil {
+		return fmt.Errorf("lock event log: %w", err)
+	}
+	info := requestinfo.From(ctx)
+	_, err := tx.Exec(ctx, `
+		WITH e AS (
+			INSERT INTO credential_events (credential_id, agent_id, type, occurred_at, actor, request_id, source_address)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING sequence
+		)
+		SELECT pg_notify('`+notifyChannel+`', sequence::text) FROM e`,
+		credentialID, agentID, string(typ), at, info.Actor, info.RequestID, info.SourceAddress)
+	if err != nil {
+		return fmt.Errorf("append event: %w", err)
+	}
+	return nil
+}
+
+// EventsAfter reads up to limit events with a sequence greater than after.
+func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]credential.Event, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT sequence, type, occurred_at, credential_id, agent_id, actor, request_id, source_address
+		FROM credential_events WHERE sequence > $1 ORDER BY sequence LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, dbErr("read events", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (credential.Event, error) {
+		var e credential.Event
+		var typ string
+		err := r.Scan(&e.Sequence, &typ, &e.OccurredAt, &e.CredentialID, &e.AgentID, &e.Actor, &e.RequestID, &e.SourceAddress)
+		e.Type, e.OccurredAt = credential.EventType(typ), e.OccurredAt.UTC()
+		return e, err
+	})
+	return out, dbErr("read events", err)
+}
+
+// LastSequence is the sequence of the newest event (0 if none).
+func (s *Store) LastSequence(ctx context.Context) (int64, error) {
+	var seq int64
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(sequence), 0) FROM credential_events`).Scan(&seq)
+	return seq, dbErr("read last event", err)
+}
+
+// EndGracePeriods records grace_ended for every rotation whose grace has
+// passed. Replicas may run it concurrently: each row is claimed once.
+func (s *Store) EndGracePeriods(ctx context.Context, now time.Time) (int, error) {
+	n := 0
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			UPDATE credentials SET grace_end_pending = false
+			WHERE credential_id IN (
+				SELECT credential_id FROM credentials
+				WHERE grace_end_pending AND previous_secret_expires_at <= $1
+				ORDER BY previous_secret_expires_at LIMIT 500
+				FOR UPDATE SKIP LOCKED)
+			RETURNING credential_id, agent_id, previous_secret_expires_at`, now)
+		if err != nil {
+			return err
+		}
+		type ended struct {
+			id, agent uuid.UUID
+			at        time.Time
+		}
+		list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ended, error) {
+			var e ended
+			return e, r.Scan(&e.id, &e.agent, &e.at)
+		})
+		if err != nil {
+			return err
+		}
+		for _, e := range list {
+			if err := appendEvent(ctx, tx, credential.EventGraceEnded, e.id, e.agent, e.at.UTC()); err != nil {
+				return err
+			}
+		}
+		n = len(list)
+		return nil
+	})
+	return n, dbErr("end grace periods", err)
+}
+
+// WaitForEvents returns when a new event may have been committed, maxWait
+// has passed, or ctx ends.
+func (s *Store) WaitForEvents(ctx context.Context, maxWait time.Duration) {
+	ch := s.signal.wait()
+	t := time.NewTimer(maxWait)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// Listen holds one connection in LISTEN credential_events until ctx ends
+// and wakes every WaitForEvents on each notification. If the connection
+// breaks it reconnects; waiters fall back to polling meanwhile.
+func (s *Store) Listen(ctx context.Context) error {
+	for ctx.Err() == nil {
+		if err := s.listenOnce(ctx); err != nil && ctx.Err() == nil {
+			s.listenErrors.Add(1)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	return nil
+}
+
+func (s *Store) listenOnce(ctx context.Context) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
+		return err
+	}
+	defer func() {
+		// The connection returns to the pool: stop listening on it.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, _ = conn.Exec(ctx, "UNLISTEN *")
+	}()
+	s.signal.broadcast() // catch up on anything missed while not listening
+	for {
+		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+			return err
+		}
+		s.signal.broadcast()
+	}
+}
+
+// broadcaster wakes all current waiters at once.
+type broadcaster struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (b *broadcaster) wait() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch == nil {
+		b.ch = make(chan struct{})
+	}
+	return b.ch
+}
+
+func (b *broadcaster) broadcast() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch != nil {
+		close(b.ch)
+		b.ch = nil
+	}
+}
