@@ -31,6 +31,11 @@ fi
 if ! command -v redis-server >/dev/null && [ -z "${AGENTIDP_REDIS_BIN:-}" ]; then
   apt_install redis-server
 fi
+# Prometheus: make dev MONITORING=1, and the tests that evaluate the
+# dashboards and alert rules against a real one.
+if ! command -v prometheus >/dev/null && [ -z "${AGENTIDP_PROMETHEUS_BIN:-}" ]; then
+  apt_install prometheus
+fi
 
 envoy_ok() {
   local bin

@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sentryagent/agentidp/deploy/local/monitoring"
 	gwenvoy "github.com/sentryagent/agentidp/gateway/envoy"
 	"github.com/sentryagent/agentidp/libs/testkit"
 )
@@ -38,6 +39,8 @@ type Ports struct {
 	RegistryHTTP    int
 	CredentialsGRPC int
 	CredentialsHTTP int
+	AuditGRPC       int
+	AuditHTTP       int
 }
 
 // DefaultPorts are the ports of `make dev`, documented in the README.
@@ -46,13 +49,15 @@ var DefaultPorts = Ports{
 	Postgres: 55432, Redis: 56379, Vault: 58200,
 	RegistryGRPC: 9101, RegistryHTTP: 9201,
 	CredentialsGRPC: 9102, CredentialsHTTP: 9202,
+	AuditGRPC: 9104, AuditHTTP: 9204,
 }
 
 // FreePorts picks a free port for everything (tests).
 func FreePorts() (Ports, error) {
 	var p Ports
 	for _, dst := range []*int{&p.Gateway, &p.EnvoyAdmin, &p.XDS, &p.GatewayHTTP, &p.Postgres,
-		&p.Redis, &p.Vault, &p.RegistryGRPC, &p.RegistryHTTP, &p.CredentialsGRPC, &p.CredentialsHTTP} {
+		&p.Redis, &p.Vault, &p.RegistryGRPC, &p.RegistryHTTP, &p.CredentialsGRPC, &p.CredentialsHTTP,
+		&p.AuditGRPC, &p.AuditHTTP} {
 		port, err := testkit.FreePort()
 		if err != nil {
 			return p, err
@@ -86,9 +91,10 @@ type Stack struct {
 	envoy  *testkit.Envoy
 	dbURLs map[string]string
 
-	mu       sync.Mutex
-	services map[string][]*Service // by name, one per replica
-	gateway  *Service
+	mu         sync.Mutex
+	services   map[string][]*Service // by name, one per replica
+	gateway    *Service
+	prometheus *testkit.Prometheus
 }
 
 // Start builds the binaries and starts every component, in dependency
@@ -146,7 +152,11 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 }
 
 // serviceOrder starts dependencies first.
-var serviceOrder = []string{"registry", "credentials"}
+var serviceOrder = []string{"registry", "credentials", "audit"}
+
+// routed are the services the gateway serves REST for (the others are
+// internal); their endpoints go into the gateway's configuration.
+var routed = map[string]bool{"registry": true, "credentials": true}
 
 func (s *Stack) firstPorts(name string) [2]int {
 	switch name {
@@ -154,6 +164,8 @@ func (s *Stack) firstPorts(name string) [2]int {
 		return [2]int{s.cfg.Ports.RegistryGRPC, s.cfg.Ports.RegistryHTTP}
 	case "credentials":
 		return [2]int{s.cfg.Ports.CredentialsGRPC, s.cfg.Ports.CredentialsHTTP}
+	case "audit":
+		return [2]int{s.cfg.Ports.AuditGRPC, s.cfg.Ports.AuditHTTP}
 	}
 	panic("unknown service " + name)
 }
@@ -236,6 +248,13 @@ func (s *Stack) serviceEnv(name string, grpcPort, httpPort int) []string {
 			"VAULT_ADDR="+s.vault.Addr(),
 			"VAULT_TOKEN="+s.vault.RootToken,
 		)
+	case "audit":
+		env = append(env,
+			"DATABASE_URL="+s.dbURLs[name],
+			"REDIS_URL="+s.redis.URL(0),
+			"REGISTRY_ADDR="+testkit.Addr(s.cfg.Ports.RegistryGRPC),
+			"CREDENTIALS_ADDR="+testkit.Addr(s.cfg.Ports.CredentialsGRPC),
+		)
 	}
 	return env
 }
@@ -303,6 +322,9 @@ func (s *Stack) writeGatewayConfig() error {
 	b.WriteString("# reloads it within a second, without restarting Envoy.\n")
 	fmt.Fprintf(&b, "listener:\n  address: 127.0.0.1\n  port: %d\nservices:\n", s.cfg.Ports.Gateway)
 	for _, name := range serviceOrder {
+		if !routed[name] {
+			continue
+		}
 		fmt.Fprintf(&b, "  %s:\n    endpoints:\n", name)
 		for _, svc := range s.services[name] {
 			fmt.Fprintf(&b, "      - %s\n", svc.GRPCAddr)
@@ -349,6 +371,23 @@ func (s *Stack) startGateway(ctx context.Context) error {
 	return err
 }
 
+// MetricsTargets lists every process's metrics address by scrape job
+// (deploy/local/monitoring.Jobs).
+func (s *Stack) MetricsTargets() map[string][]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string][]string{
+		"gateway": {testkit.Addr(s.cfg.Ports.GatewayHTTP)},
+		"envoy":   {testkit.Addr(s.cfg.Ports.EnvoyAdmin)},
+	}
+	for name, replicas := range s.services {
+		for _, r := range replicas {
+			out[name] = append(out[name], r.HTTPAddr)
+		}
+	}
+	return out
+}
+
 // GatewayURL is the public API's base URL.
 func (s *Stack) GatewayURL() string { return "http://" + testkit.Addr(s.cfg.Ports.Gateway) }
 
@@ -391,6 +430,7 @@ func (s *Stack) Stop() {
 	if s == nil {
 		return
 	}
+	s.prometheus.Stop()
 	s.envoy.Stop()
 	s.gateway.Stop()
 	s.mu.Lock()
@@ -484,4 +524,29 @@ func FindRepoRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// StartMonitoring runs Prometheus (Debian package) scraping every process
+// of the stack with the alert rules of deploy/monitoring, and returns its URL.
+// It stops with the stack.
+func (s *Stack) StartMonitoring(ctx context.Context, port int) (string, error) {
+	dir := filepath.Join(s.cfg.Dir, "data", "prometheus")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	conf := filepath.Join(s.cfg.Dir, "prometheus.yml")
+	rules := filepath.Join(s.cfg.RepoRoot, "deploy", "monitoring", "alerts.yml")
+	if err := os.WriteFile(conf, monitoring.PrometheusConfig(s.MetricsTargets(), rules, "5s"), 0o644); err != nil {
+		return "", err
+	}
+	prom, err := testkit.StartPrometheus(ctx, testkit.PrometheusConfig{
+		Dir: dir, ConfigPath: conf, Port: port, LogPath: s.logPath("prometheus"),
+	})
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	s.prometheus = prom
+	s.mu.Unlock()
+	return prom.URL(), nil
 }

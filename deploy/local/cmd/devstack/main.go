@@ -19,6 +19,7 @@ import (
 func main() {
 	dir := flag.String("dir", ".dev", "state directory: data, logs, binaries")
 	reset := flag.Bool("reset", false, "delete the state directory (all local data) and exit")
+	withMonitoring := flag.Bool("monitoring", os.Getenv("MONITORING") == "1", "also run Prometheus on 127.0.0.1:9090 (MONITORING=1)")
 	flag.Parse()
 	if *reset {
 		if err := stack.Reset(*dir); err != nil {
@@ -28,13 +29,13 @@ func main() {
 		fmt.Println("local AgentIdP data deleted:", *dir)
 		return
 	}
-	if err := run(*dir); err != nil {
+	if err := run(*dir, *withMonitoring); err != nil {
 		fmt.Fprintln(os.Stderr, "devstack:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir string) error {
+func run(dir string, withMonitoring bool) error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -48,6 +49,15 @@ func run(dir string) error {
 		s.Stop()
 		fmt.Fprintln(os.Stderr, "stopped.")
 	}()
+
+	monitoringLine := ""
+	if withMonitoring {
+		url, err := s.StartMonitoring(ctx, 9090)
+		if err != nil {
+			return err
+		}
+		monitoringLine = fmt.Sprintf("  Prometheus           %s   (alerts: %s/alerts)\n", url, url)
+	}
 
 	envFile := filepath.Join(s.Dir(), "env")
 	admin, err := s.BootstrapAdmin(ctx, envFile)
@@ -63,7 +73,7 @@ AgentIdP is running.
   Gateway (REST API)   %[1]s
   Readiness            %[1]s/readyz
   Envoy admin          http://127.0.0.1:%[2]d
-  Logs                 %[3]s
+%[7]s  Logs                 %[3]s
   Environment          %[4]s   (source it: . %[4]s)
   Bootstrap admin      client_id     %[5]s
   (every scope)        client_secret %[6]s
@@ -71,7 +81,7 @@ AgentIdP is running.
 Try:  curl -s %[1]s/v1/agents
 
 Press Ctrl-C to stop.
-`, s.GatewayURL(), stack.DefaultPorts.EnvoyAdmin, s.LogDir(), envFile, admin.ClientID, admin.ClientSecret)
+`, s.GatewayURL(), stack.DefaultPorts.EnvoyAdmin, s.LogDir(), envFile, admin.ClientID, admin.ClientSecret, monitoringLine)
 	<-ctx.Done()
 	return nil
 }

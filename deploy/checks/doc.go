@@ -1,0 +1,2 @@
+// Package checks holds offline tests of AgentIdP's deployment artifacts.
+package checks
