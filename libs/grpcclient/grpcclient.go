@@ -30,7 +30,10 @@ type Config struct {
 	OpenFor time.Duration
 	// Metrics, if set, records agentidp_grpc_client_* metrics.
 	Metrics *metrics.GRPC
-	Options []grpc.DialOption
+	// BreakerState, if set, exports the breaker's state as
+	// agentidp_grpc_client_breaker_state{dependency="<Name>"}.
+	BreakerState *BreakerState
+	Options      []grpc.DialOption
 }
 
 // Dial returns a lazily-connecting client for target ("host:port", or
@@ -92,6 +95,7 @@ func Breaker(cfg Config) grpc.UnaryClientInterceptor {
 			return true
 		},
 	})
+	cfg.BreakerState.add(cfg.Name, cb)
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		_, err := cb.Execute(func() (struct{}, error) {
 			return struct{}{}, invoker(ctx, method, req, reply, cc, opts...)

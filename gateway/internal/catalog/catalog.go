@@ -36,11 +36,14 @@ type Service struct {
 	// maps for GRPCTranscoded services.
 	GRPCServices []string
 	Routes       []Route
+	// ReadinessPath, for HTTP services, answers 200 only when the service
+	// and its own dependencies are up (the twin of grpc.health.v1 SERVING):
+	// Envoy's health checks and the gateway's /readyz probe it.
+	ReadinessPath string
 }
 
 // services is the routing table. Adding a service is adding a row: later
-// issues add credentials, audit (GRPCTranscoded, /v1/...) and token (HTTP,
-// /oauth2/ and /.well-known/).
+// issues add audit (GRPCTranscoded, /v1/...).
 //
 // Order matters: Envoy takes the first match, so a service owning
 // sub-resources of another's prefix comes first (credentials before the
@@ -61,6 +64,16 @@ var services = []Service{
 		// with a trailing slash serves /v1/agents/{agentId}[/...] without
 		// also catching a sibling such as /v1/agentsx.
 		Routes: []Route{{Path: "/v1/agents"}, {Prefix: "/v1/agents/"}},
+	},
+	{
+		// The OAuth 2.0 endpoints (/oauth2/token, /oauth2/introspect,
+		// /oauth2/revoke) and discovery (/.well-known/jwks.json,
+		// /.well-known/oauth-authorization-server), proxied as they are:
+		// their errors are RFC 6749 JSON, not google.rpc.Status.
+		Name:          "token",
+		Protocol:      HTTP,
+		Routes:        []Route{{Prefix: "/oauth2/"}, {Prefix: "/.well-known/"}},
+		ReadinessPath: "/readyz",
 	},
 }
 

@@ -18,6 +18,9 @@ func TestRows(t *testing.T) {
 		if s.Protocol == GRPCTranscoded && len(s.GRPCServices) == 0 {
 			t.Errorf("%s: transcoded but no gRPC services", s.Name)
 		}
+		if s.Protocol == HTTP && !strings.HasPrefix(s.ReadinessPath, "/") {
+			t.Errorf("%s: an HTTP service needs a ReadinessPath for health checks", s.Name)
+		}
 		if len(s.Routes) == 0 {
 			t.Errorf("%s: no routes", s.Name)
 		}
@@ -53,5 +56,10 @@ func TestRows(t *testing.T) {
 	}
 	if _, ok := Lookup("nope"); ok {
 		t.Error("Lookup found an unknown service")
+	}
+	// Envoy takes the first match: credentials' routes live under the
+	// registry's /v1/agents/ prefix, so its row must come first.
+	if names := Names(); names[0] != "credentials" {
+		t.Errorf("first row is %q, want credentials", names[0])
 	}
 }

@@ -1,11 +1,14 @@
 // Package readiness serves the gateway's /readyz: the platform is ready
 // when every configured service has at least one endpoint that answers
-// grpc.health.v1 SERVING.
+// grpc.health.v1 SERVING (gRPC services) or GET /readyz with 200 (HTTP
+// services such as token).
 package readiness
 
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -15,6 +18,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/sentryagent/agentidp/gateway/internal/catalog"
 	"github.com/sentryagent/agentidp/gateway/internal/topology"
 )
 
@@ -31,6 +35,7 @@ type Checker struct {
 
 	mu    sync.Mutex
 	conns map[string]*grpc.ClientConn // by endpoint, reused across probes
+	http  *http.Client
 }
 
 // New returns a checker that gives each probe timeout (default 1s).
@@ -38,7 +43,11 @@ func New(services Services, timeout time.Duration) *Checker {
 	if timeout <= 0 {
 		timeout = time.Second
 	}
-	return &Checker{services: services, timeout: timeout, conns: map[string]*grpc.ClientConn{}}
+	return &Checker{services: services, timeout: timeout, conns: map[string]*grpc.ClientConn{},
+		http: &http.Client{Timeout: timeout, Transport: &http.Transport{
+			MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute,
+			DialContext: (&net.Dialer{Timeout: timeout}).DialContext,
+		}}}
 }
 
 // FromConfig adapts a function returning the current config.
@@ -76,7 +85,11 @@ func (c *Checker) Check(ctx context.Context) Report {
 	var wg sync.WaitGroup
 	for name, eps := range services {
 		for _, ep := range eps {
-			wg.Go(func() { results <- result{name, ep, c.probe(ctx, ep)} })
+			probe := c.probe
+			if svc, ok := catalog.Lookup(name); ok && svc.Protocol == catalog.HTTP {
+				probe = func(ctx context.Context, ep string) string { return c.probeHTTP(ctx, ep, svc.ReadinessPath) }
+			}
+			wg.Go(func() { results <- result{name, ep, probe(ctx, ep)} })
 		}
 	}
 	go func() { wg.Wait(); close(results) }()
@@ -118,6 +131,27 @@ func (c *Checker) probe(ctx context.Context, endpoint string) string {
 		return "UNREACHABLE"
 	}
 	return resp.GetStatus().String()
+}
+
+// probeHTTP reads an HTTP service's readiness endpoint: 200 is SERVING,
+// any other answer NOT_SERVING, no answer UNREACHABLE.
+func (c *Checker) probeHTTP(ctx context.Context, endpoint, path string) string {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+endpoint+path, nil)
+	if err != nil {
+		return "UNREACHABLE"
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return "UNREACHABLE"
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK {
+		return healthpb.HealthCheckResponse_NOT_SERVING.String()
+	}
+	return healthpb.HealthCheckResponse_SERVING.String()
 }
 
 func (c *Checker) conn(endpoint string) (*grpc.ClientConn, error) {
@@ -167,6 +201,7 @@ func (c *Checker) Close() error {
 		_ = conn.Close()
 		delete(c.conns, ep)
 	}
+	c.http.CloseIdleConnections()
 	return nil
 }
 

@@ -42,10 +42,27 @@ func closedAddr(t *testing.T) string {
 	return addr
 }
 
+// httpServer answers GET /readyz with code (an HTTP service such as
+// token), and returns its address.
+func httpServer(t *testing.T, code int) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" {
+			http.NotFound(w, r)
+			return
+		}
+		w.WriteHeader(code)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String()
+}
+
 func TestHandler(t *testing.T) {
 	serving := healthServer(t, healthpb.HealthCheckResponse_SERVING)
 	notServing := healthServer(t, healthpb.HealthCheckResponse_NOT_SERVING)
 	dead := closedAddr(t)
+	httpReady := httpServer(t, http.StatusOK)
+	httpNotReady := httpServer(t, http.StatusServiceUnavailable)
 
 	tests := []struct {
 		name       string
@@ -68,6 +85,25 @@ func TestHandler(t *testing.T) {
 			want: map[string]ServiceReport{
 				"registry": {Status: "SERVING", Endpoints: map[string]string{serving: "SERVING"}},
 				"audit":    {Status: "NOT_SERVING", Endpoints: map[string]string{notServing: "NOT_SERVING", dead: "UNREACHABLE"}},
+			},
+		},
+		{
+			name:     "HTTP services are probed with GET /readyz",
+			services: map[string][]string{"registry": {serving}, "token": {httpReady, httpNotReady, dead}},
+			wantCode: 200, wantStatus: "ready",
+			want: map[string]ServiceReport{
+				"registry": {Status: "SERVING", Endpoints: map[string]string{serving: "SERVING"}},
+				"token": {Status: "SERVING", Endpoints: map[string]string{
+					httpReady: "SERVING", httpNotReady: "NOT_SERVING", dead: "UNREACHABLE"}},
+			},
+		},
+		{
+			name:     "an HTTP service with no ready endpoint is not ready",
+			services: map[string][]string{"registry": {serving}, "token": {httpNotReady}},
+			wantCode: 503, wantStatus: "not_ready",
+			want: map[string]ServiceReport{
+				"registry": {Status: "SERVING", Endpoints: map[string]string{serving: "SERVING"}},
+				"token":    {Status: "NOT_SERVING", Endpoints: map[string]string{httpNotReady: "NOT_SERVING"}},
 			},
 		},
 		{

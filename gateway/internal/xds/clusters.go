@@ -21,7 +21,8 @@ const httpProtocolOptionsKey = "envoy.extensions.upstreams.http.v3.HttpProtocolO
 // separately over EDS, so that adding or moving an endpoint pushes one
 // small ClusterLoadAssignment and leaves the cluster (and its connection
 // pools and health state) alone.
-func serviceCluster(name string, protocol catalog.Protocol) *cluster.Cluster {
+func serviceCluster(svc catalog.Service) *cluster.Cluster {
+	name := svc.Name
 	c := &cluster.Cluster{
 		Name:                 name,
 		ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_EDS},
@@ -49,11 +50,25 @@ func serviceCluster(name string, protocol catalog.Protocol) *cluster.Cluster {
 			MaxRetries:         wrapperspb.UInt32(16),
 		}}},
 	}
-	if protocol == catalog.GRPCTranscoded {
+	switch {
+	case svc.Protocol == catalog.GRPCTranscoded:
 		c.TypedExtensionProtocolOptions = http2Options()
 		c.HealthChecks = []*core.HealthCheck{grpcHealthCheck()}
+	case svc.Protocol == catalog.HTTP && svc.ReadinessPath != "":
+		c.HealthChecks = []*core.HealthCheck{httpHealthCheck(svc.ReadinessPath)}
 	}
 	return c
+}
+
+// httpHealthCheck asks every endpoint of an HTTP service GET path (its
+// readiness) on the same schedule as grpcHealthCheck; any status but 200
+// is a failure.
+func httpHealthCheck(path string) *core.HealthCheck {
+	hc := grpcHealthCheck()
+	hc.HealthChecker = &core.HealthCheck_HttpHealthCheck_{HttpHealthCheck: &core.HealthCheck_HttpHealthCheck{
+		Path: path,
+	}}
+	return hc
 }
 
 // grpcHealthCheck asks every endpoint grpc.health.v1 Check for the server

@@ -96,11 +96,24 @@ var localReplies = []localReply{
 	},
 }
 
+// oauthLocalReplies come first: OAuth clients of /oauth2/* expect RFC 6749
+// §5.2 errors, not google.rpc.Status, also when Envoy answers itself.
+var oauthLocalReplies = []struct{ when, code string }{
+	{`request.path.startsWith('/oauth2/') && response.code >= 500`, "temporarily_unavailable"},
+	{`request.path.startsWith('/oauth2/') && response.code >= 400`, "invalid_request"},
+}
+
 // localReplyConfig maps every error Envoy generates to AgentIdP's JSON
 // error shape. Non-error local replies (the /healthz direct response) match
 // no mapper and keep their body.
 func localReplyConfig() *hcm.LocalReplyConfig {
 	cfg := &hcm.LocalReplyConfig{}
+	for _, r := range oauthLocalReplies {
+		cfg.Mappers = append(cfg.Mappers, &hcm.ResponseMapper{
+			Filter:             celFilter(r.when),
+			BodyFormatOverride: oauthBody(r.code),
+		})
+	}
 	for _, r := range localReplies {
 		m := &hcm.ResponseMapper{
 			Filter:             celFilter(r.when),
@@ -118,6 +131,17 @@ func localReplyConfig() *hcm.LocalReplyConfig {
 		cfg.Mappers = append(cfg.Mappers, m)
 	}
 	return cfg
+}
+
+// oauthBody renders an RFC 6749 §5.2 error with Envoy's own text.
+func oauthBody(code string) *core.SubstitutionFormatString {
+	return &core.SubstitutionFormatString{
+		Format: &core.SubstitutionFormatString_JsonFormat{JsonFormat: &structpb.Struct{Fields: map[string]*structpb.Value{
+			"error":             structpb.NewStringValue(code),
+			"error_description": structpb.NewStringValue("%LOCAL_REPLY_BODY%"),
+		}}},
+		ContentType: "application/json",
+	}
 }
 
 func celFilter(expr string) *accesslog.AccessLogFilter {

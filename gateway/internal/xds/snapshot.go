@@ -59,7 +59,7 @@ func (b *Builder) Build(res *topology.Resolved) (*cache.Snapshot, error) {
 			return nil, fmt.Errorf("service %q is not in the catalog", name)
 		}
 		configured[name] = true
-		clusters = append(clusters, serviceCluster(name, svc.Protocol))
+		clusters = append(clusters, serviceCluster(svc))
 		endpoints = append(endpoints, loadAssignment(name, res.Endpoints[name]))
 	}
 	byType := map[types.ResponseType][]types.Resource{

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -125,6 +126,38 @@ func TestUnconfiguredServiceAnswers503(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("no /v1/agents route")
+	}
+}
+
+// TestServiceClusters: gRPC services are health-checked over
+// grpc.health.v1 on HTTP/2, HTTP services (token) with GET /readyz on
+// HTTP/1.1.
+func TestServiceClusters(t *testing.T) {
+	res := resolved(8080, "127.0.0.1:9101")
+	res.Config.Services["token"] = topology.Service{Endpoints: []string{"127.0.0.1:9103"}}
+	res.Endpoints["token"] = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:9103")}
+	snap, err := newBuilder(t).Build(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clusters := snap.GetResources(resource.ClusterType)
+	reg := clusters["registry"].(*cluster.Cluster)
+	if reg.GetHealthChecks()[0].GetGrpcHealthCheck() == nil || len(reg.GetTypedExtensionProtocolOptions()) == 0 {
+		t.Errorf("registry cluster: %v", reg)
+	}
+	tok, ok := clusters["token"].(*cluster.Cluster)
+	if !ok {
+		t.Fatal("no token cluster")
+	}
+	hc := tok.GetHealthChecks()
+	if len(hc) != 1 || hc[0].GetHttpHealthCheck().GetPath() != "/readyz" {
+		t.Errorf("token health checks: %v", hc)
+	}
+	if len(tok.GetTypedExtensionProtocolOptions()) != 0 {
+		t.Error("token cluster speaks HTTP/2 to an HTTP/1.1 service")
+	}
+	if _, ok := snap.GetResources(resource.EndpointType)["token"]; !ok {
+		t.Error("no token endpoints")
 	}
 }
 

@@ -1,0 +1,133 @@
+// Package authcache defines what the token service caches in Redis about
+// client authentication and agents, and how it is encoded: the records
+// written by the hot path (Entry) and by the change-feed followers
+// (Agent, credential generations), read together in one round trip.
+package authcache
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Entry is a cached successful client authentication. It is stored under
+// a keyed hash (HMAC-SHA256) of client_id and secret, never the secret.
+type Entry struct {
+	CredentialID string
+	// CredGen is the client's credential generation read before the
+	// credentials service was asked; the entry is void once it changes.
+	CredGen    int64
+	VerifiedAt time.Time
+	// ValidUntil is when the secret stops working (zero: never).
+	ValidUntil time.Time
+	// The agent as the credentials service saw it, used only when the
+	// token service's own projection (Agent) has no record.
+	AgentStatus string
+	Scopes      []string
+}
+
+// Agent is the token service's projection of one agent, written from the
+// registry's change feed.
+type Agent struct {
+	Sequence int64 // of the feed event that wrote it
+	Status   string
+	Scopes   []string
+}
+
+// Lookup asks for everything the hot path needs about one request.
+type Lookup struct {
+	ClientID string
+	MAC      string // base64url HMAC of client_id and secret
+	// Rate, when set, counts the request against the client's limit and
+	// reserves up to Reserve tokens (≥ 1) for this replica's later use.
+	Rate    *Rate
+	Reserve int
+}
+
+// Rate is a per-client limit: PerSecond sustained, Burst at once.
+type Rate struct {
+	PerSecond float64
+	Burst     int
+}
+
+// Found is what one lookup returns.
+type Found struct {
+	Allowed    bool
+	RetryAfter time.Duration
+	// Granted is how many rate-limit tokens were reserved (with Rate).
+	Granted int
+	Entry   *Entry // nil: not cached
+	Agent   *Agent // nil: not in the projection
+	CredGen int64
+}
+
+// EncodeEntry renders e compactly ("e1|cred|gen|verifiedMs|validMs|status|scopes").
+func EncodeEntry(e Entry) string {
+	var b strings.Builder
+	b.Grow(96 + 16*len(e.Scopes))
+	b.WriteString("e1|")
+	b.WriteString(e.CredentialID)
+	b.WriteByte('|')
+	b.WriteString(strconv.FormatInt(e.CredGen, 10))
+	b.WriteByte('|')
+	b.WriteString(strconv.FormatInt(e.VerifiedAt.UnixMilli(), 10))
+	b.WriteByte('|')
+	b.WriteString(strconv.FormatInt(millis(e.ValidUntil), 10))
+	b.WriteByte('|')
+	b.WriteString(e.AgentStatus)
+	b.WriteByte('|')
+	b.WriteString(strings.Join(e.Scopes, " "))
+	return b.String()
+}
+
+// DecodeEntry parses an entry; ok is false for anything malformed (which
+// then counts as not cached).
+func DecodeEntry(s string) (Entry, bool) {
+	f := strings.SplitN(s, "|", 7)
+	if len(f) != 7 || f[0] != "e1" {
+		return Entry{}, false
+	}
+	gen, err1 := strconv.ParseInt(f[2], 10, 64)
+	verified, err2 := strconv.ParseInt(f[3], 10, 64)
+	valid, err3 := strconv.ParseInt(f[4], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return Entry{}, false
+	}
+	return Entry{
+		CredentialID: f[1], CredGen: gen, VerifiedAt: time.UnixMilli(verified),
+		ValidUntil: fromMillis(valid), AgentStatus: f[5], Scopes: strings.Fields(f[6]),
+	}, true
+}
+
+// EncodeAgent renders a (sequence first: the Redis script that writes it
+// compares sequences so that a replayed event never overwrites a newer one).
+func EncodeAgent(a Agent) string {
+	return strconv.FormatInt(a.Sequence, 10) + "|" + a.Status + "|" + strings.Join(a.Scopes, " ")
+}
+
+// DecodeAgent parses an agent record.
+func DecodeAgent(s string) (Agent, bool) {
+	f := strings.SplitN(s, "|", 3)
+	if len(f) != 3 {
+		return Agent{}, false
+	}
+	seq, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil {
+		return Agent{}, false
+	}
+	return Agent{Sequence: seq, Status: f[1], Scopes: strings.Fields(f[2])}, true
+}
+
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}

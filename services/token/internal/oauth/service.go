@@ -1,0 +1,340 @@
+// Package oauth is the token service's domain: the client_credentials
+// grant (RFC 6749 §4.4), introspection (RFC 7662) and revocation
+// (RFC 7009), over narrow interfaces for client authentication, token
+// signing and the revocation record.
+package oauth
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/sentryagent/agentidp/libs/apierror"
+	"github.com/sentryagent/agentidp/libs/auditlog"
+	"github.com/sentryagent/agentidp/services/token/internal/accesstoken"
+)
+
+// Agent statuses (the registry's words).
+const (
+	StatusActive         = "active"
+	StatusSuspended      = "suspended"
+	StatusDecommissioned = "decommissioned"
+)
+
+// GrantClientCredentials is the only grant type this server supports.
+const GrantClientCredentials = "client_credentials"
+
+// ClientCredentials are what a client presented: client_id and secret.
+type ClientCredentials struct {
+	ClientID string
+	Secret   string
+}
+
+// Client is an authenticated client.
+type Client struct {
+	ClientID     string
+	AgentID      string
+	CredentialID string
+	// Scopes the agent may put in its tokens, and its lifecycle status.
+	Scopes      []string
+	AgentStatus string
+}
+
+// Authenticator authenticates clients. With rateLimited, the request
+// counts against the client's token-endpoint rate limit (checked in the
+// same Redis round trip as the cache).
+type Authenticator interface {
+	Authenticate(ctx context.Context, c ClientCredentials, rateLimited bool) (Client, error)
+}
+
+// Tokens signs and verifies access tokens (an *accesstoken.Codec).
+type Tokens interface {
+	Issue(accesstoken.Subject) (string, accesstoken.Claims, error)
+	Verify(token string) (accesstoken.Claims, error)
+	TTL() time.Duration
+}
+
+// Revocations is the shared record of revoked tokens and credentials.
+type Revocations interface {
+	RevokeToken(ctx context.Context, jti string, exp time.Time) error
+	TokenRevoked(ctx context.Context, jti string) (bool, error)
+	CredentialRevoked(ctx context.Context, credentialID string) (bool, error)
+}
+
+// Agents tells an agent's current lifecycle status.
+type Agents interface {
+	Status(ctx context.Context, agentID string) (string, error)
+}
+
+// Auditor records what the service decided (libs/auditlog's RedisEmitter:
+// it never blocks long, and buffers while Redis is slow).
+type Auditor interface {
+	Emit(ctx context.Context, e auditlog.Event) error
+}
+
+// Config holds the service's dependencies.
+type Config struct {
+	Auth        Authenticator
+	Tokens      Tokens
+	Revocations Revocations
+	Agents      Agents
+	Audit       Auditor // nil: nothing is audited
+	Metrics     *Metrics
+	Logger      *slog.Logger
+	Now         func() time.Time // default time.Now
+}
+
+// Service implements the endpoints.
+type Service struct {
+	cfg Config
+}
+
+// New returns a service.
+func New(cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{cfg: cfg}
+}
+
+// TokenRequest is a token endpoint request.
+type TokenRequest struct {
+	Credentials ClientCredentials
+	GrantType   string
+	Scope       string // as sent; empty means all the agent's scopes
+}
+
+// TokenResponse is RFC 6749 §5.1's successful answer.
+type TokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+	Scope       string `json:"scope,omitempty"`
+}
+
+// Token runs the client_credentials grant.
+func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, error) {
+	resp, client, claims, err := s.token(ctx, req)
+	s.cfg.Metrics.issued(err)
+	s.auditToken(ctx, req, client, claims, err)
+	return resp, err
+}
+
+func (s *Service) token(ctx context.Context, req TokenRequest) (TokenResponse, *Client, accesstoken.Claims, error) {
+	var claims accesstoken.Claims
+	switch req.GrantType {
+	case GrantClientCredentials:
+	case "":
+		return TokenResponse{}, nil, claims, ErrInvalidRequest.WithMessage("grant_type is required")
+	default:
+		return TokenResponse{}, nil, claims, ErrUnsupportedGrant
+	}
+	requested, ok := ParseScope(req.Scope)
+	if !ok {
+		return TokenResponse{}, nil, claims, ErrInvalidScope.WithMessage("scope is not a space-delimited list of scope tokens")
+	}
+	client, err := s.cfg.Auth.Authenticate(ctx, req.Credentials, true)
+	if err != nil {
+		return TokenResponse{}, nil, claims, err
+	}
+	if err := mayObtainTokens(client); err != nil {
+		return TokenResponse{}, &client, claims, err
+	}
+	granted, ok := grant(requested, client.Scopes)
+	if !ok {
+		return TokenResponse{}, &client, claims, ErrInvalidScope
+	}
+	scope := strings.Join(granted, " ")
+	token, claims, err := s.cfg.Tokens.Issue(accesstoken.Subject{
+		AgentID: client.AgentID, ClientID: client.ClientID, CredentialID: client.CredentialID, Scope: scope,
+	})
+	if err != nil {
+		return TokenResponse{}, &client, claims, err
+	}
+	return TokenResponse{
+		AccessToken: token, TokenType: "Bearer", ExpiresIn: claims.Expiry - claims.IssuedAt, Scope: scope,
+	}, &client, claims, nil
+}
+
+func mayObtainTokens(c Client) error {
+	switch c.AgentStatus {
+	case StatusActive:
+		return nil
+	case StatusDecommissioned:
+		// Its credentials are revoked: the credentials service says
+		// invalid_client for it too.
+		return ErrInvalidClient
+	default:
+		return ErrUnauthorizedClient.WithMessage("the agent is %s", c.AgentStatus)
+	}
+}
+
+// Caller is who calls introspection: a client with its credentials, or a
+// bearer of an access token.
+type Caller struct {
+	Credentials *ClientCredentials
+	Bearer      string
+}
+
+// IntrospectRequest asks about Token.
+type IntrospectRequest struct {
+	Caller Caller
+	Token  string
+}
+
+// Introspection is RFC 7662 §2.2's answer; inactive tokens are just
+// {"active": false}.
+type Introspection struct {
+	Active    bool     `json:"active"`
+	Scope     string   `json:"scope,omitempty"`
+	ClientID  string   `json:"client_id,omitempty"`
+	TokenType string   `json:"token_type,omitempty"`
+	Exp       int64    `json:"exp,omitempty"`
+	Iat       int64    `json:"iat,omitempty"`
+	Sub       string   `json:"sub,omitempty"`
+	Aud       []string `json:"aud,omitempty"`
+	Iss       string   `json:"iss,omitempty"`
+	Jti       string   `json:"jti,omitempty"`
+}
+
+// Introspect tells whether Token is active, to callers holding
+// tokens:introspect.
+func (s *Service) Introspect(ctx context.Context, req IntrospectRequest) (Introspection, error) {
+	if err := s.authorizeIntrospection(ctx, req.Caller); err != nil {
+		s.cfg.Metrics.introspected("denied")
+		return Introspection{}, err
+	}
+	claims, active, err := s.inspect(ctx, req.Token)
+	if err != nil {
+		return Introspection{}, err
+	}
+	if !active {
+		s.cfg.Metrics.introspected("inactive")
+		return Introspection{Active: false}, nil
+	}
+	s.cfg.Metrics.introspected("active")
+	return Introspection{
+		Active: true, Scope: claims.Scope, ClientID: claims.ClientID, TokenType: "Bearer",
+		Exp: claims.Expiry, Iat: claims.IssuedAt, Sub: claims.Subject, Aud: claims.Audience,
+		Iss: claims.Issuer, Jti: claims.ID,
+	}, nil
+}
+
+func (s *Service) authorizeIntrospection(ctx context.Context, c Caller) error {
+	switch {
+	case c.Credentials != nil:
+		client, err := s.cfg.Auth.Authenticate(ctx, *c.Credentials, false)
+		if err != nil {
+			return err
+		}
+		if err := mayObtainTokens(client); err != nil {
+			return err
+		}
+		if !contains(client.Scopes, ScopeIntrospect) {
+			return ErrInsufficientScope
+		}
+		return nil
+	case c.Bearer != "":
+		claims, active, err := s.inspect(ctx, c.Bearer)
+		if err != nil {
+			return err
+		}
+		if !active {
+			return ErrInvalidToken
+		}
+		scopes, _ := ParseScope(claims.Scope)
+		if !contains(scopes, ScopeIntrospect) {
+			return ErrInsufficientScope
+		}
+		return nil
+	default:
+		return ErrInvalidClient
+	}
+}
+
+// inspect verifies a token and tells whether it is active now: signed by
+// a published key, not expired, not revoked, its credential not revoked,
+// its agent active. Only a failing dependency is an error.
+func (s *Service) inspect(ctx context.Context, token string) (accesstoken.Claims, bool, error) {
+	claims, err := s.cfg.Tokens.Verify(token)
+	if err != nil {
+		return claims, false, nil
+	}
+	if claims.Expiry <= s.cfg.Now().Unix() {
+		return claims, false, nil
+	}
+	revoked, err := s.cfg.Revocations.TokenRevoked(ctx, claims.ID)
+	if err != nil {
+		return claims, false, unavailable(err)
+	}
+	if !revoked && claims.CredentialID != "" {
+		if revoked, err = s.cfg.Revocations.CredentialRevoked(ctx, claims.CredentialID); err != nil {
+			return claims, false, unavailable(err)
+		}
+	}
+	if revoked {
+		return claims, false, nil
+	}
+	status, err := s.cfg.Agents.Status(ctx, claims.Subject)
+	if err != nil {
+		return claims, false, unavailable(err)
+	}
+	return claims, status == StatusActive, nil
+}
+
+// RevokeRequest is an RFC 7009 revocation request.
+type RevokeRequest struct {
+	Credentials ClientCredentials
+	Token       string
+	// TokenTypeHint is ignored: this server issues access tokens only.
+	TokenTypeHint string
+}
+
+// Revoke puts the token's jti on the denylist until the token expires. A
+// token that is not ours, malformed or expired needs nothing (200 per
+// RFC 7009 §2.2); a token of another client is refused.
+func (s *Service) Revoke(ctx context.Context, req RevokeRequest) error {
+	client, err := s.cfg.Auth.Authenticate(ctx, req.Credentials, false)
+	if err != nil {
+		s.cfg.Metrics.revoked("denied")
+		return err
+	}
+	claims, err := s.cfg.Tokens.Verify(req.Token)
+	if err != nil {
+		s.cfg.Metrics.revoked("ignored")
+		return nil
+	}
+	if claims.ClientID != client.ClientID {
+		s.cfg.Metrics.revoked("denied")
+		return ErrUnauthorizedClient.WithMessage("the token was not issued to this client")
+	}
+	exp := time.Unix(claims.Expiry, 0)
+	if !exp.After(s.cfg.Now()) {
+		s.cfg.Metrics.revoked("ignored")
+		return nil
+	}
+	if err := s.cfg.Revocations.RevokeToken(ctx, claims.ID, exp); err != nil {
+		return unavailable(err)
+	}
+	s.cfg.Metrics.revoked("revoked")
+	s.emit(ctx, auditlog.Event{
+		Actor: client.AgentID, Action: auditlog.ActionTokenRevoked, Outcome: auditlog.OutcomeSuccess,
+		Target: "token:" + claims.ID, AgentID: auditAgentID(client.AgentID),
+		Details: map[string]string{"credential_id": claims.CredentialID},
+	})
+	return nil
+}
+
+// unavailable keeps an error that already speaks the API's language and
+// turns an infrastructure failure into a 503.
+func unavailable(err error) error {
+	if apierror.As(err) != nil {
+		return err
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	return ErrUnavailable
+}
