@@ -46,7 +46,12 @@ func run(m *testing.M) int {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	mesh, err = stack.Start(ctx, stack.Config{Dir: dir, Ports: ports, Logger: logger})
+	mesh, err = stack.Start(ctx, stack.Config{Dir: dir, Ports: ports, Logger: logger,
+		// Two token replicas behind Envoy, sharing Redis and the keys.
+		TokenReplicas: 2,
+		// The benchmarks drive one client hard; the limiter has its own tests.
+		ExtraEnv: map[string][]string{"token": {"RATE_LIMIT_PER_SECOND=1000000", "RATE_LIMIT_BURST=1000000"}},
+	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start stack:", err)
 		return 1

@@ -52,6 +52,11 @@ func TestObservability(t *testing.T) {
 		call(t, "GET", "/v1/agents/0190f8a0-0000-7000-8000-000000000000", nil)
 	}
 	call(t, "POST", "/v1/agents/"+id+"/credentials", map[string]any{})
+	clientID, secret := newClient(t, "agents:read")
+	for i := 0; i < 10; i++ {
+		issueToken(t, clientID, secret, http.StatusOK)
+	}
+	issueToken(t, clientID, secret+"x", http.StatusUnauthorized)
 
 	query := func(expr string) (int, error) {
 		resp, err := http.Get(prom.URL() + "/api/v1/query?query=" + url.QueryEscape(expr))

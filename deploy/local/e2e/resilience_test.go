@@ -67,7 +67,7 @@ func TestSecondReplicaIsLoadBalanced(t *testing.T) {
 		}
 		served := 0
 		for _, r := range replicas {
-			if getAgentCalls(t, r.HTTPAddr) > 0 {
+			if getAgentCalls(t, r.AdminAddr) > 0 {
 				served++
 			}
 		}
@@ -75,7 +75,7 @@ func TestSecondReplicaIsLoadBalanced(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d replicas served GetAgent (second on %s)", served, len(replicas), second.GRPCAddr)
+			t.Fatalf("only %d of %d replicas served GetAgent (second on %s)", served, len(replicas), second.Addr)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -54,6 +54,22 @@ func ratio(part, whole, by string) string {
 
 // Rows is the dashboard, top to bottom.
 var Rows = []Row{
+	{Title: "Tokens", Panels: []Panel{
+		{Title: "Token requests by outcome", Unit: "reqps", Needs: "token", Targets: []Target{
+			{Expr: "sum by (outcome) (rate(agentidp_tokens_issued_total" + rate + "))", Legend: "{{outcome}}"},
+		}},
+		{Title: "Token endpoint latency", Unit: "s", Needs: "token",
+			Targets: quantiles("agentidp_http_request_duration_seconds", "job", `{job="token",path="/oauth2/token"}`)},
+		{Title: "Rate-limit rejections (429)", Unit: "reqps", Needs: "token", Targets: []Target{
+			{Expr: "sum by (job) (rate(agentidp_rate_limit_rejections_total" + rate + "))", Legend: "{{job}}"},
+		}},
+		{Title: "Client-auth cache hit ratio", Unit: "percentunit", Needs: "token", Targets: []Target{
+			{Expr: ratio(`agentidp_token_client_auth_total{result="cache_hit"}`, "agentidp_token_client_auth_total", "job"), Legend: "{{job}}"},
+		}},
+		{Title: "Client authentications by result", Unit: "reqps", Needs: "token", Targets: []Target{
+			{Expr: "sum by (result) (rate(agentidp_token_client_auth_total" + rate + "))", Legend: "{{result}}"},
+		}},
+	}},
 	{Title: "Traffic", Panels: []Panel{
 		{Title: "Agents registered", Unit: "short", Needs: "registry", Targets: []Target{
 			{Expr: "sum(increase(agentidp_agents_registered_total" + rate + "))", Legend: "registered"},
@@ -80,7 +96,7 @@ var Rows = []Row{
 		{Title: "Calls to other services by code", Unit: "reqps", Targets: []Target{
 			{Expr: "sum by (job, grpc_service, grpc_code) (rate(agentidp_grpc_client_handled_total" + rate + "))", Legend: "{{job}} → {{grpc_service}} {{grpc_code}}"},
 		}},
-		{Title: "Circuit breakers (0 closed, 1 half-open, 2 open)", Unit: "short", Needs: "token", Targets: []Target{
+		{Title: "Circuit breakers (0 closed, 1 half-open, 2 open)", Unit: "short", Targets: []Target{
 			{Expr: "max by (job, dependency) (agentidp_grpc_client_breaker_state)", Legend: "{{job}} → {{dependency}}"},
 		}},
 	}},

@@ -19,6 +19,7 @@ var Jobs = []Job{
 	{Name: "registry", MetricsPath: "/metrics"},
 	{Name: "credentials", MetricsPath: "/metrics"},
 	{Name: "audit", MetricsPath: "/metrics"},
+	{Name: "token", MetricsPath: "/metrics"},
 	{Name: "gateway", MetricsPath: "/metrics"},        // the xDS control plane
 	{Name: "envoy", MetricsPath: "/stats/prometheus"}, // Envoy's admin listener
 }

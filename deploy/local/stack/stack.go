@@ -41,6 +41,8 @@ type Ports struct {
 	CredentialsHTTP int
 	AuditGRPC       int
 	AuditHTTP       int
+	TokenHTTP       int // the token service's public HTTP (OAuth 2.0 endpoints)
+	TokenAdmin      int
 }
 
 // DefaultPorts are the ports of `make dev`, documented in the README.
@@ -50,6 +52,7 @@ var DefaultPorts = Ports{
 	RegistryGRPC: 9101, RegistryHTTP: 9201,
 	CredentialsGRPC: 9102, CredentialsHTTP: 9202,
 	AuditGRPC: 9104, AuditHTTP: 9204,
+	TokenHTTP: 9103, TokenAdmin: 9203,
 }
 
 // FreePorts picks a free port for everything (tests).
@@ -57,7 +60,7 @@ func FreePorts() (Ports, error) {
 	var p Ports
 	for _, dst := range []*int{&p.Gateway, &p.EnvoyAdmin, &p.XDS, &p.GatewayHTTP, &p.Postgres,
 		&p.Redis, &p.Vault, &p.RegistryGRPC, &p.RegistryHTTP, &p.CredentialsGRPC, &p.CredentialsHTTP,
-		&p.AuditGRPC, &p.AuditHTTP} {
+		&p.AuditGRPC, &p.AuditHTTP, &p.TokenHTTP, &p.TokenAdmin} {
 		port, err := testkit.FreePort()
 		if err != nil {
 			return p, err
@@ -75,6 +78,12 @@ type Config struct {
 	Ports Ports
 	// Durable keeps fsync on in PostgreSQL and the AOF in Redis (make dev).
 	Durable bool
+	// TokenReplicas is how many token services run (default 1); the extra
+	// ones take free ports. They share Redis and the signing keys in Vault.
+	TokenReplicas int
+	// ExtraEnv is added to a service's environment, by service name (e.g.
+	// a higher token rate limit for benchmarks).
+	ExtraEnv map[string][]string
 	// RepoRoot is the directory holding go.work; found from the working
 	// directory when empty.
 	RepoRoot string
@@ -142,6 +151,19 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 			return nil, err
 		}
 	}
+	for i := 1; i < cfg.TokenReplicas; i++ {
+		a, err := testkit.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		b, err := testkit.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := s.startReplica(ctx, "token", [2]int{a, b}); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.startGateway(ctx); err != nil {
 		return nil, err
 	}
@@ -152,11 +174,11 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 }
 
 // serviceOrder starts dependencies first.
-var serviceOrder = []string{"registry", "credentials", "audit"}
+var serviceOrder = []string{"registry", "credentials", "audit", "token"}
 
-// routed are the services the gateway serves REST for (the others are
-// internal); their endpoints go into the gateway's configuration.
-var routed = map[string]bool{"registry": true, "credentials": true}
+// routed are the services the gateway serves REST for; their endpoints go
+// into the gateway's configuration.
+var routed = map[string]bool{"registry": true, "credentials": true, "audit": true, "token": true}
 
 func (s *Stack) firstPorts(name string) [2]int {
 	switch name {
@@ -166,6 +188,8 @@ func (s *Stack) firstPorts(name string) [2]int {
 		return [2]int{s.cfg.Ports.CredentialsGRPC, s.cfg.Ports.CredentialsHTTP}
 	case "audit":
 		return [2]int{s.cfg.Ports.AuditGRPC, s.cfg.Ports.AuditHTTP}
+	case "token":
+		return [2]int{s.cfg.Ports.TokenHTTP, s.cfg.Ports.TokenAdmin}
 	}
 	panic("unknown service " + name)
 }
@@ -229,12 +253,21 @@ func (s *Stack) startData(ctx context.Context) error {
 // VaultAddr is the stack's Vault (VAULT_ADDR).
 func (s *Stack) VaultAddr() string { return s.vault.Addr() }
 
-// serviceEnv is the environment of one replica of a service.
-func (s *Stack) serviceEnv(name string, grpcPort, httpPort int) []string {
+// serviceEnv is the environment of one replica of a service listening on
+// mainPort (what the gateway routes to) and adminPort.
+func (s *Stack) serviceEnv(name string, mainPort, adminPort int) []string {
 	env := []string{
-		"GRPC_ADDR=" + testkit.Addr(grpcPort),
-		"HTTP_ADDR=" + testkit.Addr(httpPort),
+		"GRPC_ADDR=" + testkit.Addr(mainPort),
+		"HTTP_ADDR=" + testkit.Addr(adminPort),
 		"LOG_FORMAT=text",
+	}
+	if name == "token" {
+		// The token service's main listener is HTTP.
+		env = []string{
+			"HTTP_ADDR=" + testkit.Addr(mainPort),
+			"ADMIN_ADDR=" + testkit.Addr(adminPort),
+			"LOG_FORMAT=text",
+		}
 	}
 	switch name {
 	case "registry":
@@ -255,8 +288,19 @@ func (s *Stack) serviceEnv(name string, grpcPort, httpPort int) []string {
 			"REGISTRY_ADDR="+testkit.Addr(s.cfg.Ports.RegistryGRPC),
 			"CREDENTIALS_ADDR="+testkit.Addr(s.cfg.Ports.CredentialsGRPC),
 		)
+	case "token":
+		env = append(env,
+			"REDIS_URL="+s.redis.URL(0),
+			"REGISTRY_ADDR="+testkit.Addr(s.cfg.Ports.RegistryGRPC),
+			"CREDENTIALS_ADDR="+testkit.Addr(s.cfg.Ports.CredentialsGRPC),
+			"VAULT_ADDR="+s.vault.Addr(),
+			"VAULT_TOKEN="+s.vault.RootToken,
+			// Tokens name the gateway as their issuer: clients discover the
+			// endpoints through it (RFC 8414).
+			"ISSUER="+s.GatewayURL(),
+		)
 	}
-	return env
+	return append(env, s.cfg.ExtraEnv[name]...)
 }
 
 // StartReplica starts another replica of a service on the given ports (0
@@ -289,11 +333,11 @@ func (s *Stack) startReplica(ctx context.Context, name string, ports [2]int) (*S
 		logName = fmt.Sprintf("%s-%d", name, replica+1)
 	}
 	svc := &Service{
-		Name: name, GRPCAddr: testkit.Addr(ports[0]), HTTPAddr: testkit.Addr(ports[1]),
+		Name: name, Addr: testkit.Addr(ports[0]), AdminAddr: testkit.Addr(ports[1]),
 		bin: filepath.Join(s.binDir(), name), env: s.serviceEnv(name, ports[0], ports[1]),
 		logPath: s.logPath(logName),
 	}
-	s.log.Info("starting "+logName, "grpc", svc.GRPCAddr)
+	s.log.Info("starting "+logName, "grpc", svc.Addr)
 	if err := svc.Start(ctx); err != nil {
 		return nil, err
 	}
@@ -327,7 +371,7 @@ func (s *Stack) writeGatewayConfig() error {
 		}
 		fmt.Fprintf(&b, "  %s:\n    endpoints:\n", name)
 		for _, svc := range s.services[name] {
-			fmt.Fprintf(&b, "      - %s\n", svc.GRPCAddr)
+			fmt.Fprintf(&b, "      - %s\n", svc.Addr)
 		}
 	}
 	// Write-then-rename so the watcher never reads half a file.
@@ -344,7 +388,7 @@ func (s *Stack) startGateway(ctx context.Context) error {
 	}
 	p := s.cfg.Ports
 	s.gateway = &Service{
-		Name: "gateway", GRPCAddr: testkit.Addr(p.XDS), HTTPAddr: testkit.Addr(p.GatewayHTTP),
+		Name: "gateway", Addr: testkit.Addr(p.XDS), AdminAddr: testkit.Addr(p.GatewayHTTP),
 		bin: filepath.Join(s.binDir(), "gateway"), logPath: s.logPath("gateway"),
 		env: []string{
 			"GATEWAY_CONFIG=" + s.gatewayConfigPath(),
@@ -353,7 +397,7 @@ func (s *Stack) startGateway(ctx context.Context) error {
 			"ENVOY_NODE_ID=agentidp-gateway",
 		},
 	}
-	s.log.Info("starting gateway control plane", "xds", s.gateway.GRPCAddr)
+	s.log.Info("starting gateway control plane", "xds", s.gateway.Addr)
 	if err := s.gateway.Start(ctx); err != nil {
 		return err
 	}
@@ -382,7 +426,7 @@ func (s *Stack) MetricsTargets() map[string][]string {
 	}
 	for name, replicas := range s.services {
 		for _, r := range replicas {
-			out[name] = append(out[name], r.HTTPAddr)
+			out[name] = append(out[name], r.AdminAddr)
 		}
 	}
 	return out
@@ -450,12 +494,14 @@ func (s *Stack) Stop() {
 
 // Service is one process of the mesh, which tests may stop and restart.
 type Service struct {
-	Name     string
-	GRPCAddr string
-	HTTPAddr string
-	bin      string
-	env      []string
-	logPath  string
+	Name string
+	// Addr is the listener the gateway routes to (gRPC, or the token
+	// service's public HTTP); AdminAddr serves /metrics, /healthz, /readyz.
+	Addr      string
+	AdminAddr string
+	bin       string
+	env       []string
+	logPath   string
 
 	mu   sync.Mutex
 	proc *testkit.Process
@@ -481,7 +527,7 @@ func (p *Service) Start(ctx context.Context) error {
 		case <-wait.Done():
 		}
 	}()
-	if err := testkit.WaitTCP(wait, p.GRPCAddr, 60*time.Second); err != nil {
+	if err := testkit.WaitTCP(wait, p.Addr, 60*time.Second); err != nil {
 		if errors.Is(err, context.Canceled) && ctx.Err() == nil {
 			return fmt.Errorf("%s exited at start-up (%v); see %s", p.Name, proc.Err(), p.logPath)
 		}

@@ -75,6 +75,13 @@ var services = []Service{
 		Routes:        []Route{{Prefix: "/oauth2/"}, {Prefix: "/.well-known/"}},
 		ReadinessPath: "/readyz",
 	},
+	{
+		// The audit log's query API; its ingest service is internal.
+		Name:         "audit",
+		Protocol:     GRPCTranscoded,
+		GRPCServices: []string{"agentidp.audit.v1.AuditService"},
+		Routes:       []Route{{Path: "/v1/audit/events"}, {Prefix: "/v1/audit/events/"}, {Path: "/v1/audit/verify"}},
+	},
 }
 
 // Services returns the routing table in a stable order.

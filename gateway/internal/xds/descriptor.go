@@ -14,6 +14,7 @@ import (
 	// The descriptors the transcoder needs are the ones compiled into this
 	// binary: importing a service's generated package registers its file
 	// (and, transitively, its dependencies) in protoregistry.GlobalFiles.
+	_ "github.com/sentryagent/agentidp/libs/gen/agentidp/audit/v1"
 	_ "github.com/sentryagent/agentidp/libs/gen/agentidp/credentials/v1"
 	_ "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
 	_ "google.golang.org/genproto/googleapis/rpc/errdetails"

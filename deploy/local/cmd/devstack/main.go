@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
 
 	"github.com/sentryagent/agentidp/deploy/local/stack"
@@ -40,7 +41,16 @@ func run(dir string, withMonitoring bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	s, err := stack.Start(ctx, stack.Config{Dir: dir, Ports: stack.DefaultPorts, Durable: true, Logger: logger})
+	replicas := 1
+	if v := os.Getenv("TOKEN_REPLICAS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 16 {
+			return fmt.Errorf("TOKEN_REPLICAS: %q is not a number from 1 to 16", v)
+		}
+		replicas = n
+	}
+	s, err := stack.Start(ctx, stack.Config{Dir: dir, Ports: stack.DefaultPorts, Durable: true, Logger: logger,
+		TokenReplicas: replicas})
 	if err != nil {
 		return err
 	}

@@ -147,6 +147,7 @@ func run() error {
 	grpcMetrics := metrics.NewGRPC(reg)
 	registryConn, err := grpcclient.Dial(cfg.RegistryAddr, grpcclient.Config{
 		Name: "registry", Timeout: cfg.RegistryTimeout, Metrics: grpcMetrics,
+		BreakerState: grpcclient.NewBreakerState(reg),
 	})
 	if err != nil {
 		return err
