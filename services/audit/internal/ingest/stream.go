@@ -112,6 +112,14 @@ func (c *consumer) run(ctx context.Context) error {
 			c.wait(ctx, &b, "read own pending entries", err)
 		}
 	}
+	// Reading the next batch overlaps storing the current one: a reader
+	// goroutine stays at most one batch ahead. Entries it has read stay
+	// pending in the group until stored and acknowledged, so a crash loses
+	// nothing.
+	rctx, stopReader := context.WithCancel(ctx)
+	defer stopReader()
+	batches := make(chan fetched, 1)
+	go c.prefetch(rctx, batches)
 	lastClaim := time.Time{}
 	for ctx.Err() == nil {
 		if time.Since(lastClaim) >= c.cfg.ClaimEvery {
@@ -122,13 +130,50 @@ func (c *consumer) run(ctx context.Context) error {
 			c.measure(ctx)
 			lastClaim = time.Now()
 		}
-		if _, err := c.read(ctx, ">", c.cfg.Block); err != nil {
-			c.wait(ctx, &b, "read", err)
+		var f fetched
+		select {
+		case <-ctx.Done():
+			return nil
+		case f = <-batches:
+		}
+		if f.err == nil {
+			f.err = c.store(ctx, f.msgs)
+		}
+		if f.err != nil {
+			// The reader does not wait for a failed store: what it read
+			// meanwhile is stored next, or re-read as pending after a restart.
+			c.wait(ctx, &b, "read", f.err)
 			continue
 		}
 		b.reset()
 	}
 	return nil
+}
+
+type fetched struct {
+	msgs []redis.XMessage
+	err  error
+}
+
+// prefetch reads new entries into out until ctx ends.
+func (c *consumer) prefetch(ctx context.Context, out chan<- fetched) {
+	for ctx.Err() == nil {
+		msgs, err := c.fetch(ctx, ">", c.cfg.Block)
+		if ctx.Err() != nil {
+			return
+		}
+		select {
+		case out <- fetched{msgs: msgs, err: err}:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil {
+			select { // do not spin on a broken connection
+			case <-time.After(100 * time.Millisecond):
+			case <-ctx.Done():
+			}
+		}
+	}
 }
 
 func (c *consumer) wait(ctx context.Context, b *retryDelay, what string, err error) {
@@ -156,6 +201,15 @@ func (c *consumer) ensureGroup(ctx context.Context) error {
 // read reads a batch (id "0": own pending entries; ">": new ones) and
 // stores it. It returns how many entries it handled.
 func (c *consumer) read(ctx context.Context, id string, block time.Duration) (int, error) {
+	msgs, err := c.fetch(ctx, id, block)
+	if err != nil {
+		return 0, err
+	}
+	return len(msgs), c.store(ctx, msgs)
+}
+
+// fetch reads a batch without storing it.
+func (c *consumer) fetch(ctx context.Context, id string, block time.Duration) ([]redis.XMessage, error) {
 	args := &redis.XReadGroupArgs{Group: c.cfg.Group, Consumer: c.cfg.Consumer,
 		Streams: []string{c.cfg.Stream, id}, Count: int64(c.cfg.Batch), Block: block}
 	if block == 0 {
@@ -163,22 +217,19 @@ func (c *consumer) read(ctx context.Context, id string, block time.Duration) (in
 	}
 	streams, err := c.client.XReadGroup(ctx, args).Result()
 	if errors.Is(err, redis.Nil) {
-		return 0, nil
+		return nil, nil
 	}
 	if err != nil && strings.HasPrefix(err.Error(), "NOGROUP") {
-		return 0, c.ensureGroup(ctx)
+		return nil, c.ensureGroup(ctx)
 	}
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	n := 0
+	var msgs []redis.XMessage
 	for _, st := range streams {
-		if err := c.store(ctx, st.Messages); err != nil {
-			return n, err
-		}
-		n += len(st.Messages)
+		msgs = append(msgs, st.Messages...)
 	}
-	return n, nil
+	return msgs, nil
 }
 
 // claim takes over entries other consumers left pending for ClaimIdle.
