@@ -1,0 +1,24 @@
+-- Run once by the postgres image on an empty data directory
+-- (/docker-entrypoint-initdb.d). One database per service, each owned by its
+-- own login role, as in production; the passwords are for the local compose
+-- stack only (deploy/docker-compose.yml holds the matching DATABASE_URLs).
+--
+-- A new service with a database adds a role and a database here and its
+-- DATABASE_URL in the compose file.
+
+-- registry and credentials: owners of their databases (pg_trgm, which the
+-- registry's migrations create, is a trusted extension: owners may create it).
+CREATE ROLE agentidp_registry LOGIN PASSWORD 'registry-dev';
+CREATE DATABASE agentidp_registry OWNER agentidp_registry;
+
+CREATE ROLE agentidp_credentials LOGIN PASSWORD 'credentials-dev';
+CREATE DATABASE agentidp_credentials OWNER agentidp_credentials;
+
+-- audit: its first migration creates the NOLOGIN role agentidp_audit_writer
+-- that its queries run as (docs/audit.md), hence CREATEROLE; still not a
+-- superuser, so the append-only triggers bind it.
+CREATE ROLE agentidp_audit LOGIN CREATEROLE PASSWORD 'audit-dev';
+CREATE DATABASE agentidp_audit OWNER agentidp_audit;
+
+-- Nobody but a database's owner connects to it.
+REVOKE CONNECT ON DATABASE agentidp_registry, agentidp_credentials, agentidp_audit FROM PUBLIC;

@@ -1,0 +1,1 @@
+# The catalog is data only; it takes no input.
