@@ -6,6 +6,9 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 "$ROOT/scripts/deps.sh"
+# Build every SDK's artifact and run its linters and type checkers; their
+# tests against the live mesh run in deploy/local/sdkcontract below.
+"$ROOT/scripts/sdks.sh" build
 
 pkgs=$(go_packages)
 log "go vet"

@@ -1,0 +1,55 @@
+package idp
+
+import (
+	"context"
+	"iter"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// AuditService reads the audit log (/v1/audit; scope audit:read).
+type AuditService struct{ c *Client }
+
+// QueryPage returns one page of the events matching f, newest first.
+func (s *AuditService) QueryPage(ctx context.Context, f AuditFilter, pageToken string) (*AuditPage, error) {
+	q := url.Values{}
+	set(q, "agentId", f.AgentID)
+	set(q, "action", f.Action)
+	set(q, "outcome", f.Outcome)
+	set(q, "actor", f.Actor)
+	set(q, "pageToken", pageToken)
+	if !f.StartTime.IsZero() {
+		q.Set("startTime", f.StartTime.UTC().Format(time.RFC3339Nano))
+	}
+	if !f.EndTime.IsZero() {
+		q.Set("endTime", f.EndTime.UTC().Format(time.RFC3339Nano))
+	}
+	if f.PageSize > 0 {
+		q.Set("pageSize", strconv.Itoa(f.PageSize))
+	}
+	var out AuditPage
+	return result(&out, s.c.do(ctx, call{method: "GET", path: "/v1/audit/events", query: q, retry: true, out: &out}))
+}
+
+// Query iterates over every event matching f, newest first, fetching pages
+// as it goes.
+func (s *AuditService) Query(ctx context.Context, f AuditFilter) iter.Seq2[*AuditEvent, error] {
+	return paginate(func(token string) ([]AuditEvent, string, error) {
+		p, err := s.QueryPage(ctx, f, token)
+		if err != nil {
+			return nil, "", err
+		}
+		return p.Events, p.NextPageToken, nil
+	})
+}
+
+// Get returns one event.
+func (s *AuditService) Get(ctx context.Context, eventID string) (*AuditEvent, error) {
+	path, err := pathOf("/v1/audit/events/", eventID)
+	if err != nil {
+		return nil, err
+	}
+	var out AuditEvent
+	return result(&out, s.c.do(ctx, call{method: "GET", path: path, retry: true, out: &out}))
+}

@@ -1,0 +1,3 @@
+module github.com/sentryagent/idp-sdk-go
+
+go 1.24

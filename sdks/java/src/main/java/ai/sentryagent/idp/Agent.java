@@ -1,0 +1,35 @@
+package ai.sentryagent.idp;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A registered AI agent. Its {@code agentId} is also its OAuth client_id. {@code status} is
+ * active, suspended or decommissioned; {@code etag} changes with every update (pass it to an
+ * update to make it conditional). Timestamps are null when unset.
+ */
+@JsonIgnoreProperties(ignoreUnknown = true)
+public record Agent(
+    String agentId,
+    String name,
+    String description,
+    String agentType,
+    String version,
+    String owner,
+    List<String> capabilities,
+    List<String> scopes,
+    String deploymentEnv,
+    Map<String, String> metadata,
+    String status,
+    Instant createdAt,
+    Instant updatedAt,
+    Instant decommissionedAt,
+    String etag) {
+  public Agent {
+    capabilities = capabilities == null ? List.of() : List.copyOf(capabilities);
+    scopes = scopes == null ? List.of() : List.copyOf(scopes);
+    metadata = metadata == null ? Map.of() : Map.copyOf(metadata);
+  }
+}
