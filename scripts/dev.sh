@@ -5,7 +5,11 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-[ "${1:-}" = -reset ] || "$ROOT/scripts/deps.sh"
+if [ "${1:-}" != -reset ]; then
+  "$ROOT/scripts/deps.sh"
+  # The web dashboard, served by the gateway at / (skipped without Node.js).
+  if command -v node >/dev/null; then "$ROOT/scripts/dashboard.sh" build; fi
+fi
 mkdir -p .dev/bin
 go build -o .dev/bin/devstack ./deploy/local/cmd/devstack
 exec .dev/bin/devstack -dir .dev "$@"

@@ -9,6 +9,9 @@ cd "$ROOT"
 # Build every SDK's artifact and run its linters and type checkers; their
 # tests against the live mesh run in deploy/local/sdkcontract below.
 "$ROOT/scripts/sdks.sh" build
+# The dashboard: lint, type-check, unit tests, and the build the gateway
+# serves (its browser tests run in deploy/local/dashboarde2e below).
+"$ROOT/scripts/dashboard.sh"
 
 pkgs=$(go_packages)
 log "go vet"

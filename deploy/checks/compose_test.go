@@ -311,9 +311,15 @@ func checkEnv(t *testing.T, m *mesh, s *service, get func(string) (string, bool)
 			t.Errorf("%s is not set: %s would dial %s's loopback default", v, s.Name, dep)
 			continue
 		}
-		if strings.HasSuffix(v, "_ADDR") {
-			if want := hostFor(dep) + ":" + strconv.Itoa(m.Services[dep].ServePort()); val != want {
+		want := hostFor(dep) + ":" + strconv.Itoa(m.Services[dep].ServePort())
+		switch {
+		case strings.HasSuffix(v, "_ADDR"):
+			if val != want {
 				t.Errorf("%s=%q, want %s", v, val, want)
+			}
+		case val != "": // a URL (JWKS_URL): the same host and port, whatever the path
+			if u, err := url.Parse(val); err != nil || u.Host != want {
+				t.Errorf("%s=%q, want a URL on %s", v, val, want)
 			}
 		}
 	}

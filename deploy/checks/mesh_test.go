@@ -7,6 +7,7 @@ import (
 	"go/parser"
 	"go/token"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -57,7 +58,7 @@ func (s *service) knows(name string) bool { return s.Env[name].Name != "" || run
 func (s *service) listenVars(m *mesh) []string {
 	var out []string
 	for name, v := range s.Env {
-		if !strings.HasSuffix(name, "_ADDR") || v.Default == "" || m.dependencyOf(name) != "" {
+		if !strings.HasSuffix(name, "_ADDR") || v.Default == "" || m.dependencyOf(s, name) != "" {
 			continue
 		}
 		if _, _, err := net.SplitHostPort(v.Default); err == nil {
@@ -139,9 +140,13 @@ func (m *mesh) Names() []string {
 	return out
 }
 
-// dependencyOf returns the mesh service a setting dials (REGISTRY_ADDR →
-// registry; TOKEN_JWKS_URL → token), or "".
-func (m *mesh) dependencyOf(name string) string {
+// dependencyOf returns the mesh service one of s's settings dials, or "":
+// by the setting's name (REGISTRY_ADDR → registry; TOKEN_JWKS_URL → token),
+// or, for a URL setting named after no service, by its default — an
+// http(s) URL on loopback at another service's HTTP serving port (authz's
+// JWKS_URL defaults to http://127.0.0.1:9103/.well-known/jwks.json: the
+// token service's).
+func (m *mesh) dependencyOf(s *service, name string) string {
 	if !strings.HasSuffix(name, "_ADDR") && !strings.HasSuffix(name, "_URL") {
 		return ""
 	}
@@ -150,6 +155,25 @@ func (m *mesh) dependencyOf(name string) string {
 	if _, ok := m.Services[dep]; ok {
 		return dep
 	}
+	if !strings.HasSuffix(name, "_URL") {
+		return ""
+	}
+	u, err := url.Parse(s.Env[name].Default)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return ""
+	}
+	if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return ""
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		return ""
+	}
+	for _, other := range m.Services {
+		if other != s && other.ServeVar() == "HTTP_ADDR" && other.ServePort() == port {
+			return other.Name
+		}
+	}
 	return ""
 }
 
@@ -157,7 +181,7 @@ func (m *mesh) dependencyOf(name string) string {
 func (m *mesh) Deps(s *service) map[string]string {
 	out := map[string]string{}
 	for name := range s.Env {
-		if dep := m.dependencyOf(name); dep != "" && dep != s.Name {
+		if dep := m.dependencyOf(s, name); dep != "" && dep != s.Name {
 			out[dep] = name
 		}
 	}

@@ -368,6 +368,10 @@ func TestTerraformCatalog(t *testing.T) {
 	m := loadMesh(t)
 	cat, locals := loadCatalog(t, m)
 	envoyImg := loadEnvoyImage(t)
+	computeEnv := map[string]map[string]map[string]bool{}
+	for _, p := range providers {
+		computeEnv[p] = computeEnvNames(t, m, p)
+	}
 	for name := range cat {
 		if m.Services[name] == nil {
 			t.Errorf("catalog: %s is not a deployable in go.work", name)
@@ -400,8 +404,15 @@ func TestTerraformCatalog(t *testing.T) {
 			var deps []string
 			for dep, v := range m.Deps(s) {
 				deps = append(deps, dep)
-				if v != strings.ToUpper(dep)+"_ADDR" {
-					t.Errorf("%s names %s; the compute modules set <NAME>_ADDR for calls: extend them", v, dep)
+				if v == strings.ToUpper(dep)+"_ADDR" {
+					continue
+				}
+				// Any other name (a URL such as JWKS_URL) is set by the
+				// compute modules' local.env, or by nothing.
+				for _, p := range providers {
+					if !computeEnv[p]["env"][v] {
+						t.Errorf("%s names %s; compute/%s sets <NAME>_ADDR for calls, and its local.env does not set %s: extend it", v, dep, p, v)
+					}
 				}
 			}
 			sort.Strings(deps)
@@ -432,7 +443,7 @@ func TestTerraformCatalog(t *testing.T) {
 				}
 			}
 			for vname, v := range s.Env {
-				covered := slices.Contains(names, vname) || (m.dependencyOf(vname) != "" && slices.Contains(e.Calls, m.dependencyOf(vname))) || (name == "gateway" && vname == "GATEWAY_CONFIG")
+				covered := slices.Contains(names, vname) || (m.dependencyOf(s, vname) != "" && slices.Contains(e.Calls, m.dependencyOf(s, vname))) || (name == "gateway" && vname == "GATEWAY_CONFIG")
 				if v.Required && !covered {
 					t.Errorf("required %s is set by no deployment (env, inputs, stores, calls)", vname)
 				}
@@ -456,53 +467,72 @@ func TestTerraformCatalog(t *testing.T) {
 
 var envNameRE = regexp.MustCompile(`^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$`)
 
+// computeEnvNames returns the variable names the compute module of one
+// provider writes into the services' environments, by local (env, secrets,
+// vault_env): the literal keys of the objects in those locals (keys built
+// from expressions, such as "${upper(d)}_ADDR", are not names it can see).
+func computeEnvNames(t *testing.T, m *mesh, provider string) map[string]map[string]bool {
+	t.Helper()
+	out := map[string]map[string]bool{}
+	dir := filepath.Join(m.Root, tfModules, "agentidp", "compute", provider)
+	files, _ := filepath.Glob(filepath.Join(dir, "*.tf"))
+	for _, f := range files {
+		file, diags := hclparse.NewParser().ParseHCLFile(f)
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		for _, b := range file.Body.(*hclsyntax.Body).Blocks {
+			if b.Type != "locals" {
+				continue
+			}
+			for name, attr := range b.Body.Attributes {
+				if name != "env" && name != "secrets" && name != "vault_env" {
+					continue
+				}
+				hclsyntax.VisitAll(attr.Expr, func(n hclsyntax.Node) hcl.Diagnostics {
+					obj, ok := n.(*hclsyntax.ObjectConsExpr)
+					if !ok {
+						return nil
+					}
+					for _, item := range obj.Items {
+						key := hcl.ExprAsKeyword(item.KeyExpr)
+						if key == "" {
+							if v, d := item.KeyExpr.Value(nil); !d.HasErrors() && v.Type() == cty.String {
+								key = v.AsString()
+							}
+						}
+						if !envNameRE.MatchString(key) {
+							continue
+						}
+						if out[name] == nil {
+							out[name] = map[string]bool{}
+						}
+						out[name][key] = true
+					}
+					return nil
+				})
+			}
+		}
+	}
+	return out
+}
+
 // TestTerraformComputeEnv: every variable name the compute modules write
 // into the services' environments is read by some service.
 func TestTerraformComputeEnv(t *testing.T) {
 	m := loadMesh(t)
 	for _, p := range providers {
-		dir := filepath.Join(m.Root, tfModules, "agentidp", "compute", p)
-		files, _ := filepath.Glob(filepath.Join(dir, "*.tf"))
 		found := 0
-		for _, f := range files {
-			file, diags := hclparse.NewParser().ParseHCLFile(f)
-			if diags.HasErrors() {
-				t.Fatal(diags)
-			}
-			for _, b := range file.Body.(*hclsyntax.Body).Blocks {
-				if b.Type != "locals" {
-					continue
+		locals := computeEnvNames(t, m, p)
+		for local, keys := range locals {
+			for key := range keys {
+				found++
+				known := false
+				for _, s := range m.Services {
+					known = known || s.knows(key)
 				}
-				for name, attr := range b.Body.Attributes {
-					if name != "env" && name != "secrets" && name != "vault_env" {
-						continue
-					}
-					hclsyntax.VisitAll(attr.Expr, func(n hclsyntax.Node) hcl.Diagnostics {
-						obj, ok := n.(*hclsyntax.ObjectConsExpr)
-						if !ok {
-							return nil
-						}
-						for _, item := range obj.Items {
-							key := hcl.ExprAsKeyword(item.KeyExpr)
-							if key == "" {
-								if v, d := item.KeyExpr.Value(nil); !d.HasErrors() && v.Type() == cty.String {
-									key = v.AsString()
-								}
-							}
-							if !envNameRE.MatchString(key) {
-								continue
-							}
-							found++
-							known := false
-							for _, s := range m.Services {
-								known = known || s.knows(key)
-							}
-							if !known {
-								t.Errorf("%s: local.%s sets %s, which no service reads", filepath.Base(f), name, key)
-							}
-						}
-						return nil
-					})
+				if !known {
+					t.Errorf("compute/%s: local.%s sets %s, which no service reads", p, local, key)
 				}
 			}
 		}

@@ -9,9 +9,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +25,10 @@ import (
 var (
 	mesh   *stack.Stack
 	client = &http.Client{Timeout: 10 * time.Second}
+	// admin is the bootstrap admin (every scope); call sends its token
+	// unless a test says otherwise.
+	admin      stack.Admin
+	adminToken string
 )
 
 func TestMain(m *testing.M) {
@@ -46,14 +53,31 @@ func run(m *testing.M) int {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	policies, err := policyCopy(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	mesh, err = stack.Start(ctx, stack.Config{Dir: dir, Ports: ports, Logger: logger,
-		// Two token replicas behind Envoy, sharing Redis and the keys.
-		TokenReplicas: 2,
-		// The benchmarks drive one client hard; the limiter has its own tests.
-		ExtraEnv: map[string][]string{"token": {"RATE_LIMIT_PER_SECOND=1000000", "RATE_LIMIT_BURST=1000000"}},
+		// Two token and two authz replicas behind Envoy: the kill switch
+		// must hold on every one.
+		TokenReplicas: 2, AuthzReplicas: 2,
+		// A copy the hot-reload test may edit, with rate limits raised: the
+		// benchmarks drive one agent hard; the limiter has its own test.
+		PolicyDir: policies,
+		ExtraEnv:  map[string][]string{"token": {"RATE_LIMIT_PER_SECOND=1000000", "RATE_LIMIT_BURST=1000000"}},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start stack:", err)
+		return 1
+	}
+	if admin, err = mesh.BootstrapAdmin(ctx, filepath.Join(dir, "env")); err == nil {
+		adminToken, err = fetchToken(admin.ClientID, admin.ClientSecret, "")
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bootstrap admin:", err)
+		dumpLogs(dir)
+		mesh.Stop()
 		return 1
 	}
 	code := m.Run()
@@ -120,7 +144,29 @@ func (r response) reason(t *testing.T) string {
 	return ""
 }
 
+// call sends a request through the gateway as the bootstrap admin; a
+// header "Authorization" (even empty) replaces its token.
 func call(t *testing.T, method, path string, body any, headers ...string) response {
+	t.Helper()
+	for i := 0; i+1 < len(headers); i += 2 {
+		if strings.EqualFold(headers[i], "Authorization") {
+			return send(t, method, path, body, headers...)
+		}
+	}
+	return send(t, method, path, body, append([]string{"Authorization", "Bearer " + adminToken}, headers...)...)
+}
+
+// callAs sends a request with a bearer token ("" sends none).
+func callAs(t *testing.T, token, method, path string, body any, headers ...string) response {
+	t.Helper()
+	auth := ""
+	if token != "" {
+		auth = "Bearer " + token
+	}
+	return send(t, method, path, body, append([]string{"Authorization", auth}, headers...)...)
+}
+
+func send(t *testing.T, method, path string, body any, headers ...string) response {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -142,6 +188,10 @@ func call(t *testing.T, method, path string, body any, headers ...string) respon
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+			continue
+		}
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	resp, err := client.Do(req)
@@ -173,4 +223,95 @@ func register(t *testing.T, body map[string]any) map[string]any {
 	r := call(t, "POST", "/v1/agents", body)
 	expect(t, r, http.StatusCreated)
 	return r.JSON(t)
+}
+
+// policyCopy copies the repository's policies into dir/policies with every
+// rate limit raised out of the way (TestPolicyHotReload lowers one).
+func policyCopy(dir string) (string, error) {
+	root, err := stack.FindRepoRoot()
+	if err != nil {
+		return "", err
+	}
+	src, dst := filepath.Join(root, "policies"), filepath.Join(dir, "policies")
+	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		return "", err
+	}
+	err = editScopes(dst, func(doc map[string]any) {
+		limits := doc["rate_limits"].(map[string]any)
+		for name := range limits {
+			limits[name] = map[string]any{"per_second": 1000000, "burst": 1000000}
+		}
+	})
+	return dst, err
+}
+
+// editScopes rewrites dir/data/scopes.json atomically (the authz services
+// reload it within a second).
+func editScopes(dir string, edit func(doc map[string]any)) error {
+	path := filepath.Join(dir, "data", "scopes.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return err
+	}
+	edit(doc)
+	out, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, out, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// fetchToken gets an access token from the gateway (client_secret_basic),
+// retrying while the token service has not yet learned of a new client.
+func fetchToken(clientID, secret, scope string) (string, error) {
+	form := url.Values{"grant_type": {"client_credentials"}}
+	if scope != "" {
+		form.Set("scope", scope)
+	}
+	var last string
+	for i := 0; i < 100; i++ {
+		req, _ := http.NewRequest("POST", mesh.GatewayURL()+"/oauth2/token", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(clientID, secret)
+		resp, err := client.Do(req)
+		if err != nil {
+			return "", err
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			var body struct {
+				AccessToken string `json:"access_token"`
+			}
+			if err := json.Unmarshal(b, &body); err != nil {
+				return "", err
+			}
+			return body.AccessToken, nil
+		}
+		last = fmt.Sprintf("%d %s", resp.StatusCode, b)
+		time.Sleep(50 * time.Millisecond)
+	}
+	return "", fmt.Errorf("token: %s", last)
 }

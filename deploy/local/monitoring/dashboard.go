@@ -70,6 +70,22 @@ var Rows = []Row{
 			{Expr: "sum by (result) (rate(agentidp_token_client_auth_total" + rate + "))", Legend: "{{result}}"},
 		}},
 	}},
+	{Title: "Authorization", Panels: []Panel{
+		{Title: "Decisions by result and reason", Unit: "reqps", Needs: "authz", Targets: []Target{
+			{Expr: "sum by (result, reason) (rate(agentidp_authz_decisions_total" + rate + "))", Legend: "{{result}} {{reason}}"},
+		}},
+		{Title: "Check latency (handler)", Unit: "s", Needs: "authz",
+			Targets: quantiles("agentidp_authz_check_duration_seconds", "job", "")},
+		{Title: "Verified-token cache hit ratio", Unit: "percentunit", Needs: "authz", Targets: []Target{
+			{Expr: ratio(`agentidp_authz_token_cache_total{result="hit"}`, "agentidp_authz_token_cache_total", "job"), Legend: "{{job}}"},
+		}},
+		{Title: "Kill-switch feeds live (min over replicas)", Unit: "short", Needs: "authz", Targets: []Target{
+			{Expr: "min by (feed) (agentidp_authz_feed_live)", Legend: "{{feed}}"},
+		}},
+		{Title: "Policy reloads", Unit: "short", Needs: "authz", Targets: []Target{
+			{Expr: "sum by (result) (increase(agentidp_authz_policy_reloads_total" + rate + "))", Legend: "{{result}}"},
+		}},
+	}},
 	{Title: "Traffic", Panels: []Panel{
 		{Title: "Agents registered", Unit: "short", Needs: "registry", Targets: []Target{
 			{Expr: "sum(increase(agentidp_agents_registered_total" + rate + "))", Legend: "registered"},

@@ -20,6 +20,7 @@ var Jobs = []Job{
 	{Name: "credentials", MetricsPath: "/metrics"},
 	{Name: "audit", MetricsPath: "/metrics"},
 	{Name: "token", MetricsPath: "/metrics"},
+	{Name: "authz", MetricsPath: "/metrics"},
 	{Name: "gateway", MetricsPath: "/metrics"},        // the xDS control plane
 	{Name: "envoy", MetricsPath: "/stats/prometheus"}, // Envoy's admin listener
 }

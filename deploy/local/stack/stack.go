@@ -43,6 +43,8 @@ type Ports struct {
 	AuditHTTP       int
 	TokenHTTP       int // the token service's public HTTP (OAuth 2.0 endpoints)
 	TokenAdmin      int
+	AuthzGRPC       int // the authz service's ext_authz gRPC
+	AuthzHTTP       int
 }
 
 // DefaultPorts are the ports of `make dev`, documented in the README.
@@ -53,6 +55,7 @@ var DefaultPorts = Ports{
 	CredentialsGRPC: 9102, CredentialsHTTP: 9202,
 	AuditGRPC: 9104, AuditHTTP: 9204,
 	TokenHTTP: 9103, TokenAdmin: 9203,
+	AuthzGRPC: 9105, AuthzHTTP: 9205,
 }
 
 // FreePorts picks a free port for everything (tests).
@@ -60,7 +63,7 @@ func FreePorts() (Ports, error) {
 	var p Ports
 	for _, dst := range []*int{&p.Gateway, &p.EnvoyAdmin, &p.XDS, &p.GatewayHTTP, &p.Postgres,
 		&p.Redis, &p.Vault, &p.RegistryGRPC, &p.RegistryHTTP, &p.CredentialsGRPC, &p.CredentialsHTTP,
-		&p.AuditGRPC, &p.AuditHTTP, &p.TokenHTTP, &p.TokenAdmin} {
+		&p.AuditGRPC, &p.AuditHTTP, &p.TokenHTTP, &p.TokenAdmin, &p.AuthzGRPC, &p.AuthzHTTP} {
 		port, err := testkit.FreePort()
 		if err != nil {
 			return p, err
@@ -81,6 +84,12 @@ type Config struct {
 	// TokenReplicas is how many token services run (default 1); the extra
 	// ones take free ports. They share Redis and the signing keys in Vault.
 	TokenReplicas int
+	// AuthzReplicas is how many authz services run (default 1); the extra
+	// ones take free ports. Each keeps its own state from the change feeds.
+	AuthzReplicas int
+	// PolicyDir is the authz services' policy directory (POLICY_DIR);
+	// default the repository's policies/, so edits apply live (hot reload).
+	PolicyDir string
 	// ExtraEnv is added to a service's environment, by service name (e.g.
 	// a higher token rate limit for benchmarks).
 	ExtraEnv map[string][]string
@@ -151,17 +160,19 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 			return nil, err
 		}
 	}
-	for i := 1; i < cfg.TokenReplicas; i++ {
-		a, err := testkit.FreePort()
-		if err != nil {
-			return nil, err
-		}
-		b, err := testkit.FreePort()
-		if err != nil {
-			return nil, err
-		}
-		if _, err := s.startReplica(ctx, "token", [2]int{a, b}); err != nil {
-			return nil, err
+	for name, n := range map[string]int{"token": cfg.TokenReplicas, "authz": cfg.AuthzReplicas} {
+		for i := 1; i < n; i++ {
+			a, err := testkit.FreePort()
+			if err != nil {
+				return nil, err
+			}
+			b, err := testkit.FreePort()
+			if err != nil {
+				return nil, err
+			}
+			if _, err := s.startReplica(ctx, name, [2]int{a, b}); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := s.startGateway(ctx); err != nil {
@@ -174,11 +185,11 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 }
 
 // serviceOrder starts dependencies first.
-var serviceOrder = []string{"registry", "credentials", "audit", "token"}
+var serviceOrder = []string{"registry", "credentials", "audit", "token", "authz"}
 
 // routed are the services the gateway serves REST for; their endpoints go
 // into the gateway's configuration.
-var routed = map[string]bool{"registry": true, "credentials": true, "audit": true, "token": true}
+var routed = map[string]bool{"registry": true, "credentials": true, "audit": true, "token": true, "authz": true}
 
 func (s *Stack) firstPorts(name string) [2]int {
 	switch name {
@@ -190,6 +201,8 @@ func (s *Stack) firstPorts(name string) [2]int {
 		return [2]int{s.cfg.Ports.AuditGRPC, s.cfg.Ports.AuditHTTP}
 	case "token":
 		return [2]int{s.cfg.Ports.TokenHTTP, s.cfg.Ports.TokenAdmin}
+	case "authz":
+		return [2]int{s.cfg.Ports.AuthzGRPC, s.cfg.Ports.AuthzHTTP}
 	}
 	panic("unknown service " + name)
 }
@@ -253,6 +266,27 @@ func (s *Stack) startData(ctx context.Context) error {
 // VaultAddr is the stack's Vault (VAULT_ADDR).
 func (s *Stack) VaultAddr() string { return s.vault.Addr() }
 
+// VaultToken is the stack's Vault root token (tests read the token
+// service's signing keys with it).
+func (s *Stack) VaultToken() string { return s.vault.RootToken }
+
+// RedisURL is the stack's Redis (database 0, which the services share).
+func (s *Stack) RedisURL() string { return s.redis.URL(0) }
+
+// Ports are the stack's ports.
+func (s *Stack) Ports() Ports { return s.cfg.Ports }
+
+// Binary is the path of a binary the stack built ("authz", "token", ...).
+func (s *Stack) Binary(name string) string { return filepath.Join(s.binDir(), name) }
+
+// PolicyDir is the authz services' policy directory.
+func (s *Stack) PolicyDir() string {
+	if s.cfg.PolicyDir != "" {
+		return s.cfg.PolicyDir
+	}
+	return filepath.Join(s.cfg.RepoRoot, "policies")
+}
+
 // serviceEnv is the environment of one replica of a service listening on
 // mainPort (what the gateway routes to) and adminPort.
 func (s *Stack) serviceEnv(name string, mainPort, adminPort int) []string {
@@ -298,6 +332,17 @@ func (s *Stack) serviceEnv(name string, mainPort, adminPort int) []string {
 			// Tokens name the gateway as their issuer: clients discover the
 			// endpoints through it (RFC 8414).
 			"ISSUER="+s.GatewayURL(),
+		)
+	case "authz":
+		env = append(env,
+			"REDIS_URL="+s.redis.URL(0),
+			"REGISTRY_ADDR="+testkit.Addr(s.cfg.Ports.RegistryGRPC),
+			"CREDENTIALS_ADDR="+testkit.Addr(s.cfg.Ports.CredentialsGRPC),
+			// The keys come from the token service directly: every gateway
+			// route but the token service's own needs authz first.
+			"JWKS_URL=http://"+testkit.Addr(s.cfg.Ports.TokenHTTP)+"/.well-known/jwks.json",
+			"ISSUER="+s.GatewayURL(),
+			"POLICY_DIR="+s.PolicyDir(),
 		)
 	}
 	return append(env, s.cfg.ExtraEnv[name]...)
@@ -396,6 +441,11 @@ func (s *Stack) startGateway(ctx context.Context) error {
 			"HTTP_ADDR=" + testkit.Addr(p.GatewayHTTP),
 			"ENVOY_NODE_ID=agentidp-gateway",
 		},
+	}
+	// The web dashboard, at / through Envoy, once it is built
+	// (scripts/dashboard.sh, or cd dashboard && npm ci && npm run build).
+	if dist := filepath.Join(s.cfg.RepoRoot, "dashboard", "dist"); fileExists(filepath.Join(dist, "index.html")) {
+		s.gateway.env = append(s.gateway.env, "DASHBOARD_DIR="+dist)
 	}
 	s.log.Info("starting gateway control plane", "xds", s.gateway.Addr)
 	if err := s.gateway.Start(ctx); err != nil {

@@ -16,6 +16,11 @@ const (
 	// HTTP services speak plain HTTP/1.1 and are proxied as they are (the
 	// token service's /oauth2/ and /.well-known/ endpoints).
 	HTTP
+	// ExtAuthz is the authorization service: gRPC
+	// (envoy.service.auth.v3.Authorization), called by Envoy's ext_authz
+	// filter for every request of every route that is not Public. It owns
+	// no routes.
+	ExtAuthz
 )
 
 // Route is one path match that sends a request to a service.
@@ -40,7 +45,14 @@ type Service struct {
 	// and its own dependencies are up (the twin of grpc.health.v1 SERVING):
 	// Envoy's health checks and the gateway's /readyz probe it.
 	ReadinessPath string
+	// Public routes skip the ext_authz filter: the service authenticates
+	// its callers itself (the token service's client authentication) or
+	// serves what anyone may read (JWKS, metadata).
+	Public bool
 }
+
+// Authz is the catalog name of the authorization service.
+const Authz = "authz"
 
 // services is the routing table. Adding a service is adding a row: later
 // issues add audit (GRPCTranscoded, /v1/...).
@@ -74,6 +86,7 @@ var services = []Service{
 		Protocol:      HTTP,
 		Routes:        []Route{{Prefix: "/oauth2/"}, {Prefix: "/.well-known/"}},
 		ReadinessPath: "/readyz",
+		Public:        true,
 	},
 	{
 		// The audit log's query API; its ingest service is internal.
@@ -81,6 +94,12 @@ var services = []Service{
 		Protocol:     GRPCTranscoded,
 		GRPCServices: []string{"agentidp.audit.v1.AuditService"},
 		Routes:       []Route{{Path: "/v1/audit/events"}, {Prefix: "/v1/audit/events/"}, {Path: "/v1/audit/verify"}},
+	},
+	{
+		// The ext_authz server every other route goes through (services/authz).
+		// A literal (= Authz): deploy/checks reads the rows from the source.
+		Name:     "authz",
+		Protocol: ExtAuthz,
 	},
 }
 

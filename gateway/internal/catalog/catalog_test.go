@@ -21,8 +21,11 @@ func TestRows(t *testing.T) {
 		if s.Protocol == HTTP && !strings.HasPrefix(s.ReadinessPath, "/") {
 			t.Errorf("%s: an HTTP service needs a ReadinessPath for health checks", s.Name)
 		}
-		if len(s.Routes) == 0 {
+		if len(s.Routes) == 0 && s.Protocol != ExtAuthz {
 			t.Errorf("%s: no routes", s.Name)
+		}
+		if s.Protocol == ExtAuthz && (len(s.Routes) > 0 || s.Name != Authz) {
+			t.Errorf("%s: the ext_authz service is %q and owns no routes", s.Name, Authz)
 		}
 		for _, r := range s.Routes {
 			set := 0

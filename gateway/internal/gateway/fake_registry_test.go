@@ -26,6 +26,8 @@ type fakeRegistry struct {
 	registryv1.UnimplementedRegistryServiceServer
 	name  string // reported in every agent's description, to see who answered
 	calls atomic.Int64
+	// md is the metadata (request headers) of the last call.
+	md atomic.Pointer[metadata.MD]
 
 	mu   sync.Mutex
 	addr string
@@ -49,8 +51,11 @@ func (f *fakeRegistry) CreateAgent(ctx context.Context, req *registryv1.CreateAg
 	return a, nil
 }
 
-func (f *fakeRegistry) GetAgent(_ context.Context, req *registryv1.GetAgentRequest) (*registryv1.Agent, error) {
+func (f *fakeRegistry) GetAgent(ctx context.Context, req *registryv1.GetAgentRequest) (*registryv1.Agent, error) {
 	f.calls.Add(1)
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		f.md.Store(&md)
+	}
 	if req.GetAgentId() == "slow" {
 		time.Sleep(time.Second)
 	}

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/sentryagent/agentidp/gateway/internal/dashboard"
 	"github.com/sentryagent/agentidp/gateway/internal/readiness"
 	"github.com/sentryagent/agentidp/gateway/internal/topology"
 	"github.com/sentryagent/agentidp/gateway/internal/xds"
@@ -47,6 +48,12 @@ type Config struct {
 	PollInterval time.Duration `env:"GATEWAY_CONFIG_POLL_INTERVAL" envDefault:"500ms"`
 	// UpstreamTimeout bounds an API call through the gateway.
 	UpstreamTimeout time.Duration `env:"GATEWAY_UPSTREAM_TIMEOUT" envDefault:"5s"`
+	// AuthzTimeout bounds one ext_authz check; past it the request is a 503.
+	AuthzTimeout time.Duration `env:"GATEWAY_AUTHZ_TIMEOUT" envDefault:"1s"`
+	// DashboardDir holds the built web dashboard (dashboard/dist), which
+	// Envoy serves at / for every path no API route claims; empty serves
+	// none (those paths stay ROUTE_NOT_FOUND).
+	DashboardDir string `env:"DASHBOARD_DIR"`
 }
 
 // Validate checks the settings, naming the variable at fault.
@@ -71,6 +78,9 @@ func (c Config) Validate() error {
 	}
 	if c.UpstreamTimeout <= 0 {
 		return fmt.Errorf("GATEWAY_UPSTREAM_TIMEOUT: must be positive")
+	}
+	if c.AuthzTimeout <= 0 {
+		return fmt.Errorf("GATEWAY_AUTHZ_TIMEOUT: must be positive")
 	}
 	return nil
 }
@@ -118,7 +128,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err != nil {
 		return err
 	}
-	builder, err := xds.NewBuilder(xds.BuilderConfig{GatewayHTTP: upstream, UpstreamTimeout: cfg.UpstreamTimeout})
+	builder, err := xds.NewBuilder(xds.BuilderConfig{GatewayHTTP: upstream, UpstreamTimeout: cfg.UpstreamTimeout, AuthzTimeout: cfg.AuthzTimeout})
 	if err != nil {
 		return err
 	}
@@ -160,6 +170,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	mux.Handle("GET /metrics", metrics.Handler(deps.Metrics))
 	mux.Handle("GET /healthz", health.LiveHandler())
 	mux.Handle("GET /readyz", checker.Handler())
+	ui, err := dashboard.New(cfg.DashboardDir)
+	if err != nil {
+		return fmt.Errorf("DASHBOARD_DIR: %w", err)
+	}
+	mux.Handle(dashboard.PathPrefix, ui)
 	httpServer := serve.NewHTTPServer(mux, logger)
 
 	var lc net.ListenConfig

@@ -161,7 +161,8 @@ func TestGatewayAPI(t *testing.T) {
 		{
 			name: "readyz comes from the control plane", method: "GET", path: "/readyz", status: 200,
 			check: func(t *testing.T, b map[string]any) {
-				want := fmt.Sprintf(`map[registry:map[endpoints:map[%s:SERVING] status:SERVING]]`, reg.Addr())
+				want := fmt.Sprintf(`map[authz:map[endpoints:map[%s:SERVING] status:SERVING] registry:map[endpoints:map[%s:SERVING] status:SERVING]]`,
+					s.authz.Addr(), reg.Addr())
 				if b["status"] != "ready" || fmt.Sprint(b["services"]) != want {
 					t.Errorf("readyz = %v", b)
 				}

@@ -33,9 +33,17 @@ type stack struct {
 	httpAddr   string
 	envoy      *testkit.Envoy
 	client     *http.Client
+	// authz answers Envoy's ext_authz checks (fake_authz_test.go).
+	authz *fakeAuthz
 }
 
 func startStack(t *testing.T, endpoints ...string) *stack {
+	t.Helper()
+	return startStackEnv(t, nil, endpoints...)
+}
+
+// startStackEnv is startStack with extra control plane settings.
+func startStackEnv(t *testing.T, extraEnv map[string]string, endpoints ...string) *stack {
 	t.Helper()
 	testkit.SkipIfShort(t)
 	dir := t.TempDir()
@@ -44,19 +52,24 @@ func startStack(t *testing.T, endpoints ...string) *stack {
 		configPath: filepath.Join(dir, "gateway.yaml"),
 		listenPort: testkit.MustFreePort(t),
 		client:     &http.Client{Timeout: 10 * time.Second},
+		authz:      startFakeAuthz(t),
 	}
 	s.writeConfig(endpoints...)
 
 	xdsAddr := testkit.Addr(testkit.MustFreePort(t))
 	s.httpAddr = testkit.Addr(testkit.MustFreePort(t))
-	cfg, err := config.LoadFrom[gateway.Config](map[string]string{
+	env := map[string]string{
 		"GATEWAY_CONFIG":               s.configPath,
 		"XDS_ADDR":                     xdsAddr,
 		"HTTP_ADDR":                    s.httpAddr,
 		"GATEWAY_CONFIG_POLL_INTERVAL": "100ms",
 		"GATEWAY_UPSTREAM_TIMEOUT":     upstreamTimeout.String(),
 		"SHUTDOWN_TIMEOUT":             "1s",
-	})
+	}
+	for k, v := range extraEnv {
+		env[k] = v
+	}
+	cfg, err := config.LoadFrom[gateway.Config](env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +143,7 @@ func (s *stack) writeConfig(endpoints ...string) {
 	for _, ep := range endpoints {
 		fmt.Fprintf(&b, "      - %q\n", ep)
 	}
+	fmt.Fprintf(&b, "  authz:\n    endpoints: [%q]\n", s.authz.Addr())
 	if err := writeFile(s.configPath, b.String()); err != nil {
 		s.t.Fatal(err)
 	}
@@ -151,10 +165,20 @@ type response struct {
 	body   string
 }
 
-// do sends a request through Envoy; header is name, value pairs.
+// do sends a request through Envoy; header is name, value pairs. Unless
+// the caller sets Authorization, an API request (/v1/...) carries a token
+// the fake authz service accepts.
 func (s *stack) do(method, path, body string, header ...string) response {
 	s.t.Helper()
-	return s.get(method, s.url(path), body, header...)
+	for i := 0; i+1 < len(header); i += 2 {
+		if strings.EqualFold(header[i], "authorization") {
+			return s.get(method, s.url(path), body, header...)
+		}
+	}
+	if !strings.Contains(strings.ToLower(path), "/v1/") {
+		return s.get(method, s.url(path), body, header...)
+	}
+	return s.get(method, s.url(path), body, append([]string{"Authorization", "Bearer " + okToken}, header...)...)
 }
 
 func (s *stack) get(method, url, body string, header ...string) response {

@@ -63,6 +63,9 @@ func (s *stack) writeServices(services map[string][]string) {
 	s.t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "listener: {address: 127.0.0.1, port: %d}\nservices:\n", s.listenPort)
+	if _, ok := services["authz"]; !ok {
+		services["authz"] = []string{s.authz.Addr()}
+	}
 	for name, eps := range services {
 		fmt.Fprintf(&b, "  %s:\n    endpoints:\n", name)
 		for _, ep := range eps {

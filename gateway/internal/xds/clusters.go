@@ -51,7 +51,7 @@ func serviceCluster(svc catalog.Service) *cluster.Cluster {
 		}}},
 	}
 	switch {
-	case svc.Protocol == catalog.GRPCTranscoded:
+	case svc.Protocol == catalog.GRPCTranscoded || svc.Protocol == catalog.ExtAuthz:
 		c.TypedExtensionProtocolOptions = http2Options()
 		c.HealthChecks = []*core.HealthCheck{grpcHealthCheck()}
 	case svc.Protocol == catalog.HTTP && svc.ReadinessPath != "":

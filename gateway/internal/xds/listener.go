@@ -5,11 +5,13 @@ import (
 	"time"
 
 	accesslog "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
+	mutationrules "github.com/envoyproxy/go-control-plane/envoy/config/common/mutation_rules/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	stream "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/stream/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	reqwithoutquery "github.com/envoyproxy/go-control-plane/envoy/extensions/formatter/req_without_query/v3"
+	earlymutation "github.com/envoyproxy/go-control-plane/envoy/extensions/http/early_header_mutation/header_mutation/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -19,7 +21,7 @@ import (
 // publicListener is the one listener clients talk to: plain HTTP (TLS is
 // terminated in front of the gateway, or added here later), routes over
 // RDS, and the filter chain of httpFilters.
-func publicListener(addr netip.AddrPort, descriptor []byte, grpcServices []string) *listener.Listener {
+func publicListener(addr netip.AddrPort, descriptor []byte, grpcServices []string, authzTimeout time.Duration) *listener.Listener {
 	manager := &hcm.HttpConnectionManager{
 		StatPrefix: statPrefix,
 		CodecType:  hcm.HttpConnectionManager_AUTO,
@@ -27,9 +29,14 @@ func publicListener(addr netip.AddrPort, descriptor []byte, grpcServices []strin
 			ConfigSource:    adsSource(),
 			RouteConfigName: RouteConfigName,
 		}},
-		HttpFilters:      httpFilters(descriptor, grpcServices),
-		LocalReplyConfig: localReplyConfig(),
-		AccessLog:        []*accesslog.AccessLog{stdoutAccessLog()},
+		HttpFilters: httpFilters(descriptor, grpcServices, authzTimeout),
+		// Identity headers come from the authz service only: any copy a
+		// client sends is dropped before routing and filters see the
+		// request (on every route, also those without ext_authz), and a
+		// client's x-request-id too, so that Envoy issues a fresh one.
+		EarlyHeaderMutationExtensions: []*core.TypedExtensionConfig{stripIdentityHeaders()},
+		LocalReplyConfig:              localReplyConfig(),
+		AccessLog:                     []*accesslog.AccessLog{stdoutAccessLog()},
 
 		// Edge-proxy hardening (Envoy's "configuring Envoy as an edge
 		// proxy" guide): trust no client-supplied X-Forwarded-For, and
@@ -110,4 +117,20 @@ func socketAddress(addr netip.AddrPort) *core.Address {
 		Address:       addr.Addr().String(),
 		PortSpecifier: &core.SocketAddress_PortValue{PortValue: uint32(addr.Port())},
 	}}}
+}
+
+// IdentityHeaders are set upstream by the authz service alone.
+var IdentityHeaders = []string{"x-agent-id", "x-agent-scopes", "x-request-id"}
+
+func stripIdentityHeaders() *core.TypedExtensionConfig {
+	var mutations []*mutationrules.HeaderMutation
+	for _, h := range IdentityHeaders {
+		mutations = append(mutations, &mutationrules.HeaderMutation{
+			Action: &mutationrules.HeaderMutation_Remove{Remove: h},
+		})
+	}
+	return &core.TypedExtensionConfig{
+		Name:        "envoy.http.early_header_mutation.header_mutation",
+		TypedConfig: mustAny(&earlymutation.HeaderMutation{Mutations: mutations}),
+	}
 }

@@ -32,6 +32,14 @@ type localReply struct {
 // 1.40 (see gateway/README.md).
 var localReplies = []localReply{
 	{
+		// ext_authz could not get a decision (authz down, slow, or not
+		// configured): the request is refused, never let through.
+		when:    `response.code_details.startsWith("ext_authz_error")`,
+		code:    codes.Unavailable,
+		reason:  "SERVICE_UNAVAILABLE",
+		message: "the authorization service is unavailable",
+	},
+	{
 		when:    `response.code_details == "path_normalization_failed"`,
 		code:    codes.InvalidArgument,
 		reason:  "MALFORMED_REQUEST",
@@ -107,7 +115,11 @@ var oauthLocalReplies = []struct{ when, code string }{
 // error shape. Non-error local replies (the /healthz direct response) match
 // no mapper and keep their body.
 func localReplyConfig() *hcm.LocalReplyConfig {
-	cfg := &hcm.LocalReplyConfig{}
+	// A denial from the authz service is already an AgentIdP error (JSON
+	// body, WWW-Authenticate, Retry-After): matched first and left alone.
+	cfg := &hcm.LocalReplyConfig{Mappers: []*hcm.ResponseMapper{{
+		Filter: celFilter(`response.code_details == "ext_authz_denied"`),
+	}}}
 	for _, r := range oauthLocalReplies {
 		cfg.Mappers = append(cfg.Mappers, &hcm.ResponseMapper{
 			Filter:             celFilter(r.when),

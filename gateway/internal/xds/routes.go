@@ -2,10 +2,12 @@ package xds
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	extauthz "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	previoushosts "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/host/previous_hosts/v3"
 	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -56,13 +58,11 @@ func routeConfig(configured map[string]bool, timeout time.Duration) *route.Route
 			rt := &route.Route{Name: fmt.Sprintf("%s/%d", svc.Name, i), Match: match(r)}
 			switch {
 			case !configured[svc.Name]:
-				// Say what is wrong instead of a misleading 404.
-				rt.Action = &route.Route_DirectResponse{DirectResponse: &route.DirectResponseAction{
-					Status: 503,
-					Body: &core.DataSource{Specifier: &core.DataSource_InlineString{
-						InlineString: fmt.Sprintf("service %s is not configured on this gateway", svc.Name),
-					}},
-				}}
+				rt.Action = notConfigured(svc.Name)
+				rt.TypedPerFilterConfig = notTranscoded()
+			case !svc.Public && !configured[catalog.Authz]:
+				// Fail closed: without an authz service nothing is authorised.
+				rt.Action = notConfigured(catalog.Authz)
 				rt.TypedPerFilterConfig = notTranscoded()
 			default:
 				rt.Action = &route.Route_Route{Route: serviceAction(svc.Name, timeout)}
@@ -73,6 +73,18 @@ func routeConfig(configured map[string]bool, timeout time.Duration) *route.Route
 			routes = append(routes, rt)
 		}
 	}
+	// Last: whatever no route above claims is the web dashboard's.
+	routes = append(routes, dashboardRoute())
+	for _, rt := range routes {
+		if !authorised(rt) {
+			if rt.TypedPerFilterConfig == nil {
+				rt.TypedPerFilterConfig = map[string]*anypb.Any{}
+			}
+			rt.TypedPerFilterConfig[extAuthzFilter] = mustAny(&extauthz.ExtAuthzPerRoute{
+				Override: &extauthz.ExtAuthzPerRoute_Disabled{Disabled: true},
+			})
+		}
+	}
 	return &route.RouteConfiguration{
 		Name: RouteConfigName,
 		VirtualHosts: []*route.VirtualHost{{
@@ -81,6 +93,36 @@ func routeConfig(configured map[string]bool, timeout time.Duration) *route.Route
 			Routes:  routes,
 		}},
 	}
+}
+
+// authorised reports whether a route goes through ext_authz: every route
+// but the gateway's health routes, the routes of Public services (the token
+// service authenticates its own clients), the web dashboard's static files
+// (the page itself is public; every API call it makes carries a token), and
+// direct 503s for services not configured.
+func authorised(rt *route.Route) bool {
+	switch rt.GetName() {
+	case "healthz", "readyz", "dashboard":
+		return false
+	}
+	if rt.GetDirectResponse() != nil {
+		return false
+	}
+	name, _, _ := strings.Cut(rt.GetName(), "/")
+	if svc, ok := catalog.Lookup(name); ok && svc.Public {
+		return false
+	}
+	return true
+}
+
+// notConfigured says what is wrong instead of a misleading 404.
+func notConfigured(service string) *route.Route_DirectResponse {
+	return &route.Route_DirectResponse{DirectResponse: &route.DirectResponseAction{
+		Status: 503,
+		Body: &core.DataSource{Specifier: &core.DataSource_InlineString{
+			InlineString: fmt.Sprintf("service %s is not configured on this gateway", service),
+		}},
+	}}
 }
 
 func serviceAction(cluster string, timeout time.Duration) *route.RouteAction {

@@ -22,6 +22,9 @@ type BuilderConfig struct {
 	// UpstreamTimeout bounds a whole API call to a service, retries
 	// included; default 5s.
 	UpstreamTimeout time.Duration
+	// AuthzTimeout bounds one ext_authz check; default 1s. Past it the
+	// request is refused (503), never let through.
+	AuthzTimeout time.Duration
 }
 
 // Builder turns a resolved topology into an xDS snapshot.
@@ -36,6 +39,9 @@ type Builder struct {
 func NewBuilder(cfg BuilderConfig) (*Builder, error) {
 	if cfg.UpstreamTimeout <= 0 {
 		cfg.UpstreamTimeout = 5 * time.Second
+	}
+	if cfg.AuthzTimeout <= 0 {
+		cfg.AuthzTimeout = time.Second
 	}
 	services := catalog.TranscodedGRPCServices()
 	desc, err := Descriptor(services)
@@ -62,8 +68,16 @@ func (b *Builder) Build(res *topology.Resolved) (*cache.Snapshot, error) {
 		clusters = append(clusters, serviceCluster(svc))
 		endpoints = append(endpoints, loadAssignment(name, res.Endpoints[name]))
 	}
+	if !configured[catalog.Authz] {
+		// The ext_authz filter names the cluster; without endpoints every
+		// protected route is a direct 503 (routeConfig) and anything else
+		// fails closed.
+		svc, _ := catalog.Lookup(catalog.Authz)
+		clusters = append(clusters, serviceCluster(svc))
+		endpoints = append(endpoints, loadAssignment(catalog.Authz, nil))
+	}
 	byType := map[types.ResponseType][]types.Resource{
-		types.Listener: {publicListener(res.Listener, b.descriptor, b.grpcServices)},
+		types.Listener: {publicListener(res.Listener, b.descriptor, b.grpcServices, b.cfg.AuthzTimeout)},
 		types.Route:    {routeConfig(configured, b.cfg.UpstreamTimeout)},
 		types.Cluster:  clusters,
 		types.Endpoint: endpoints,

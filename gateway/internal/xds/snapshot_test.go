@@ -2,11 +2,13 @@ package xds
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	extauthz "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -55,8 +57,9 @@ func TestBuildIsConsistentAndComplete(t *testing.T) {
 	for typ, names := range map[string][]string{
 		resource.ListenerType: {ListenerName},
 		resource.RouteType:    {RouteConfigName},
-		resource.ClusterType:  {GatewayHTTPCluster, "registry"},
-		resource.EndpointType: {"registry"},
+		// authz is always there: the ext_authz filter names its cluster.
+		resource.ClusterType:  {GatewayHTTPCluster, "registry", "authz"},
+		resource.EndpointType: {"registry", "authz"},
 	} {
 		got := snap.GetResources(typ)
 		if len(got) != len(names) {
@@ -166,5 +169,72 @@ func TestBuildRejectsUnknownService(t *testing.T) {
 	res.Config.Services["ghost"] = topology.Service{Endpoints: []string{"127.0.0.1:2"}}
 	if _, err := newBuilder(t).Build(res); err == nil {
 		t.Fatal("Build accepted a service missing from the catalog")
+	}
+}
+
+func TestProtectedRoutesFailClosedWithoutAuthz(t *testing.T) {
+	rc := routeConfig(map[string]bool{"registry": true, "token": true}, time.Second)
+	for _, r := range rc.GetVirtualHosts()[0].GetRoutes() {
+		switch {
+		case r.GetMatch().GetPath() == "/v1/agents":
+			dr, ok := r.GetAction().(*route.Route_DirectResponse)
+			if !ok || dr.DirectResponse.GetStatus() != 503 || !strings.Contains(dr.DirectResponse.GetBody().GetInlineString(), "authz") {
+				t.Errorf("/v1/agents without authz = %v", r.GetAction())
+			}
+		case r.GetMatch().GetPrefix() == "/oauth2/":
+			if _, ok := r.GetAction().(*route.Route_Route); !ok {
+				t.Errorf("/oauth2/ without authz = %v, want routed (it authenticates its clients)", r.GetAction())
+			}
+		}
+	}
+}
+
+// TestExtAuthzCoverage: ext_authz is off exactly on the health routes, the
+// routes of Public services (token), the dashboard and direct 503s.
+func TestExtAuthzCoverage(t *testing.T) {
+	all := map[string]bool{"registry": true, "credentials": true, "audit": true, "token": true, "authz": true}
+	rc := routeConfig(all, time.Second)
+	off := map[string]bool{}
+	for _, r := range rc.GetVirtualHosts()[0].GetRoutes() {
+		if _, ok := r.GetTypedPerFilterConfig()[extAuthzFilter]; ok {
+			off[r.GetName()] = true
+		}
+	}
+	for _, name := range []string{"healthz", "readyz", "token/0", "token/1", "dashboard"} {
+		if !off[name] {
+			t.Errorf("ext_authz runs on %s", name)
+		}
+	}
+	for _, name := range []string{"registry/0", "registry/1", "credentials/0", "audit/0", "audit/1", "audit/2"} {
+		if off[name] {
+			t.Errorf("ext_authz is off on %s", name)
+		}
+	}
+}
+
+// TestExtAuthzFilter: before the transcoder, fail closed, with the body.
+func TestExtAuthzFilter(t *testing.T) {
+	filters := httpFilters(nil, nil, 750*time.Millisecond)
+	var names []string
+	for _, f := range filters {
+		names = append(names, f.GetName())
+	}
+	got := strings.Join(names, ",")
+	if !strings.Contains(got, extAuthzFilter+","+transcoderFilter) {
+		t.Fatalf("filter order %s: ext_authz must come right before the transcoder", got)
+	}
+	var cfg extauthz.ExtAuthz
+	for _, f := range filters {
+		if f.GetName() == extAuthzFilter {
+			if err := f.GetTypedConfig().UnmarshalTo(&cfg); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if cfg.GetFailureModeAllow() || cfg.GetStatusOnError().GetCode() != 503 ||
+		cfg.GetGrpcService().GetEnvoyGrpc().GetClusterName() != "authz" ||
+		cfg.GetGrpcService().GetTimeout().AsDuration() != 750*time.Millisecond ||
+		cfg.GetWithRequestBody().GetMaxRequestBytes() == 0 || cfg.GetWithRequestBody().GetAllowPartialMessage() {
+		t.Fatalf("ext_authz config: %v", &cfg)
 	}
 }

@@ -41,16 +41,19 @@ func run(dir string, withMonitoring bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	replicas := 1
-	if v := os.Getenv("TOKEN_REPLICAS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 16 {
-			return fmt.Errorf("TOKEN_REPLICAS: %q is not a number from 1 to 16", v)
+	replicas := map[string]int{}
+	for _, name := range []string{"TOKEN_REPLICAS", "AUTHZ_REPLICAS"} {
+		replicas[name] = 1
+		if v := os.Getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 16 {
+				return fmt.Errorf("%s: %q is not a number from 1 to 16", name, v)
+			}
+			replicas[name] = n
 		}
-		replicas = n
 	}
 	s, err := stack.Start(ctx, stack.Config{Dir: dir, Ports: stack.DefaultPorts, Durable: true, Logger: logger,
-		TokenReplicas: replicas})
+		TokenReplicas: replicas["TOKEN_REPLICAS"], AuthzReplicas: replicas["AUTHZ_REPLICAS"]})
 	if err != nil {
 		return err
 	}
@@ -69,6 +72,11 @@ func run(dir string, withMonitoring bool) error {
 		monitoringLine = fmt.Sprintf("  Prometheus           %s   (alerts: %s/alerts)\n", url, url)
 	}
 
+	dashboardNote := "(sign in with the bootstrap admin below)"
+	if !s.DashboardBuilt() {
+		dashboardNote = "(not built: install Node.js 20 and run scripts/dashboard.sh build)"
+	}
+
 	envFile := filepath.Join(s.Dir(), "env")
 	admin, err := s.BootstrapAdmin(ctx, envFile)
 	if err != nil {
@@ -81,6 +89,7 @@ func run(dir string, withMonitoring bool) error {
 AgentIdP is running.
 
   Gateway (REST API)   %[1]s
+  Dashboard            %[1]s/   %[8]s
   Readiness            %[1]s/readyz
   Envoy admin          http://127.0.0.1:%[2]d
 %[7]s  Logs                 %[3]s
@@ -88,10 +97,14 @@ AgentIdP is running.
   Bootstrap admin      client_id     %[5]s
   (every scope)        client_secret %[6]s
 
-Try:  curl -s %[1]s/v1/agents
+Every /v1 call needs a token (policies/ decides; edits apply live):
+  . %[4]s
+  TOKEN=$(curl -s -u "$AGENTIDP_CLIENT_ID:$AGENTIDP_CLIENT_SECRET" -d grant_type=client_credentials \
+    %[1]s/oauth2/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  curl -s -H "Authorization: Bearer $TOKEN" %[1]s/v1/agents
 
 Press Ctrl-C to stop.
-`, s.GatewayURL(), stack.DefaultPorts.EnvoyAdmin, s.LogDir(), envFile, admin.ClientID, admin.ClientSecret, monitoringLine)
+`, s.GatewayURL(), stack.DefaultPorts.EnvoyAdmin, s.LogDir(), envFile, admin.ClientID, admin.ClientSecret, monitoringLine, dashboardNote)
 	<-ctx.Done()
 	return nil
 }

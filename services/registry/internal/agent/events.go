@@ -50,6 +50,8 @@ func ChangeType(before, after Agent) EventType {
 type EventLog interface {
 	// EventsAfter returns up to limit events with a sequence greater than after.
 	EventsAfter(ctx context.Context, after int64, limit int) ([]Event, error)
+	// LastSequence returns the newest committed event's sequence (0: none).
+	LastSequence(ctx context.Context) (int64, error)
 	// WaitForEvents returns when new events may have been committed, when
 	// maxWait has passed, or when ctx ends.
 	WaitForEvents(ctx context.Context, maxWait time.Duration)

@@ -5,8 +5,8 @@
 #
 # This mirrors the services' Config structs. deploy/checks parses this file
 # and the Go source and fails when they disagree (an unknown variable, a
-# missing required one, a wrong port, a call not declared), so adding authz
-# is one entry below, checked.
+# missing required one, a wrong port, a call not declared), so adding a
+# service is one entry below, checked.
 #
 # Fields of each service:
 #   image      image name (without registry or tag); the gateway runs two
@@ -99,6 +99,33 @@ locals {
       inputs = { ISSUER = "public_url" }
       cpu    = 512
       memory = 1024
+      min    = 2
+      max    = 20
+    }
+    # Envoy's ext_authz server: every API call but /oauth2/*, /.well-known/*,
+    # /healthz and /readyz waits for its answer. Its state is rebuilt from
+    # the registry's and credentials' change feeds; keys come from the token
+    # service's JWKS (compute modules set JWKS_URL); the policy ships in its
+    # image. "routed": the gateway has a cluster for it (the catalog's authz
+    # row), though no public path leads to it.
+    authz = {
+      image      = "authz"
+      port       = 9105
+      admin_port = 9205
+      protocol   = "grpc"
+      routed     = true
+      calls      = ["registry", "credentials", "token"]
+      stores     = ["redis"]
+      env = {
+        GRPC_ADDR  = "0.0.0.0:9105"
+        HTTP_ADDR  = "0.0.0.0:9205"
+        POLICY_DIR = "/etc/agentidp/policies"
+        LOG_FORMAT = "json"
+      }
+      # Must equal the token service's ISSUER: the iss claim it checks.
+      inputs = { ISSUER = "public_url" }
+      cpu    = 512
+      memory = 512
       min    = 2
       max    = 20
     }

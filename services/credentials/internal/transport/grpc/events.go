@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/sentryagent/agentidp/libs/feed"
 	credentialsv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/credentials/v1"
 	"github.com/sentryagent/agentidp/services/credentials/internal/credential"
 )
@@ -38,13 +39,18 @@ func NewEventsServer(log EventLog) credentialsv1.CredentialEventsServiceServer {
 func (s *eventsServer) WatchCredentialEvents(req *credentialsv1.WatchCredentialEventsRequest, stream credentialsv1.CredentialEventsService_WatchCredentialEventsServer) error {
 	ctx := stream.Context()
 	after := req.GetAfterSequence()
+	// Tell the consumer where the feed ends now, so that it knows when it
+	// has caught up (libs/feed.HeadHeader).
+	head, err := s.log.LastSequence(ctx)
+	if err != nil {
+		return err
+	}
 	if after < 0 {
 		// From the end: only what commits from now on (caches).
-		last, err := s.log.LastSequence(ctx)
-		if err != nil {
-			return err
-		}
-		after = last
+		after = head
+	}
+	if err := feed.SendHead(stream, head); err != nil {
+		return err
 	}
 	for ctx.Err() == nil {
 		events, err := s.log.EventsAfter(ctx, after, eventBatch)

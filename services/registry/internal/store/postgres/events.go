@@ -65,6 +65,15 @@ func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]agen
 	return out, rows.Err()
 }
 
+// LastSequence returns the newest committed event's sequence (0: none).
+func (s *Store) LastSequence(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(sequence), 0) FROM agent_events`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("read last event: %w", err)
+	}
+	return seq, nil
+}
+
 // WaitForEvents blocks until a notification of a new event arrives (from
 // the listener that StartListener runs), maxWait passes, or ctx ends.
 func (s *Store) WaitForEvents(ctx context.Context, maxWait time.Duration) {

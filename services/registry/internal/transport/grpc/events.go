@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sentryagent/agentidp/libs/apierror"
+	"github.com/sentryagent/agentidp/libs/feed"
 	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
 	"github.com/sentryagent/agentidp/services/registry/internal/agent"
 )
@@ -31,6 +32,15 @@ func (s *eventsServer) WatchAgentEvents(req *registryv1.WatchAgentEventsRequest,
 	after := req.GetAfterSequence()
 	if after < 0 {
 		return apierror.Invalid("FIELD_INVALID", "afterSequence", "afterSequence must not be negative")
+	}
+	// Tell the consumer where the feed ends now, so that it knows when it
+	// has caught up (libs/feed.HeadHeader).
+	head, err := s.log.LastSequence(ctx)
+	if err != nil {
+		return err
+	}
+	if err := feed.SendHead(stream, head); err != nil {
+		return err
 	}
 	for ctx.Err() == nil {
 		events, err := s.log.EventsAfter(ctx, after, eventBatch)

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/sentryagent/agentidp/libs/feed"
 	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
 )
 
@@ -159,4 +160,29 @@ func TestEventFeedRejectsNegativeCursor(t *testing.T) {
 		_, err = stream.Recv()
 	}
 	wantError(t, err, codes.InvalidArgument, "FIELD_INVALID", "afterSequence")
+}
+
+// TestEventFeedSendsItsHead: before its first event the feed says where it
+// ends (libs/feed.HeadHeader), so that a consumer knows when it has caught
+// up (authz stays unready until then).
+func TestEventFeedSendsItsHead(t *testing.T) {
+	c, ev := newClients(t)
+	create(t, c, validAgent())
+	a := create(t, c, validAgent())
+	last := collect(t, ev, 0, 2, 5*time.Second)[1].GetSequence()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, after := range []int64{0, last} {
+		stream, err := ev.WatchAgentEvents(ctx, &registryv1.WatchAgentEventsRequest{AfterSequence: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		md, err := stream.Header()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if head, ok := feed.HeadOf(md); !ok || head != last {
+			t.Fatalf("after %d: head %d (%v), want %d (agent %s)", after, head, ok, last, a.GetAgentId())
+		}
+	}
 }

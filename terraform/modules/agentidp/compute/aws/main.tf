@@ -30,6 +30,8 @@ locals {
       { for k, v in local.vault_env : k => v if contains(s.stores, "vault") },
       { for k, input in s.inputs : k => local.inputs[input] },
       { for k, v in { GATEWAY_CONFIG = var.gateway_config_path } : k => v if name == "gateway" },
+      # authz fetches the token service's keys directly (not through Envoy).
+      { for k, v in { JWKS_URL = "http://token.${local.namespace}:${var.services.token.port}/.well-known/jwks.json" } : k => v if contains(s.calls, "token") && name == "authz" },
     )
   }
 

@@ -1,0 +1,43 @@
+import { AgentIdPError } from "@sentryagent/idp-sdk";
+import { describe, expect, it } from "vitest";
+
+import { describeError, endsSession, SESSION_EXPIRED } from "./errors";
+
+const err = (httpStatus: number, code: string, message = "", details: Array<Record<string, unknown>> = []) =>
+  new AgentIdPError({ code, message, httpStatus, details, requestId: "req-1" });
+
+describe("describeError", () => {
+  it("says a 403 is a permission problem and names the scope", () => {
+    const p = describeError(err(403, "INSUFFICIENT_SCOPE", "this request needs the scope audit:read"), "audit:read");
+    expect(p).toMatchObject({ forbidden: true, title: "Permission denied", code: "INSUFFICIENT_SCOPE", httpStatus: 403, requestId: "req-1" });
+    expect(p.detail).toContain("needs the audit:read scope");
+    expect(p.detail).toContain("this request needs the scope audit:read");
+  });
+  it("reads the blamed field from ErrorInfo", () => {
+    const p = describeError(err(400, "FIELD_INVALID", "bad", [{ "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "FIELD_INVALID", metadata: { field: "agent.name" } }]));
+    expect(p.field).toBe("agent.name");
+    expect(p.forbidden).toBe(false);
+  });
+  it.each([
+    [429, "RATE_LIMITED", "Too many requests"],
+    [0, "UNAVAILABLE", "The gateway did not answer"],
+    [503, "SERVICE_UNAVAILABLE", "Service unavailable"],
+    [404, "AGENT_NOT_FOUND", "Not found"],
+    [409, "ETAG_MISMATCH", "Conflict"],
+    [500, "INTERNAL", "Server error"],
+  ])("HTTP %i", (status, code, title) => {
+    expect(describeError(err(status, code)).title).toBe(title);
+  });
+  it("handles non-API errors", () => {
+    expect(describeError(new Error("boom"))).toMatchObject({ title: "Something went wrong", detail: "boom" });
+  });
+});
+
+describe("endsSession", () => {
+  it("is true for 401s and expired sessions only", () => {
+    expect(endsSession(err(401, "UNAUTHENTICATED"))).toBe(true);
+    expect(endsSession(err(401, SESSION_EXPIRED))).toBe(true);
+    expect(endsSession(err(403, "INSUFFICIENT_SCOPE"))).toBe(false);
+    expect(endsSession(new Error("x"))).toBe(false);
+  });
+});

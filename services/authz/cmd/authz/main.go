@@ -1,0 +1,41 @@
+// Command authz is AgentIdP's authorization service: Envoy's ext_authz
+// filter asks it (envoy.service.auth.v3.Authorization/Check, gRPC) about
+// every API call; it verifies the bearer token, enforces the kill switch,
+// evaluates the policies/ directory with embedded OPA and rate-limits per
+// agent. /metrics, /healthz and /readyz are on an admin HTTP listener.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/sentryagent/agentidp/libs/config"
+	"github.com/sentryagent/agentidp/libs/logging"
+	"github.com/sentryagent/agentidp/libs/metrics"
+	"github.com/sentryagent/agentidp/services/authz/internal/app"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "authz:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	cfg, err := config.Load[app.Config]()
+	if err != nil {
+		return err
+	}
+	logger := logging.New("authz", cfg.LogLevel, cfg.LogFormat)
+	app.TuneGC()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	return app.Run(ctx, cfg, app.Deps{Logger: logger, Metrics: metrics.NewRegistry(), Reload: hup})
+}
