@@ -6,24 +6,66 @@ package testkit
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP port on 127.0.0.1 that is free and that no other
+// process using testkit will be handed while this one runs.
+//
+// Ports come from below the kernel's ephemeral range (32768-60999 on Linux),
+// so an outgoing connection cannot take one as its source port between the
+// moment it is picked and the moment a server binds it; and each is claimed
+// with an advisory lock on a file under the temporary directory, held until
+// this process exits, so test binaries running in parallel (go test runs
+// packages concurrently) never pick the same one.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	ports.Lock()
+	defer ports.Unlock()
+	dir := filepath.Join(os.TempDir(), "agentidp-ports")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	for range 200 {
+		port := portLow + rand.IntN(portHigh-portLow)
+		if ports.held[port] != nil {
+			continue
+		}
+		f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(port)), os.O_CREATE|os.O_RDWR, 0o666)
+		if err != nil {
+			return 0, err
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+			f.Close() // another process holds it
+			continue
+		}
+		l, err := net.Listen("tcp", Addr(port))
+		if err != nil {
+			f.Close() // in use by something that is not ours
+			continue
+		}
+		l.Close()
+		ports.held[port] = f // the lock lives as long as the process
+		return port, nil
+	}
+	return 0, fmt.Errorf("no free port in %d-%d after 200 tries", portLow, portHigh)
 }
+
+// The range FreePort picks from: below Linux's default ephemeral range.
+const portLow, portHigh = 20000, 32768
+
+var ports = struct {
+	sync.Mutex
+	held map[int]*os.File
+}{held: map[int]*os.File{}}
 
 // MustFreePort is FreePort for tests.
 func MustFreePort(t testing.TB) int {
