@@ -232,17 +232,7 @@ func TestPolicyHotReload(t *testing.T) {
 	}
 	setRoute := func(operation string, set func(route, limits map[string]any)) {
 		t.Helper()
-		err := editScopes(dir, func(doc map[string]any) {
-			for _, r := range doc["routes"].([]any) {
-				route := r.(map[string]any)
-				if route["operation"] == operation {
-					set(route, doc["rate_limits"].(map[string]any))
-				}
-			}
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		setPolicyRoute(t, operation, set)
 	}
 	expect(t, callAs(t, c.token, "GET", "/v1/audit/verify", nil), http.StatusForbidden)
 
@@ -301,6 +291,24 @@ func TestPolicyHotReload(t *testing.T) {
 		// Another agent is not affected.
 		expect(t, call(t, "GET", "/v1/agents/"+c.id, nil), http.StatusOK)
 	})
+}
+
+// setPolicyRoute edits one route of the authz services' scope table
+// (policies/data/scopes.json in the mesh's policy directory) and the table's
+// rate limits; the services reload it within a second.
+func setPolicyRoute(t *testing.T, operation string, set func(route, limits map[string]any)) {
+	t.Helper()
+	err := editScopes(mesh.PolicyDir(), func(doc map[string]any) {
+		for _, r := range doc["routes"].([]any) {
+			route := r.(map[string]any)
+			if route["operation"] == operation {
+				set(route, doc["rate_limits"].(map[string]any))
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func metricsOf(t *testing.T, addr string) string {

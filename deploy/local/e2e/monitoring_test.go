@@ -58,6 +58,34 @@ func TestObservability(t *testing.T) {
 	}
 	issueToken(t, clientID, secret+"x", http.StatusUnauthorized)
 
+	// Denials: no token, an insufficient scope (authz answers 401 and 403).
+	agent := newAgentClient(t, "agents:read")
+	for i := 0; i < 5; i++ {
+		expect(t, send(t, "GET", "/v1/agents/"+agent.id, nil), http.StatusUnauthorized)
+		expect(t, callAs(t, agent.token, "POST", "/v1/agents", newAgent("not-allowed")), http.StatusForbidden)
+	}
+	// 429s: a tight per-agent limit on one route (the e2e mesh lifts the
+	// token endpoint's own limit for its benchmarks).
+	setPolicyRoute(t, "VerifyAuditChain", func(r, limits map[string]any) {
+		r["scopes"] = []string{"agents:read"}
+		r["rate_limit"] = "tight"
+		limits["tight"] = map[string]any{"per_second": 1, "burst": 2}
+	})
+	limited := 0
+	eventually(t, 10*time.Second, func() error {
+		if callAs(t, agent.token, "GET", "/v1/audit/verify", nil).Status == http.StatusTooManyRequests {
+			limited++
+		}
+		if limited < 3 {
+			return fmt.Errorf("%d responses were 429", limited)
+		}
+		return nil
+	})
+	setPolicyRoute(t, "VerifyAuditChain", func(r, _ map[string]any) {
+		r["scopes"] = []string{"audit:read"}
+		delete(r, "rate_limit")
+	})
+
 	query := func(expr string) (int, error) {
 		resp, err := http.Get(prom.URL() + "/api/v1/query?query=" + url.QueryEscape(expr))
 		if err != nil {
@@ -94,6 +122,22 @@ func TestObservability(t *testing.T) {
 			t.Fatalf("targets not all up and scraped: %v", err)
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+
+	// The denials and 429s driven above reached Prometheus, by their labels.
+	for _, expr := range []string{
+		`sum(agentidp_rate_limit_rejections_total{job="authz"}) >= 3`,
+		`sum(agentidp_authz_decisions_total{result="deny",reason="RATE_LIMITED"}) >= 3`,
+		`sum(agentidp_authz_decisions_total{result="deny",reason="INSUFFICIENT_SCOPE"}) >= 5`,
+		`sum(agentidp_tokens_issued_total{outcome="invalid_client"}) >= 1`,
+		`sum(envoy_http_downstream_rq_xx{envoy_http_conn_manager_prefix="agentidp",envoy_response_code_class="4"}) >= 13`,
+	} {
+		eventually(t, 15*time.Second, func() error {
+			if n, err := query(expr); err != nil || n == 0 {
+				return fmt.Errorf("%s: no data (%v)", expr, err)
+			}
+			return nil
+		})
 	}
 
 	running := map[string]bool{"envoy": true}
