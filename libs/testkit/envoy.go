@@ -22,6 +22,7 @@ type Envoy struct {
 	AdminPort int
 	LogPath   string
 	proc      *Process
+	cfg       EnvoyConfig // for Restart
 }
 
 // EnvoyConfig describes an Envoy to start.
@@ -137,7 +138,7 @@ func StartEnvoy(ctx context.Context, cfg EnvoyConfig) (*Envoy, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Envoy{AdminPort: cfg.AdminPort, LogPath: cfg.LogPath, proc: proc}
+	e := &Envoy{AdminPort: cfg.AdminPort, LogPath: cfg.LogPath, proc: proc, cfg: cfg}
 	if err := e.waitReady(ctx, cfg.ReadyTimeout); err != nil {
 		e.Stop()
 		log, _ := os.ReadFile(cfg.LogPath)
@@ -203,4 +204,23 @@ func (e *Envoy) Stop() {
 		return
 	}
 	e.proc.Stop(syscall.SIGTERM, 5*time.Second)
+}
+
+// Kill ends Envoy at once (SIGKILL), as a crash would.
+func (e *Envoy) Kill() {
+	if e != nil {
+		e.proc.Stop(syscall.SIGKILL, time.Second)
+	}
+}
+
+// Restart starts a stopped or killed Envoy again with the same bootstrap
+// and waits until it is ready (it has its configuration from the control
+// plane again).
+func (e *Envoy) Restart(ctx context.Context) error {
+	ne, err := StartEnvoy(ctx, e.cfg)
+	if err != nil {
+		return err
+	}
+	e.proc = ne.proc
+	return nil
 }

@@ -22,6 +22,7 @@ type Postgres struct {
 	Dir  string // data directory
 	Port int
 	proc *Process
+	cfg  PostgresConfig // for Restart
 }
 
 // PostgresConfig describes a server to start.
@@ -123,7 +124,7 @@ func StartPostgres(ctx context.Context, cfg PostgresConfig) (*Postgres, error) {
 	if err != nil {
 		return nil, err
 	}
-	pg := &Postgres{Dir: cfg.Dir, Port: cfg.Port, proc: proc}
+	pg := &Postgres{Dir: cfg.Dir, Port: cfg.Port, proc: proc, cfg: cfg}
 	if err := pg.waitReady(ctx, 30*time.Second); err != nil {
 		pg.Stop()
 		log, _ := os.ReadFile(cfg.LogPath)
@@ -187,6 +188,25 @@ func (p *Postgres) Stop() {
 
 // Done is closed when the server process exits.
 func (p *Postgres) Done() <-chan struct{} { return p.proc.Done() }
+
+// Kill ends the server and its backends at once (SIGKILL to the process
+// group), as a crash would (fault-injection tests).
+func (p *Postgres) Kill() {
+	if p != nil {
+		p.proc.Stop(syscall.SIGKILL, time.Second)
+	}
+}
+
+// Restart starts a stopped or killed server again on the same port and data
+// directory; after a Kill it runs crash recovery first.
+func (p *Postgres) Restart(ctx context.Context) error {
+	np, err := StartPostgres(ctx, p.cfg)
+	if err != nil {
+		return err
+	}
+	p.proc = np.proc
+	return nil
+}
 
 // postgresCredential returns the credential to run the server with: nil
 // when we are not root, the "postgres" user's otherwise.

@@ -16,6 +16,7 @@ import (
 type Redis struct {
 	Port int
 	proc *Process
+	cfg  RedisConfig // for Restart
 }
 
 // RedisConfig describes a server to start.
@@ -69,7 +70,7 @@ func StartRedis(ctx context.Context, cfg RedisConfig) (*Redis, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Redis{Port: cfg.Port, proc: proc}
+	r := &Redis{Port: cfg.Port, proc: proc, cfg: cfg}
 	if err := WaitTCP(ctx, Addr(cfg.Port), 15*time.Second); err != nil {
 		r.Stop()
 		log, _ := os.ReadFile(cfg.LogPath)
@@ -86,4 +87,23 @@ func (r *Redis) Stop() {
 	if r != nil {
 		r.proc.Stop(syscall.SIGTERM, 5*time.Second)
 	}
+}
+
+// Kill ends the server at once (SIGKILL), as a crash would.
+func (r *Redis) Kill() {
+	if r != nil {
+		r.proc.Stop(syscall.SIGKILL, time.Second)
+	}
+}
+
+// Restart starts a stopped or killed server again on the same port and
+// directory. A Durable server reloads its append-only file; any other comes
+// back empty.
+func (r *Redis) Restart(ctx context.Context) error {
+	nr, err := StartRedis(ctx, r.cfg)
+	if err != nil {
+		return err
+	}
+	r.proc = nr.proc
+	return nil
 }
