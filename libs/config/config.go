@@ -86,6 +86,9 @@ type Common struct {
 	LogFormat string `env:"LOG_FORMAT" envDefault:"text"`
 	// ShutdownTimeout bounds how long servers drain on SIGINT/SIGTERM.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
+	// Pprof serves Go's profiler on the admin HTTP listener
+	// (/debug/pprof/); off unless PPROF_ENABLED=true.
+	Pprof bool `env:"PPROF_ENABLED" envDefault:"false"`
 }
 
 // Validate checks the shared settings.

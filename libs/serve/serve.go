@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"google.golang.org/grpc"
@@ -59,13 +60,38 @@ func HTTP(ctx context.Context, srv *http.Server, lis net.Listener, drain time.Du
 }
 
 // AdminMux returns the operational endpoints every service exposes on its
-// admin HTTP listener: /metrics, /healthz and /readyz.
-func AdminMux(reg *prometheus.Registry, checker *health.Checker) *http.ServeMux {
+// admin HTTP listener: /metrics, /healthz and /readyz, and with
+// WithProfiling(true) Go's profiler under /debug/pprof/.
+func AdminMux(reg *prometheus.Registry, checker *health.Checker, opts ...AdminOption) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics.Handler(reg))
 	mux.Handle("GET /healthz", health.LiveHandler())
 	mux.Handle("GET /readyz", checker.ReadyHandler())
+	for _, o := range opts {
+		o(mux)
+	}
 	return mux
+}
+
+// AdminOption adds endpoints to AdminMux.
+type AdminOption func(*http.ServeMux)
+
+// WithProfiling serves net/http/pprof under /debug/pprof/ when on (the
+// PPROF_ENABLED variable, config.Common.Pprof). It is off by default:
+// profiles and goroutine dumps show a process's internals, so they belong
+// on the loopback admin listener of a process being investigated, not on
+// by default in production.
+func WithProfiling(on bool) AdminOption {
+	return func(mux *http.ServeMux) {
+		if !on {
+			return
+		}
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 }
 
 // NewHTTPServer returns an http.Server with sane timeouts whose errors go to

@@ -198,6 +198,14 @@ func (e *Envoy) Admin(ctx context.Context, path string) ([]byte, error) {
 // Done is closed when Envoy has exited.
 func (e *Envoy) Done() <-chan struct{} { return e.proc.Done() }
 
+// PID is the server's process id (resource reports read /proc/PID).
+func (e *Envoy) PID() int {
+	if e == nil {
+		return 0
+	}
+	return e.proc.PID()
+}
+
 // Stop terminates Envoy (SIGTERM, then SIGKILL after 5s).
 func (e *Envoy) Stop() {
 	if e == nil {

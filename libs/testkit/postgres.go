@@ -186,6 +186,14 @@ func (p *Postgres) Stop() {
 	}
 }
 
+// PID is the server's process id (resource reports read /proc/PID).
+func (p *Postgres) PID() int {
+	if p == nil {
+		return 0
+	}
+	return p.proc.PID()
+}
+
 // Done is closed when the server process exits.
 func (p *Postgres) Done() <-chan struct{} { return p.proc.Done() }
 

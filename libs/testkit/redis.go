@@ -82,6 +82,14 @@ func StartRedis(ctx context.Context, cfg RedisConfig) (*Redis, error) {
 // URL returns the redis:// URL of logical database db.
 func (r *Redis) URL(db int) string { return fmt.Sprintf("redis://127.0.0.1:%d/%d", r.Port, db) }
 
+// PID is the server's process id (resource reports read /proc/PID).
+func (r *Redis) PID() int {
+	if r == nil {
+		return 0
+	}
+	return r.proc.PID()
+}
+
 // Stop shuts the server down.
 func (r *Redis) Stop() {
 	if r != nil {

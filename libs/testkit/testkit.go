@@ -143,6 +143,15 @@ func StartProcess(cmd *exec.Cmd, logPath string) (*Process, error) {
 // Done is closed when the process has exited.
 func (p *Process) Done() <-chan struct{} { return p.done }
 
+// PID is the process's id (it leads its own process group); 0 before it
+// started.
+func (p *Process) PID() int {
+	if p == nil || p.Cmd.Process == nil {
+		return 0
+	}
+	return p.Cmd.Process.Pid
+}
+
 // Err is the process's exit error, valid after Done.
 func (p *Process) Err() error { return p.err }
 

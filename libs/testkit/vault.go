@@ -157,6 +157,14 @@ func (v *Vault) Kill() {
 	}
 }
 
+// PID is the server's process id (resource reports read /proc/PID).
+func (v *Vault) PID() int {
+	if v == nil {
+		return 0
+	}
+	return v.proc.PID()
+}
+
 // Done is closed when the server has exited.
 func (v *Vault) Done() <-chan struct{} { return v.proc.Done() }
 

@@ -113,8 +113,22 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 // the change was sent until the first 401 and until the last 200.
 func killSwitchTrial(t *testing.T, c agentClient, wantReason string, change func()) (first, all time.Duration) {
 	t.Helper()
+	first, all, n401, reason := measureKillSwitch(c, change)
+	if n401 < 20 {
+		t.Fatalf("only %d answers were 401 within 3s", n401)
+	}
+	if reason != wantReason {
+		t.Fatalf("first 401 says %s, want %s", reason, wantReason)
+	}
+	return first, all
+}
+
+// measureKillSwitch is killSwitchTrial without the checks (BenchmarkKillSwitch
+// reports its own): it also returns how many answers were 401 and the
+// reason the first one gave.
+func measureKillSwitch(c agentClient, change func()) (first, all time.Duration, n401 int, reason string) {
 	stop := make(chan struct{})
-	l := startLoop(t, c.token, "/v1/agents/"+c.id, stop)
+	l := startLoop(nil, c.token, "/v1/agents/"+c.id, stop)
 	time.Sleep(50 * time.Millisecond) // calls are flowing, all allowed
 	t0 := time.Now()
 	change()
@@ -132,14 +146,7 @@ func killSwitchTrial(t *testing.T, c agentClient, wantReason string, change func
 		time.Sleep(5 * time.Millisecond)
 	}
 	close(stop)
-	first, all, n401, reason := l.after(t0)
-	if n401 < 20 {
-		t.Fatalf("only %d answers were 401 within 3s", n401)
-	}
-	if reason != wantReason {
-		t.Fatalf("first 401 says %s, want %s", reason, wantReason)
-	}
-	return first, all
+	return l.after(t0)
 }
 
 // TestKillSwitchThroughTheGateway: suspending an agent while it calls the

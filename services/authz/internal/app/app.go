@@ -169,7 +169,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 
 	checker.Add("redis", func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
 	checker.Add("state", func(context.Context) error { return ready() })
-	admin := serve.NewHTTPServer(metrics.NewHTTP(reg).Middleware(serve.AdminMux(reg, checker)), logger)
+	admin := serve.NewHTTPServer(metrics.NewHTTP(reg).Middleware(serve.AdminMux(reg, checker, serve.WithProfiling(cfg.Pprof))), logger)
 
 	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {

@@ -188,7 +188,7 @@ func run() error {
 	if kv != nil {
 		checker.Add("vault", kv.Ping)
 	}
-	httpSrv := serve.NewHTTPServer(metrics.NewHTTP(reg).Middleware(serve.AdminMux(reg, checker)), logger)
+	httpSrv := serve.NewHTTPServer(metrics.NewHTTP(reg).Middleware(serve.AdminMux(reg, checker, serve.WithProfiling(cfg.Pprof))), logger)
 
 	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {

@@ -99,7 +99,7 @@ func run() error {
 
 	checker := health.NewChecker(healthSrv, logger)
 	checker.Add("postgres", pool.Ping)
-	httpSrv := serve.NewHTTPServer(metrics.NewHTTP(reg).Middleware(serve.AdminMux(reg, checker)), logger)
+	httpSrv := serve.NewHTTPServer(metrics.NewHTTP(reg).Middleware(serve.AdminMux(reg, checker, serve.WithProfiling(cfg.Pprof))), logger)
 
 	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {

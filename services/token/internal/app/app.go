@@ -156,7 +156,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		Endpoints: endpoints.New(svc), Keys: mgr, Issuer: cfg.Issuer, JWKSMaxAge: cfg.JWKSMaxAge,
 		Checker: checker, Logger: logger, Instrument: metrics.NewHTTP(reg).Middleware,
 	}), logger)
-	admin := serve.NewHTTPServer(serve.AdminMux(reg, checker), logger)
+	admin := serve.NewHTTPServer(serve.AdminMux(reg, checker, serve.WithProfiling(cfg.Pprof)), logger)
 
 	publicLis, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sentryagent/agentidp/deploy/local/stack"
+)
+
+// usage is one process's resources at one moment, with its descendants:
+// PostgreSQL's postmaster with its backends.
+type usage struct {
+	Procs int
+	// RSSKiB counts private resident memory (RssAnon + RssFile) of every
+	// process in the tree plus the largest shared part (RssShmem) once:
+	// PostgreSQL's backends each map the same shared buffers, and summing
+	// VmRSS would count them once per backend.
+	RSSKiB  int64
+	FDs     int
+	Sockets int
+	// Goroutines is go_goroutines from /metrics (-1: not a Go service, or
+	// the scrape failed).
+	Goroutines int
+}
+
+// snapshot is every process of the stack at one moment.
+type snapshot struct {
+	At      time.Time
+	ByName  map[string]usage
+	PGConns int // client backends in pg_stat_activity (-1: unknown)
+}
+
+// takeSnapshot reads /proc for each process and its descendants, scrapes the Go
+// services' /metrics and counts PostgreSQL's client connections.
+func takeSnapshot(ctx context.Context, procs []stack.ProcessInfo, pgURL string) snapshot {
+	snap := snapshot{At: time.Now(), ByName: map[string]usage{}, PGConns: -1}
+	trees := processTrees()
+	for _, p := range procs {
+		u := usage{Goroutines: -1}
+		var maxShmem int64
+		for _, pid := range trees[p.PID] {
+			st := readStatus(pid)
+			if st == nil {
+				continue
+			}
+			u.Procs++
+			u.RSSKiB += st["RssAnon"] + st["RssFile"]
+			maxShmem = max(maxShmem, st["RssShmem"])
+			fds, socks := countFDs(pid)
+			u.FDs += fds
+			u.Sockets += socks
+		}
+		u.RSSKiB += maxShmem
+		if p.MetricsAddr != "" {
+			u.Goroutines = scrapeGoroutines(ctx, p.MetricsAddr)
+		}
+		snap.ByName[p.Name] = u
+	}
+	snap.PGConns = postgresConnections(ctx, pgURL)
+	return snap
+}
+
+// processTrees maps each process id to itself and its descendants, from
+// the parent ids in /proc/PID/stat. (Not process groups: PostgreSQL's
+// backends call setsid and leave the postmaster's group.)
+func processTrees() map[int][]int {
+	parent := map[int]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// After the parenthesised command name: state, ppid, ...
+		end := strings.LastIndexByte(string(stat), ')')
+		if end < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[end+1:]))
+		if len(f) < 2 {
+			continue
+		}
+		if ppid, err := strconv.Atoi(f[1]); err == nil {
+			parent[pid] = ppid
+		}
+	}
+	out := map[int][]int{}
+	for pid := range parent {
+		for q, depth := pid, 0; q > 1 && depth < 32; q, depth = parent[q], depth+1 {
+			out[q] = append(out[q], pid)
+		}
+	}
+	return out
+}
+
+// readStatus returns the kB fields of /proc/PID/status (VmRSS, RssAnon, ...).
+func readStatus(pid int) map[string]int64 {
+	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	out := map[string]int64{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		fields := strings.Fields(v)
+		if len(fields) == 2 && fields[1] == "kB" {
+			n, _ := strconv.ParseInt(fields[0], 10, 64)
+			out[k] = n
+		}
+	}
+	return out
+}
+
+// countFDs counts a process's open file descriptors and, of those, sockets.
+func countFDs(pid int) (fds, sockets int) {
+	dir := filepath.Join("/proc", strconv.Itoa(pid), "fd")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, 0
+	}
+	for _, e := range entries {
+		fds++
+		if target, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && strings.HasPrefix(target, "socket:") {
+			sockets++
+		}
+	}
+	return fds, sockets
+}
+
+var scrapeClient = &http.Client{Timeout: 5 * time.Second}
+
+// scrapeGoroutines reads go_goroutines from a Go process's /metrics.
+func scrapeGoroutines(ctx context.Context, addr string) int {
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return -1
+	}
+	resp, err := scrapeClient.Do(req)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(io.LimitReader(resp.Body, 8<<20))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_goroutines "); ok {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+				return int(f)
+			}
+		}
+	}
+	return -1
+}
+
+// postgresConnections counts client connections to PostgreSQL other than
+// the one asking.
+func postgresConnections(ctx context.Context, url string) int {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return -1
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+		WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`).Scan(&n); err != nil {
+		return -1
+	}
+	return n
+}
