@@ -11,6 +11,7 @@ import (
 
 	"github.com/sony/gobreaker/v2"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
@@ -36,6 +37,10 @@ type Config struct {
 	Options      []grpc.DialOption
 }
 
+// reconnectMaxDelay bounds the wait between attempts to reach a dependency
+// that is down.
+const reconnectMaxDelay = time.Second
+
 // Dial returns a lazily-connecting client for target ("host:port", or
 // "dns:///name:port" for several replicas, balanced round-robin).
 func Dial(target string, cfg Config) (*grpc.ClientConn, error) {
@@ -58,6 +63,15 @@ func Dial(target string, cfg Config) (*grpc.ClientConn, error) {
 	interceptors = append(interceptors, Breaker(cfg), Timeout(cfg.Timeout))
 	opts := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// gRPC's default reconnect backoff grows to 120 s: after a few
+		// seconds of outage a restarted dependency would stay unreached
+		// for seconds more, and the breaker's half-open probe would fail
+		// on the stale connection state and re-open it for another
+		// OpenFor. Retrying at least every second bounds that delay (and
+		// costs a refused connection per second while it is down).
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff: backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: reconnectMaxDelay},
+		}),
 		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`),
 		grpc.WithChainUnaryInterceptor(interceptors...),
 	}, cfg.Options...)

@@ -95,3 +95,39 @@ func TestBreakerIgnoresBusinessErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestReconnectsWithinASecond: however long a dependency was down, calls
+// reach it again within about a second of its return (gRPC's default
+// backoff would wait up to 120 s between attempts; after six seconds down
+// it waits about three).
+func TestReconnectsWithinASecond(t *testing.T) {
+	addr := testkit.Addr(testkit.MustFreePort(t))
+	conn, err := grpcclient.Dial(addr, grpcclient.Config{
+		// A breaker that never opens: this test is about the connection.
+		Name: "dependency", Timeout: 200 * time.Millisecond, FailureThreshold: 1 << 30,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := healthpb.NewHealthClient(conn)
+	check := func() error {
+		_, err := client.Check(context.Background(), &healthpb.HealthCheckRequest{})
+		return err
+	}
+	for down := time.Now(); time.Since(down) < 6*time.Second; time.Sleep(100 * time.Millisecond) {
+		if check() == nil {
+			t.Fatal("nothing listens, yet the call succeeded")
+		}
+	}
+	srv := serveHealth(t, addr)
+	defer srv.Stop()
+	back := time.Now()
+	for check() != nil {
+		if time.Since(back) > 2*time.Second {
+			t.Fatal("the dependency is back, but calls still fail after 2s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("reached again %s after its return", time.Since(back).Round(time.Millisecond))
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -58,10 +59,17 @@ func (s *syncBuffer) String() string {
 // under a second name, and returns a client of the probe.
 func dial(t *testing.T, do func() error) (healthpb.HealthClient, *syncBuffer) {
 	t.Helper()
+	return dialWith(t, nil, do)
+}
+
+// dialWith serves do with grpcserver.Config.Unavailable set to unavailable.
+func dialWith(t *testing.T, unavailable func(error) bool, do func() error) (healthpb.HealthClient, *syncBuffer) {
+	t.Helper()
 	logs := &syncBuffer{}
 	srv, _ := grpcserver.New(grpcserver.Config{
-		Logger:  slog.New(slog.NewTextHandler(logs, nil)),
-		Metrics: metrics.NewGRPC(prometheus.NewRegistry()),
+		Logger:      slog.New(slog.NewTextHandler(logs, nil)),
+		Metrics:     metrics.NewGRPC(prometheus.NewRegistry()),
+		Unavailable: unavailable,
 	})
 	// A one-method service whose handler reports its own full method name
 	// (generated health handlers hard-code grpc.health.v1's).
@@ -141,6 +149,47 @@ func TestErrorsAreMappedAtTheEdge(t *testing.T) {
 			}
 			if reason != tt.reason {
 				t.Fatalf("reason %q, want %q", reason, tt.reason)
+			}
+			if !strings.Contains(logs.String(), tt.logHas) {
+				t.Fatalf("log lacks %q:\n%s", tt.logHas, logs)
+			}
+		})
+	}
+}
+
+// TestUnavailableDependency: an error the service's Unavailable recognises
+// (its database is down) is UNAVAILABLE SERVICE_UNAVAILABLE, logged with
+// its cause as a warning; API errors and other errors keep their mapping.
+func TestUnavailableDependency(t *testing.T) {
+	errDown := errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+	unavailable := func(err error) bool { return errors.Is(err, errDown) }
+	tests := []struct {
+		name   string
+		err    error
+		code   codes.Code
+		reason string
+		logHas string
+	}{
+		{"database down", fmt.Errorf("get agent: %w", errDown), codes.Unavailable, "SERVICE_UNAVAILABLE", "level=WARN"},
+		{"api error kept", apierror.New(apierror.NotFound, "THING_NOT_FOUND", "no thing"), codes.NotFound, "THING_NOT_FOUND", "level=INFO"},
+		{"other error still internal", errors.New("disk on fire"), codes.Internal, "INTERNAL", "level=ERROR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			client, logs := dialWith(t, unavailable, func() error { return tt.err })
+			_, err := client.Check(context.Background(), &healthpb.HealthCheckRequest{})
+			st := status.Convert(err)
+			var reason string
+			for _, d := range st.Details() {
+				if info, ok := d.(*errdetails.ErrorInfo); ok {
+					reason = info.GetReason()
+				}
+			}
+			if st.Code() != tt.code || reason != tt.reason {
+				t.Fatalf("got %v %q (%s), want %v %q", st.Code(), reason, st.Message(), tt.code, tt.reason)
+			}
+			if strings.Contains(st.Message(), "127.0.0.1") {
+				t.Fatalf("the cause leaked to the client: %s", st.Message())
 			}
 			if !strings.Contains(logs.String(), tt.logHas) {
 				t.Fatalf("log lacks %q:\n%s", tt.logHas, logs)

@@ -13,6 +13,10 @@ const refineHeader = "x-agentidp-refine-reason"
 //     grpc-status always wins. The header never reaches the client.
 //   - The transcoder copies grpc-status and grpc-message into REST
 //     responses; they mean nothing to a REST client.
+//   - Every 503 tells the client when to retry (RFC 9110 §10.2.3): a
+//     service or dependency that is down is usually back, and re-admitted
+//     by the health checks, within about a second. A Retry-After that the
+//     answer already has (authz, the token service) is kept.
 //   - A 400 the transcoder raised while reading the URL is an unknown query
 //     parameter when its message says it could not find the field; every
 //     other one stays MALFORMED_REQUEST. Only replies marked by
@@ -26,6 +30,10 @@ function envoy_on_response(handle)
     if headers:get(":status") == "200" and string.match(code, "^2%d%d$") then
       headers:replace(":status", code)
     end
+  end
+
+  if headers:get(":status") == "503" and headers:get("retry-after") == nil then
+    headers:add("retry-after", "1")
   end
 
   local ctype = headers:get("content-type") or ""

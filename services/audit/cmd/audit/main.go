@@ -168,7 +168,9 @@ func run() error {
 	m := audit.NewMetrics(reg)
 	svc := audit.NewService(audit.Config{Store: store, Metrics: m})
 	set := endpoints.New(svc)
-	grpcSrv, healthSrv := grpcserver.New(grpcserver.Config{Logger: logger, Metrics: metrics.NewGRPC(reg), MaxRecvMsgSize: 8 << 20})
+	grpcSrv, healthSrv := grpcserver.New(grpcserver.Config{Logger: logger, Metrics: metrics.NewGRPC(reg), MaxRecvMsgSize: 8 << 20,
+		// A lost database is a 503 the client may retry, not a 500.
+		Unavailable: postgres.Unavailable})
 	auditv1.RegisterAuditServiceServer(grpcSrv, grpctransport.NewServer(set))
 	auditv1.RegisterAuditIngestServiceServer(grpcSrv, grpctransport.NewIngestServer(set))
 

@@ -172,7 +172,9 @@ func run() error {
 	}
 	svc := credential.New(svcCfg)
 	set := endpoints.New(svc)
-	grpcSrv, healthSrv := grpcserver.New(grpcserver.Config{Logger: logger, Metrics: grpcMetrics})
+	grpcSrv, healthSrv := grpcserver.New(grpcserver.Config{Logger: logger, Metrics: grpcMetrics,
+		// A lost database is a 503 the client may retry, not a 500.
+		Unavailable: postgres.Unavailable})
 	credentialsv1.RegisterCredentialsServiceServer(grpcSrv, grpctransport.NewServer(set))
 	credentialsv1.RegisterClientAuthServiceServer(grpcSrv, grpctransport.NewAuthServer(set))
 	credentialsv1.RegisterCredentialEventsServiceServer(grpcSrv, grpctransport.NewEventsServer(store))

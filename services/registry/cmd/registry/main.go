@@ -93,7 +93,9 @@ func run() error {
 			Help: "Agents registered (idempotent replays of a create are not counted).",
 		}),
 	})
-	grpcSrv, healthSrv := grpcserver.New(grpcserver.Config{Logger: logger, Metrics: metrics.NewGRPC(reg)})
+	grpcSrv, healthSrv := grpcserver.New(grpcserver.Config{Logger: logger, Metrics: metrics.NewGRPC(reg),
+		// A lost database is a 503 the client may retry, not a 500.
+		Unavailable: postgres.Unavailable})
 	registryv1.RegisterRegistryServiceServer(grpcSrv, grpctransport.NewServer(endpoints.New(svc)))
 	registryv1.RegisterAgentEventsServiceServer(grpcSrv, grpctransport.NewEventsServer(store))
 

@@ -64,6 +64,10 @@ func encodeError(ctx context.Context, err error, w http.ResponseWriter) {
 	}
 	if s := e.Metadata[oauth.RetryAfterKey]; s != "" {
 		h.Set("Retry-After", s)
+	} else if e.Kind == apierror.Unavailable {
+		// A dependency is down: worth retrying soon (a restarted one is
+		// back within about a second; the breaker probes after 5 s).
+		h.Set("Retry-After", "1")
 	}
 	w.WriteHeader(e.Kind.HTTPStatus())
 	_ = json.NewEncoder(w).Encode(errorBody{Error: code, Description: e.Message})
