@@ -1,5 +1,5 @@
 # AgentIdP. The two commands: `make dev` and `make test`.
-.PHONY: dev dev-reset test test-short proto bench deps help
+.PHONY: dev dev-reset test test-short proto bench soak deps help
 
 help:
 	@echo "make dev        run the whole mesh on 127.0.0.1 (Ctrl-C stops it)"
@@ -7,7 +7,8 @@ help:
 	@echo "make test       every test of every part, against real servers"
 	@echo "make test-short unit tests only (no servers)"
 	@echo "make proto      regenerate libs/gen from libs/proto"
-	@echo "make bench      benchmarks (gateway throughput and latency)"
+	@echo "make bench      the benchmark suite: one table, written to docs/benchmarks.md"
+	@echo "make soak       10 minutes at half the measured peak; fails on any 5xx or growth"
 
 dev:
 	@scripts/dev.sh
@@ -26,6 +27,9 @@ proto:
 
 bench:
 	@scripts/bench.sh
+
+soak:
+	@scripts/soak.sh
 
 deps:
 	@scripts/deps.sh
