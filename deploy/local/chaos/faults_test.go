@@ -1,0 +1,164 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sentryagent/agentidp/deploy/local/stack"
+)
+
+// Timing of each fault. A component stays down for outage (long enough for
+// the load to hit it and for breakers to trip: five failures), and must be
+// serving every kind of request again, with no breaker open, within
+// recoverWithin of its restart. The breakers in front of a dead service
+// must be closed again within closeWithin (libs/grpcclient opens them for
+// 5 s, then lets one call probe). Then the load runs undisturbed for
+// steady, during which every request must succeed.
+const (
+	outage        = 3 * time.Second
+	recoverWithin = 10 * time.Second
+	closeWithin   = 10 * time.Second
+	steady        = time.Second
+)
+
+// phase is one fault: a component killed and restarted.
+type phase struct {
+	component string
+	killAt    time.Time // SIGKILL sent
+	upAt      time.Time // Restart returned: the process accepts connections again
+	endAt     time.Time // the mesh recovered and breakers closed
+	failure   string    // why the phase itself failed (restart, recovery)
+	// stillNotClosed lists breakers not closed when the phase ended
+	// (half-open: no call has needed that dependency since it came back).
+	stillNotClosed []string
+}
+
+// expectedBreakers: killing a component that other services call over
+// gRPC must open their breaker in front of it (at least one of them).
+var expectedBreakers = map[string][]string{
+	"registry":    {"authz→registry", "credentials→registry", "token→registry"},
+	"credentials": {"token→credentials", "authz→credentials"},
+}
+
+func TestFaultInjection(t *testing.T) {
+	skipShort(t)
+	began := time.Now()
+	mesh, admin := startMesh(t)
+	meshUp := time.Now()
+	a := newAPI(mesh.GatewayURL())
+	f := setUp(t, a, admin)
+	t.Logf("mesh started in %s, fixture ready in %s", meshUp.Sub(began).Round(100*time.Millisecond),
+		time.Since(meshUp).Round(100*time.Millisecond))
+
+	targets := map[string]string{}
+	for _, svc := range breakerServices {
+		targets[svc] = mesh.Replicas(svc)[0].AdminAddr
+	}
+	breakers := watchBreakers(targets)
+	defer breakers.close()
+
+	l := newLoad(a, f.adminToken, f.readers, f.agents, f.warm, f.fresh)
+	loadStart := time.Now()
+	l.start()
+	time.Sleep(2 * time.Second) // a baseline before the first fault
+
+	var phases []*phase
+	for _, c := range stack.Components {
+		l.setPhase(c)
+		p := runPhase(mesh, l, breakers, c)
+		phases = append(phases, p)
+		t.Logf("%s: down %s, recovered after %s%s", c, p.upAt.Sub(p.killAt).Round(10*time.Millisecond),
+			p.endAt.Sub(p.upAt).Round(10*time.Millisecond), map[bool]string{true: ": " + p.failure, false: ""}[p.failure != ""])
+		if p.failure != "" {
+			break // the mesh is not healthy: later phases would measure the wrong thing
+		}
+		l.setPhase("")
+		time.Sleep(steady)
+	}
+	l.stopAndWait()
+	loadEnd := time.Now()
+
+	records, agents, creds, tokens := l.snapshot()
+	rows := summarise(phases, records, breakers)
+	table := renderTable(rows)
+	t.Logf("results (%d requests in %s):\n%s", len(records), loadEnd.Sub(loadStart).Round(time.Second), table)
+	for _, r := range rows {
+		t.Logf("%s killed: slowest request %s %s took %s (%s %s)", r.component, r.slowest.kind, r.slowest.path,
+			r.slowest.end.Sub(r.slowest.start).Round(time.Millisecond), outcome(r.slowest), r.slowest.reason)
+	}
+
+	// Nothing acknowledged may be lost: read back every write, and find
+	// every change's audit event exactly once.
+	checkPhases(t, phases)
+	checkAnswers(t, phases, records)
+	checkBreakers(t, phases, breakers)
+	checksFrom := time.Now()
+	verifyWrites(t, a, f.adminToken, agents, creds)
+	verifyAudit(t, a, f.adminToken, began, agents, creds, tokens)
+	t.Logf("read-back and audit checks took %s", time.Since(checksFrom).Round(100*time.Millisecond))
+
+	if t.Failed() {
+		return
+	}
+	wall := time.Since(began)
+	t.Logf("suite wall time %s", wall.Round(time.Second))
+	if updateRequested() {
+		if err := writeReliabilityDoc(table, report{wall: wall, requests: len(records), loadFor: loadEnd.Sub(loadStart),
+			agents: len(agents), credentials: len(creds), tokens: len(tokens)}); err != nil {
+			t.Fatal(err)
+		}
+		t.Log("docs/reliability.md updated")
+	}
+}
+
+// runPhase kills one component under load, restarts it after outage, and
+// waits until the mesh serves every kind of request again without failures
+// and every breaker is closed.
+func runPhase(mesh *stack.Stack, l *load, breakers *breakerWatch, component string) *phase {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := &phase{component: component}
+	p.killAt = time.Now()
+	if err := mesh.Kill(component); err != nil {
+		p.failure = err.Error()
+		p.upAt, p.endAt = p.killAt, p.killAt
+		return p
+	}
+	time.Sleep(outage)
+	err := mesh.Restart(ctx, component)
+	p.upAt = time.Now()
+	if err != nil {
+		p.failure = fmt.Sprintf("restart: %v", err)
+		p.endAt = p.upAt
+		return p
+	}
+	err = waitFor(recoverWithin, func() error {
+		if err := l.healthySince(p.upAt, time.Second); err != nil {
+			return err
+		}
+		if open := breakers.opened(); len(open) > 0 {
+			return fmt.Errorf("breakers open: %v", open)
+		}
+		return nil
+	})
+	if err != nil {
+		p.failure = fmt.Sprintf("no recovery within %s of the restart: %v", recoverWithin, err)
+		p.endAt = time.Now()
+		return p
+	}
+	// A breaker closes on the first successful call after it half-opens;
+	// wait for those in front of the dead component, which the load uses.
+	_ = waitFor(closeWithin, func() error {
+		for _, b := range expectedBreakers[component] {
+			if s, seen := breakers.stateOf(b); seen && s != closed {
+				return fmt.Errorf("%s %s", b, stateNames[s])
+			}
+		}
+		return nil
+	})
+	p.stillNotClosed = breakers.notClosed()
+	p.endAt = time.Now()
+	return p
+}
