@@ -64,8 +64,8 @@ func (f *fleet) all(i int64) *agent {
 }
 
 // do runs operation number i of the mix and returns its kind and status
-// (0 for a transport error).
-func (f *fleet) do(ctx context.Context, i int64) (kind int, status int) {
+// (0 for a transport error), and for an unexpected answer what it said.
+func (f *fleet) do(ctx context.Context, i int64) (kind int, status int, detail string) {
 	switch k := i % 100; {
 	case k < mixToken:
 		kind = 0
@@ -81,37 +81,50 @@ func (f *fleet) do(ctx context.Context, i int64) (kind int, status int) {
 	seq := f.n[kind].Add(1)
 	switch kind {
 	case 0:
-		return kind, f.issue(ctx, f.all(seq))
+		status, detail = f.issue(ctx, f.all(seq))
 	case 1:
 		a := f.readers[seq%int64(len(f.readers))]
-		return kind, f.call(ctx, a, "GET", "/v1/agents/"+a.id, "")
+		status, detail = f.call(ctx, a, "GET", "/v1/agents/"+a.id, "")
 	case 2:
 		a := f.readers[seq%int64(len(f.readers))]
-		return kind, f.call(ctx, a, "GET", "/v1/agents?pageSize=20", "")
+		status, detail = f.call(ctx, a, "GET", "/v1/agents?pageSize=20", "")
 	case 3:
 		w := f.writers[seq%int64(len(f.writers))]
 		target := f.readers[rand.IntN(len(f.readers))]
 		body := fmt.Sprintf(`{"description":"soak update %d"}`, seq)
-		return kind, f.call(ctx, w, "PATCH", "/v1/agents/"+target.id+"?updateMask=description", body)
+		status, detail = f.call(ctx, w, "PATCH", "/v1/agents/"+target.id+"?updateMask=description", body)
 	default:
 		w := f.writers[seq%int64(len(f.writers))]
 		body := fmt.Sprintf(`{"name":"soak-%d","owner":"team-soak","agentType":"assistant","version":"1.0.0","scopes":["agents:read"]}`, seq)
-		return kind, f.call(ctx, w, "POST", "/v1/agents", body)
+		status, detail = f.call(ctx, w, "POST", "/v1/agents", body)
 	}
+	if status == wantStatus[kind] {
+		detail = ""
+	}
+	return kind, status, detail
+}
+
+// excerpt is the start of an unexpected answer's body, for the report.
+func excerpt(b []byte) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
 }
 
 // issue gets a new token for a and keeps it for a's next calls.
-func (f *fleet) issue(ctx context.Context, a *agent) int {
+func (f *fleet) issue(ctx context.Context, a *agent) (int, string) {
 	req, err := http.NewRequestWithContext(ctx, "POST", f.gateway+"/oauth2/token",
 		strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
 	if err != nil {
-		return 0
+		return 0, err.Error()
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(a.clientID, a.secret)
 	resp, err := f.hc.Do(req)
 	if err != nil {
-		return 0
+		return 0, err.Error()
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
@@ -123,18 +136,18 @@ func (f *fleet) issue(ctx context.Context, a *agent) int {
 			a.token.Store(&tok.AccessToken)
 		}
 	}
-	return resp.StatusCode
+	return resp.StatusCode, excerpt(body)
 }
 
 // call sends an authenticated request as a and returns the status.
-func (f *fleet) call(ctx context.Context, a *agent, method, path, body string) int {
+func (f *fleet) call(ctx context.Context, a *agent, method, path, body string) (int, string) {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, f.gateway+path, rd)
 	if err != nil {
-		return 0
+		return 0, err.Error()
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
@@ -142,11 +155,11 @@ func (f *fleet) call(ctx context.Context, a *agent, method, path, body string) i
 	req.Header.Set("Authorization", "Bearer "+*a.token.Load())
 	resp, err := f.hc.Do(req)
 	if err != nil {
-		return 0
+		return 0, err.Error()
 	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return resp.StatusCode, excerpt(b)
 }
 
 // wantStatus is the success status of each kind of operation.
@@ -159,19 +172,25 @@ type tally struct {
 	lat      [5][]time.Duration
 	ok, sent int64
 	dropped  int64 // due but not started: every worker was busy
+	// firstSeen is what the first unexpected answer of each kind and
+	// status said.
+	firstSeen map[[2]int]string
 }
 
 func newTally() *tally {
-	t := &tally{}
+	t := &tally{firstSeen: map[[2]int]string{}}
 	for i := range t.status {
 		t.status[i] = map[int]int64{}
 	}
 	return t
 }
 
-func (t *tally) add(kind, status int, d time.Duration) {
+func (t *tally) add(kind, status int, d time.Duration, detail string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if k := [2]int{kind, status}; status != wantStatus[kind] && t.firstSeen[k] == "" {
+		t.firstSeen[k] = detail
+	}
 	t.status[kind][status]++
 	t.lat[kind] = append(t.lat[kind], d)
 	t.sent++
@@ -225,8 +244,8 @@ func closedLoop(ctx context.Context, f *fleet, workers int, d time.Duration, nex
 			defer wg.Done()
 			for ctx.Err() == nil {
 				t0 := time.Now()
-				kind, status := f.do(context.WithoutCancel(ctx), next.Add(1))
-				t.add(kind, status, time.Since(t0))
+				kind, status, detail := f.do(context.WithoutCancel(ctx), next.Add(1))
+				t.add(kind, status, time.Since(t0), detail)
 			}
 		}()
 	}
@@ -251,10 +270,10 @@ func openLoop(ctx context.Context, f *fleet, rate float64, workers int, d, windo
 			defer wg.Done()
 			for i := range jobs {
 				t0 := time.Now()
-				kind, status := f.do(ctx, i)
+				kind, status, detail := f.do(ctx, i)
 				d := time.Since(t0)
-				phase.add(kind, status, d)
-				cur.Load().add(kind, status, d)
+				phase.add(kind, status, d, detail)
+				cur.Load().add(kind, status, d, detail)
 			}
 		}()
 	}

@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -38,7 +39,11 @@ type config struct {
 	Writers      int           // SOAK_WRITERS: agents with agents:write too (40)
 	Workers      int           // SOAK_WORKERS: requests in flight at most (128)
 	Doc          string        // SOAK_DOC: document to write the report into ("" none)
-	Note         string        // SOAK_NOTE: a remark for the report
+	Logs         string        // SOAK_LOGS: where the processes' logs go when the soak fails ("" nowhere)
+	// SOAK_SERVICE_ENV: extra environment per service, e.g.
+	// "authz:TOKEN_CACHE_SIZE=4096,token:LOG_LEVEL=warn".
+	ServiceEnv map[string][]string
+	Note       string // SOAK_NOTE: a remark for the report
 }
 
 func loadConfig() (config, error) {
@@ -76,6 +81,17 @@ func loadConfig() (config, error) {
 		c.Doc = v
 	}
 	c.Note = os.Getenv("SOAK_NOTE")
+	c.Logs = os.Getenv("SOAK_LOGS")
+	if v := os.Getenv("SOAK_SERVICE_ENV"); v != "" {
+		c.ServiceEnv = map[string][]string{}
+		for _, item := range strings.Split(v, ",") {
+			svc, kv, ok := strings.Cut(strings.TrimSpace(item), ":")
+			if !ok || !strings.Contains(kv, "=") {
+				return c, fmt.Errorf("SOAK_SERVICE_ENV: %q is not service:NAME=value", item)
+			}
+			c.ServiceEnv[svc] = append(c.ServiceEnv[svc], kv)
+		}
+	}
 	return c, nil
 }
 
@@ -139,7 +155,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	startCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	s, err := stack.Start(startCtx, stack.Config{Dir: dir, Ports: ports, TokenReplicas: 2, AuthzReplicas: 2,
-		PolicyDir: policies, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		PolicyDir: policies, ExtraEnv: cfg.ServiceEnv, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		return nil, fmt.Errorf("start the mesh: %w", err)
 	}
@@ -167,6 +183,13 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	}
 	logf("warm-up: %s at %.0f ops/s", cfg.Warmup, rep.rate)
 	rep.warmup = openLoop(ctx, f, rep.rate, cfg.Workers, cfg.Warmup, time.Hour, &next, nil)
+	// Connection pools (Envoy's upstreams, the services' Redis and gRPC
+	// clients, the HTTP servers' connections) grow with concurrency and
+	// keep what they opened. A burst with every worker busy grows them to
+	// what the soak can ever ask for, so that a stall during the soak
+	// (on a shared machine, every worker in flight) cannot pass for a leak.
+	logf("growing the pools: %d workers, closed loop, 5s", cfg.Workers)
+	rep.burst = closedLoop(ctx, f, cfg.Workers, 5*time.Second, &next)
 
 	procs := s.Processes()
 	pgURL := s.PostgresURL("postgres")
@@ -196,5 +219,14 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	}
 	rep.end = atRest()
 	rep.machine = machine.Describe()
+	if !rep.pass() && cfg.Logs != "" {
+		// The stack's directory goes when the soak ends; keep its logs.
+		_ = os.RemoveAll(cfg.Logs)
+		if err := os.CopyFS(cfg.Logs, os.DirFS(s.LogDir())); err != nil {
+			logf("keeping the logs: %v", err)
+		} else {
+			logf("the processes' logs are in %s", cfg.Logs)
+		}
+	}
 	return rep, nil
 }

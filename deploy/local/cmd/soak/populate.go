@@ -61,8 +61,8 @@ func populate(ctx context.Context, s *stack.Stack, f *fleet, readers, writers in
 			return fmt.Errorf("credential for %s: %w", name, err)
 		}
 		ag := &agent{id: a.GetAgentId(), clientID: c.GetClientId(), secret: c.GetClientSecret()}
-		if status := f.issue(ctx, ag); status != 200 {
-			return fmt.Errorf("first token for %s: status %d", name, status)
+		if status, detail := f.issue(ctx, ag); status != 200 {
+			return fmt.Errorf("first token for %s: status %d %s", name, status, detail)
 		}
 		if i < readers {
 			f.readers[i] = ag

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +41,7 @@ type report struct {
 	peakTally *tally
 	rate      float64
 	warmup    *tally
+	burst     *tally // the pool-growing burst after warm-up (not judged)
 	soak      *tally
 	elapsed   time.Duration
 	start     snapshot
@@ -160,8 +162,8 @@ func (r *report) markdown() string {
 	}
 	fmt.Fprintf(&b, "Mix: %d%% token issue, %d%% GET /v1/agents/{id}, %d%% list, %d%% PATCH, %d%% register; %d agents and %d writers, default rate limits; 2 token and 2 authz replicas behind Envoy.  \n",
 		mixToken, mixGet, mixList, mixPatch, mixRegister, r.cfg.Agents, r.cfg.Writers)
-	fmt.Fprintf(&b, "Warm-up %s (%d operations, %d 5xx), then the soak: %d operations in %s (%.0f/s achieved; %d not started because %d were already in flight).\n\n",
-		r.cfg.Warmup, r.warmup.sent, r.warmup.count(500, 599), r.soak.sent, r.elapsed.Round(time.Second),
+	fmt.Fprintf(&b, "Warm-up %s (%d operations, %d 5xx), a 5 s burst with all %d workers to grow the connection pools, then the soak: %d operations in %s (%.0f/s achieved; %d not started because %d were already in flight).\n\n",
+		r.cfg.Warmup, r.warmup.sent, r.warmup.count(500, 599), r.cfg.Workers, r.soak.sent, r.elapsed.Round(time.Second),
 		float64(r.soak.sent)/r.elapsed.Seconds(), r.soak.dropped, r.cfg.Workers)
 
 	if f := r.failures(); len(f) > 0 {
@@ -196,7 +198,7 @@ func (r *report) markdown() string {
 
 	fmt.Fprintf(&b, "\nResources at rest, after warm-up → at the end (tolerances: RSS ≤ start × %.1f + %d MiB, goroutines ≤ start × %.2f + %d, descriptors ≤ start × %.2f + %d; RSS counts the private memory of a process and its children, PostgreSQL's backends, plus their shared memory once):\n\n",
 		rssFactor, rssSlackMiB, grFactor, grSlack, fdFactor, fdSlack)
-	b.WriteString("| Process | RSS | Goroutines | Open fds (sockets) | Flat |\n|---|---:|---:|---:|:---:|\n")
+	b.WriteString("| Process | RSS | Go live heap ≈ | Goroutines | Open fds (sockets) | Flat |\n|---|---:|---:|---:|---:|:---:|\n")
 	for _, name := range r.names() {
 		s, e := r.start.ByName[name], r.end.ByName[name]
 		flat := within(s.RSSKiB, e.RSSKiB, rssFactor, rssSlackMiB*1024) &&
@@ -210,10 +212,15 @@ func (r *report) markdown() string {
 		if e.Procs > 1 {
 			procs = fmt.Sprintf(" (%d processes)", e.Procs)
 		}
-		fmt.Fprintf(&b, "| %s%s | %s → %s | %s | %d (%d) → %d (%d) | %s |\n", name, procs, mib(s.RSSKiB), mib(e.RSSKiB), gr,
+		heap := "—"
+		if s.HeapLiveKiB >= 0 || e.HeapLiveKiB >= 0 {
+			heap = mib(s.HeapLiveKiB) + " → " + mib(e.HeapLiveKiB)
+		}
+		fmt.Fprintf(&b, "| %s%s | %s → %s | %s | %s | %d (%d) → %d (%d) | %s |\n", name, procs, mib(s.RSSKiB), mib(e.RSSKiB), heap, gr,
 			s.FDs, s.Sockets, e.FDs, e.Sockets, map[bool]string{true: "✓", false: "✗"}[flat])
 	}
-	fmt.Fprintf(&b, "\nPostgreSQL client connections (pg_stat_activity): %d → %d.\n", r.start.PGConns, r.end.PGConns)
+	fmt.Fprintf(&b, "\nPostgreSQL client connections (pg_stat_activity): %d → %d. Go live heap ≈ is the heap goal at the last collection over 1 + GOGC/100 (diagnostic, not judged).\n", r.start.PGConns, r.end.PGConns)
+	b.WriteString(r.unexpected())
 
 	if len(r.windows) > 0 {
 		fmt.Fprintf(&b, "\nUnder load, every %s:\n\n", r.cfg.Sample)
@@ -226,4 +233,42 @@ func (r *report) markdown() string {
 		}
 	}
 	return b.String()
+}
+
+// unexpected lists every kind of answer that was not the expected one, per
+// phase, with what the first of them said.
+func (r *report) unexpected() string {
+	var b strings.Builder
+	for _, phase := range []struct {
+		name string
+		t    *tally
+	}{{"peak", r.peakTally}, {"warm-up", r.warmup}, {"burst", r.burst}, {"soak", r.soak}} {
+		if phase.t == nil {
+			continue
+		}
+		phase.t.mu.Lock()
+		for kind, byStatus := range phase.t.status {
+			statuses := make([]int, 0, len(byStatus))
+			for s := range byStatus {
+				if s != wantStatus[kind] {
+					statuses = append(statuses, s)
+				}
+			}
+			slices.Sort(statuses)
+			for _, s := range statuses {
+				what := strconv.Itoa(s)
+				if s == 0 {
+					what = "no answer"
+				}
+				fmt.Fprintf(&b, "| %s | %s | %s | %d | %s |\n", phase.name, ops[kind], what, byStatus[s],
+					strings.ReplaceAll(phase.t.firstSeen[[2]int{kind, s}], "|", "\\|"))
+			}
+		}
+		phase.t.mu.Unlock()
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return "\nUnexpected answers (the peak and burst phases run at saturation and are not judged):\n\n" +
+		"| Phase | Operation | Status | Count | The first said |\n|---|---|---|---:|---|\n" + b.String()
 }

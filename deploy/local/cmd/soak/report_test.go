@@ -10,7 +10,7 @@ func TestVerdict(t *testing.T) {
 	base := func() *report {
 		r := &report{cfg: config{Duration: time.Minute, Sample: time.Minute, Workers: 8}, rate: 100,
 			warmup: newTally(), soak: newTally()}
-		r.soak.add(0, 200, time.Millisecond)
+		r.soak.add(0, 200, time.Millisecond, "")
 		r.start = snapshot{PGConns: 10, ByName: map[string]usage{
 			"token":    {Procs: 1, RSSKiB: 30 << 10, FDs: 40, Goroutines: 50},
 			"postgres": {Procs: 5, RSSKiB: 40 << 10, FDs: 30, Goroutines: -1},
@@ -34,9 +34,9 @@ func TestVerdict(t *testing.T) {
 		{"descriptors beyond", func(r *report) { setUsage(r, "postgres", func(u *usage) { u.FDs = 44 }) }, "descriptors grew"},
 		{"process gone", func(r *report) { setUsage(r, "token", func(u *usage) { u.Procs = 0 }) }, "not running"},
 		{"postgres connections beyond", func(r *report) { r.end.PGConns = 17 }, "PostgreSQL client connections grew"},
-		{"a 5xx fails", func(r *report) { r.soak.add(1, 503, time.Millisecond) }, "soak: 1 responses were 5xx"},
-		{"no answer fails", func(r *report) { r.warmup.add(1, 0, time.Millisecond) }, "warm-up: 1 requests got no answer"},
-		{"429 passes", func(r *report) { r.soak.add(0, 429, time.Millisecond) }, ""},
+		{"a 5xx fails", func(r *report) { r.soak.add(1, 503, time.Millisecond, "") }, "soak: 1 responses were 5xx"},
+		{"no answer fails", func(r *report) { r.warmup.add(1, 0, time.Millisecond, "") }, "warm-up: 1 requests got no answer"},
+		{"429 passes", func(r *report) { r.soak.add(0, 429, time.Millisecond, "") }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -30,6 +30,11 @@ type usage struct {
 	// Goroutines is go_goroutines from /metrics (-1: not a Go service, or
 	// the scrape failed).
 	Goroutines int
+	// HeapLiveKiB estimates the Go heap that survived the last collection:
+	// the heap goal (go_memstats_next_gc_bytes) over 1 + GOGC/100
+	// (go_gc_gogc_percent). RSS follows the goal, so with GOGC=400 (authz)
+	// it moves five times as much as this. -1: unknown.
+	HeapLiveKiB int64
 }
 
 // snapshot is every process of the stack at one moment.
@@ -45,7 +50,7 @@ func takeSnapshot(ctx context.Context, procs []stack.ProcessInfo, pgURL string) 
 	snap := snapshot{At: time.Now(), ByName: map[string]usage{}, PGConns: -1}
 	trees := processTrees()
 	for _, p := range procs {
-		u := usage{Goroutines: -1}
+		u := usage{Goroutines: -1, HeapLiveKiB: -1}
 		var maxShmem int64
 		for _, pid := range trees[p.PID] {
 			st := readStatus(pid)
@@ -61,7 +66,7 @@ func takeSnapshot(ctx context.Context, procs []stack.ProcessInfo, pgURL string) 
 		}
 		u.RSSKiB += maxShmem
 		if p.MetricsAddr != "" {
-			u.Goroutines = scrapeGoroutines(ctx, p.MetricsAddr)
+			u.Goroutines, u.HeapLiveKiB = scrapeGo(ctx, p.MetricsAddr)
 		}
 		snap.ByName[p.Name] = u
 	}
@@ -147,27 +152,40 @@ func countFDs(pid int) (fds, sockets int) {
 
 var scrapeClient = &http.Client{Timeout: 5 * time.Second}
 
-// scrapeGoroutines reads go_goroutines from a Go process's /metrics.
-func scrapeGoroutines(ctx context.Context, addr string) int {
+// scrapeGo reads a Go process's /metrics: its goroutines and an estimate
+// of its live heap (see usage.HeapLiveKiB); -1 for what it lacks.
+func scrapeGo(ctx context.Context, addr string) (goroutines int, heapLiveKiB int64) {
 	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/metrics", nil)
 	if err != nil {
-		return -1
+		return -1, -1
 	}
 	resp, err := scrapeClient.Do(req)
 	if err != nil {
-		return -1
+		return -1, -1
 	}
 	defer resp.Body.Close()
+	values := map[string]float64{}
 	sc := bufio.NewScanner(io.LimitReader(resp.Body, 8<<20))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "go_goroutines "); ok {
-			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-				return int(f)
+		name, v, ok := strings.Cut(sc.Text(), " ")
+		switch name {
+		case "go_goroutines", "go_memstats_next_gc_bytes", "go_gc_gogc_percent":
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); ok && err == nil {
+				values[name] = f
 			}
 		}
 	}
-	return -1
+	goroutines, heapLiveKiB = -1, -1
+	if v, ok := values["go_goroutines"]; ok {
+		goroutines = int(v)
+	}
+	goal, ok1 := values["go_memstats_next_gc_bytes"]
+	gogc, ok2 := values["go_gc_gogc_percent"]
+	if ok1 && ok2 && gogc > 0 {
+		heapLiveKiB = int64(goal / (1 + gogc/100) / 1024)
+	}
+	return goroutines, heapLiveKiB
 }
 
 // postgresConnections counts client connections to PostgreSQL other than
