@@ -26,6 +26,8 @@ default decision := {
 decision := d if {
 	input.agent.status == "active" # input.agent comes with a verified token
 	not contains(input.attributes.request.http.path, ";")
+	not contains(input.attributes.request.http.path, "%3B") # input.parsed_path is decoded: an
+	not contains(input.attributes.request.http.path, "%3b") # encoded ";" is one there too
 	not input.attributes.request.http.headers["x-http-method-override"]
 	not input.attributes.request.http.headers["x-http-method"]
 	not input.attributes.request.http.headers["x-method-override"]

@@ -371,6 +371,8 @@ fast_path_samples := array.concat(
 		get("/v1/agents;x=1", everything),
 		get("/v1/nothing-here", everything),
 		get("/v1/agents?search=a;b", everything),
+		# An encoded ";" is decoded in parsed_path (what the full path reads).
+		json.patch(get(sprintf("/v1/agents/%s%%3Bx=1", [me]), everything), [{"op": "replace", "path": "/parsed_path", "value": ["v1", "agents", sprintf("%s;x=1", [me])]}]),
 		json.patch(get("/v1/agents", everything), [{"op": "replace", "path": "/agent/status", "value": "suspended"}]),
 		json.patch(get("/v1/agents", everything), [{"op": "add", "path": "/attributes/request/http/headers/x-http-method", "value": "DELETE"}]),
 		json.patch(get("/v1/audit/events", ["audit:read"]), [{"op": "replace", "path": "/agent/scopes", "value": []}]),

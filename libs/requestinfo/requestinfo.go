@@ -54,10 +54,8 @@ func FromIncoming(ctx context.Context) Info {
 	if info.Actor == "" {
 		info.Actor = System
 	}
-	if xff := first(md, HeaderForwarded); xff != "" {
-		// The left-most address is the original client.
-		addr, _, _ := strings.Cut(xff, ",")
-		info.SourceAddress = strings.TrimSpace(addr)
+	if xff := ForwardedClient(md.Get(HeaderForwarded)...); xff != "" {
+		info.SourceAddress = xff
 	} else if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		host, _, err := net.SplitHostPort(p.Addr.String())
 		if err == nil {
@@ -68,6 +66,24 @@ func FromIncoming(ctx context.Context) Info {
 	info.RequestID = bounded(info.RequestID, 128)
 	info.SourceAddress = bounded(info.SourceAddress, 64)
 	return info
+}
+
+// ForwardedClient returns the client address from X-Forwarded-For values
+// (the header's lines in order): the right-most entry. Envoy, the edge,
+// appends the address it saw (use_remote_address, no trusted hops) to
+// whatever the client sent, so every entry left of it is the client's to
+// choose; an audit record must not say what the client chose.
+func ForwardedClient(values ...string) string {
+	for i := len(values) - 1; i >= 0; i-- {
+		v := values[i]
+		if j := strings.LastIndexByte(v, ','); j >= 0 {
+			v = v[j+1:]
+		}
+		if v = strings.TrimSpace(v); v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // UnaryServer puts the request info of every call into its context.

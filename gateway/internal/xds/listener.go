@@ -122,9 +122,15 @@ func socketAddress(addr netip.AddrPort) *core.Address {
 // IdentityHeaders are set upstream by the authz service alone.
 var IdentityHeaders = []string{"x-agent-id", "x-agent-scopes", "x-request-id"}
 
+// EnvoyOnlyHeaders are Envoy's own notes on a request it rewrote (the
+// transcoder turns every /v1 call into a POST). The access log records the
+// client's method and path from them, so a client's copy would let it write
+// the log line: a DELETE logged as a GET.
+var EnvoyOnlyHeaders = []string{"x-envoy-original-method", "x-envoy-original-path"}
+
 func stripIdentityHeaders() *core.TypedExtensionConfig {
 	var mutations []*mutationrules.HeaderMutation
-	for _, h := range IdentityHeaders {
+	for _, h := range append(append([]string(nil), IdentityHeaders...), EnvoyOnlyHeaders...) {
 		mutations = append(mutations, &mutationrules.HeaderMutation{
 			Action: &mutationrules.HeaderMutation_Remove{Remove: h},
 		})

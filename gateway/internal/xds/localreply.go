@@ -75,8 +75,10 @@ var localReplies = []localReply{
 		reason: "ROUTE_NOT_FOUND",
 	},
 	{
-		// As gRPC does for a message over the size limit.
-		when:   `response.code == 413`,
+		// As gRPC does for a message over the size limit. 431: the request
+		// line and headers (a long query string included) are over Envoy's
+		// limit, or there are too many headers.
+		when:   `response.code == 413 || response.code == 431`,
 		code:   codes.ResourceExhausted,
 		reason: "REQUEST_TOO_LARGE",
 	},

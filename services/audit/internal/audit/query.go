@@ -62,6 +62,12 @@ func (f Filter) fingerprint() string {
 	return hex.EncodeToString(sum[:8])
 }
 
+// The range of a page token's time: that of a google.protobuf.Timestamp.
+var (
+	minPageMicros = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	maxPageMicros = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC).UnixMicro()
+)
+
 func encodePageToken(p Position, f Filter) string {
 	b, _ := json.Marshal(pageToken{OccurredAt: p.OccurredAt.UnixMicro(), Sequence: p.Sequence, Filter: f.fingerprint()})
 	return base64.RawURLEncoding.EncodeToString(b)
@@ -78,6 +84,11 @@ func decodePageToken(s string, f Filter) (Position, error) {
 	}
 	var t pageToken
 	if err := json.Unmarshal(b, &t); err != nil || t.Sequence < 1 || t.Filter == "" {
+		return Position{}, bad
+	}
+	if t.OccurredAt < minPageMicros || t.OccurredAt > maxPageMicros {
+		// No event can be there (timestamps are years 1-9999), and a time
+		// outside PostgreSQL's range would be mangled on the way to it.
 		return Position{}, bad
 	}
 	if t.Filter != f.fingerprint() {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
@@ -201,6 +202,11 @@ func (s *service) List(ctx context.Context, q Query) (Page, error) {
 	}
 	if len(f.Actor) > auditlog.MaxActorLen {
 		return Page{}, fieldError(errTooLong, "actor", "actor is longer than %d bytes", auditlog.MaxActorLen)
+	}
+	if !utf8.ValidString(f.Actor) || strings.IndexByte(f.Actor, 0) >= 0 {
+		// PostgreSQL text cannot hold either: the query would fail (a 500),
+		// and no recorded actor contains them.
+		return Page{}, fieldError(errInvalid, "actor", "actor must be UTF-8 without NUL characters")
 	}
 	f.Start, f.End = f.Start.UTC(), f.End.UTC()
 	if !f.Start.IsZero() && !f.End.IsZero() && !f.Start.Before(f.End) {

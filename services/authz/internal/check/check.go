@@ -15,6 +15,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/sentryagent/agentidp/libs/auditlog"
+	"github.com/sentryagent/agentidp/libs/requestinfo"
 	"github.com/sentryagent/agentidp/services/authz/internal/input"
 	"github.com/sentryagent/agentidp/services/authz/internal/policy"
 	"github.com/sentryagent/agentidp/services/authz/internal/ratelimit"
@@ -41,6 +42,7 @@ const (
 	ReasonRateLimited     = "RATE_LIMITED"
 	ReasonUnavailable     = "SERVICE_UNAVAILABLE"
 	ReasonPolicyError     = "POLICY_ERROR"
+	ReasonMalformed       = "MALFORMED_REQUEST"
 )
 
 // Interfaces of the service's dependencies, each as narrow as it uses.
@@ -154,6 +156,11 @@ func (s *Service) check(ctx context.Context, r *input.Request) (*Result, *who) {
 	}
 	if !s.cfg.Ready() {
 		return s.deny(r, 503, ReasonUnavailable, "authorization is starting: its state is not established yet", ""), &who{}
+	}
+	if !input.ValidUTF8(r.Path) {
+		// Checked before the token, like the policy's other malformed
+		// requests: no service could decode it (an opaque 500 otherwise).
+		return s.deny(r, 400, ReasonMalformed, "the request path and query must be UTF-8 once percent-decoded", ""), &who{}
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
@@ -367,9 +374,9 @@ func (s *Service) auditDenial(r *input.Request, res *Result, c *token.Claims, pa
 	if isUUID(c.Subject) {
 		ev.AgentID = c.Subject
 	}
-	if xff := r.Headers["x-forwarded-for"]; xff != "" {
-		first, _, _ := strings.Cut(xff, ",")
-		ev.SourceAddress = bounded(strings.TrimSpace(first), auditlog.MaxSourceAddressLen)
+	if xff := requestinfo.ForwardedClient(r.Headers["x-forwarded-for"]); xff != "" {
+		// The address Envoy saw, not one the client wrote in the header.
+		ev.SourceAddress = bounded(xff, auditlog.MaxSourceAddressLen)
 	}
 	// The audit emitter may wait for Redis; the client must not.
 	go func() {

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 )
@@ -168,6 +169,57 @@ func ParsePath(path string) *ast.Term {
 		terms[i] = str(s)
 	}
 	return ast.ArrayTerm(terms...)
+}
+
+// ValidUTF8 reports whether every path segment and every query parameter
+// name and value of pathAndQuery is UTF-8 once percent-decoded (a malformed
+// escape is taken literally, as Envoy's transcoder takes it). The
+// transcoder binds path variables and query parameters to proto string
+// fields, which must hold UTF-8: a service cannot even decode a request
+// that breaks this, so authz refuses it before anything else reads it.
+func ValidUTF8(pathAndQuery string) bool {
+	if strings.IndexByte(pathAndQuery, '%') < 0 {
+		return utf8.ValidString(pathAndQuery)
+	}
+	for part := range strings.FieldsFuncSeq(pathAndQuery, func(r rune) bool {
+		return r == '/' || r == '?' || r == '&' || r == '='
+	}) {
+		if !utf8.ValidString(unescapeLenient(part)) {
+			return false
+		}
+	}
+	return true
+}
+
+// unescapeLenient decodes every well-formed %XX of s and keeps the rest.
+func unescapeLenient(s string) string {
+	if strings.IndexByte(s, '%') < 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
 }
 
 func parseQuery(raw string) *ast.Term {

@@ -129,6 +129,13 @@ func (s *service) List(ctx context.Context, q ListQuery) (Page, error) {
 	if len(f.Search) > maxSearchLen {
 		return Page{}, fieldError(errTooLong, "search", "search is longer than %d bytes", maxSearchLen)
 	}
+	for _, v := range []struct{ field, value string }{{"owner", f.Owner}, {"search", f.Search}} {
+		// PostgreSQL text holds neither (the query would fail: a 500), and
+		// no stored value can contain them.
+		if !storableText(v.value) {
+			return Page{}, fieldError(errInvalid, v.field, "%s must be UTF-8 without NUL characters", v.field)
+		}
+	}
 	var after uuid.UUID
 	if q.PageToken != "" {
 		var err error

@@ -138,8 +138,9 @@ func checkMetadata(path string, md map[string]string) error {
 		if len(v) > MaxMetadataValueLen {
 			return fieldError(errMetadataLarge, path, "%s: the value of %q is %d bytes; the maximum is %d", path, k, len(v), MaxMetadataValueLen)
 		}
-		if !utf8.ValidString(v) {
-			return fieldError(errInvalid, path, "%s: the value of %q is not valid UTF-8", path, k)
+		if !storableText(v) {
+			// PostgreSQL's jsonb cannot hold \u0000: the insert would fail.
+			return fieldError(errInvalid, path, "%s: the value of %q must be UTF-8 without NUL characters", path, k)
 		}
 		total += len(k) + len(v)
 	}
@@ -147,6 +148,12 @@ func checkMetadata(path string, md map[string]string) error {
 		return fieldError(errMetadataLarge, path, "%s holds %d bytes; the maximum is %d", path, total, MaxMetadataBytes)
 	}
 	return nil
+}
+
+// storableText reports whether PostgreSQL can store s as text: UTF-8 with
+// no NUL character.
+func storableText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
 
 func dedupe(values []string) []string {

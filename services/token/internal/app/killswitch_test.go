@@ -135,10 +135,17 @@ func testRateLimit(t *testing.T, p *platform) {
 	if !strings.Contains(r.json(t)["error_description"].(string), "too many") {
 		t.Fatalf("description: %s", r)
 	}
+	// Introspection and revocation authenticate the client too: guessing a
+	// secret there costs the same budget.
+	for _, path := range []string{"/oauth2/revoke", "/oauth2/introspect"} {
+		if r := srv.post(path, url.Values{"token": {"x"}}, "Authorization", basicAuth(c)); r.status != 429 {
+			t.Fatalf("%s over the limit: %s", path, r)
+		}
+	}
 	srv.mustToken(other, "")
 	time.Sleep(1100 * time.Millisecond)
 	srv.mustToken(c, "")
-	if srv.metric("agentidp_rate_limit_rejections_total") != 1 || srv.metric("agentidp_tokens_issued_total", "outcome", "rate_limited") != 1 {
+	if srv.metric("agentidp_rate_limit_rejections_total") != 3 || srv.metric("agentidp_tokens_issued_total", "outcome", "rate_limited") != 1 {
 		t.Fatal("rejection not counted")
 	}
 }

@@ -43,8 +43,9 @@ type Client struct {
 }
 
 // Authenticator authenticates clients. With rateLimited, the request
-// counts against the client's token-endpoint rate limit (checked in the
-// same Redis round trip as the cache).
+// counts against the client's rate limit (checked in the same Redis round
+// trip as the cache). Every endpoint that authenticates a client charges
+// it: each is a place to guess a secret.
 type Authenticator interface {
 	Authenticate(ctx context.Context, c ClientCredentials, rateLimited bool) (Client, error)
 }
@@ -225,7 +226,7 @@ func (s *Service) Introspect(ctx context.Context, req IntrospectRequest) (Intros
 func (s *Service) authorizeIntrospection(ctx context.Context, c Caller) error {
 	switch {
 	case c.Credentials != nil:
-		client, err := s.cfg.Auth.Authenticate(ctx, *c.Credentials, false)
+		client, err := s.cfg.Auth.Authenticate(ctx, *c.Credentials, true)
 		if err != nil {
 			return err
 		}
@@ -296,7 +297,7 @@ type RevokeRequest struct {
 // token that is not ours, malformed or expired needs nothing (200 per
 // RFC 7009 §2.2); a token of another client is refused.
 func (s *Service) Revoke(ctx context.Context, req RevokeRequest) error {
-	client, err := s.cfg.Auth.Authenticate(ctx, req.Credentials, false)
+	client, err := s.cfg.Auth.Authenticate(ctx, req.Credentials, true)
 	if err != nil {
 		s.cfg.Metrics.revoked("denied")
 		return err

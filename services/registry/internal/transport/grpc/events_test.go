@@ -78,8 +78,10 @@ func TestEventFeedRecordsTheLifecycleInOrder(t *testing.T) {
 		t.Fatalf("actor of an anonymous call: %q", e.GetActor())
 	}
 
-	// A call through the gateway carries the caller, request id and client.
-	md := metadata.Pairs("x-agent-id", "0190f8a0-0000-7000-8000-00000000000a", "x-request-id", "req-42", "x-forwarded-for", "203.0.113.7, 10.0.0.1")
+	// A call through the gateway carries the caller, request id and client:
+	// the address Envoy appended to X-Forwarded-For, not what the client
+	// wrote before it.
+	md := metadata.Pairs("x-agent-id", "0190f8a0-0000-7000-8000-00000000000a", "x-request-id", "req-42", "x-forwarded-for", "10.0.0.1, 203.0.113.7")
 	if _, err := c.CreateAgent(metadata.NewOutgoingContext(ctx, md), &registryv1.CreateAgentRequest{Agent: validAgent()}); err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/sentryagent/agentidp/libs/apierror"
@@ -74,12 +73,11 @@ func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
-// sourceAddress is the original client: the left-most X-Forwarded-For
-// entry (Envoy's), else the peer.
+// sourceAddress is the client Envoy saw: the right-most X-Forwarded-For
+// entry (requestinfo.ForwardedClient), else the peer.
 func sourceAddress(r *http.Request) string {
-	if xff := r.Header.Get(requestinfo.HeaderForwarded); xff != "" {
-		first, _, _ := strings.Cut(xff, ",")
-		return truncate(strings.TrimSpace(first), 64)
+	if xff := requestinfo.ForwardedClient(r.Header.Values(requestinfo.HeaderForwarded)...); xff != "" {
+		return truncate(xff, 64)
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 
 	"github.com/sentryagent/agentidp/libs/apierror"
 	"github.com/sentryagent/agentidp/services/token/internal/oauth"
@@ -71,4 +72,33 @@ func encodeError(ctx context.Context, err error, w http.ResponseWriter) {
 	}
 	w.WriteHeader(e.Kind.HTTPStatus())
 	_ = json.NewEncoder(w).Encode(errorBody{Error: code, Description: e.Message})
+}
+
+// noRoute answers a path or method no route has in the API's error shape
+// (net/http's default is a text/plain 404 or 405): RFC 6749 §5.2 under
+// /oauth2/, where the clients are OAuth clients, and elsewhere the
+// google.rpc.Status ROUTE_NOT_FOUND that the gateway gives every other
+// path no route matches (a wrong method included).
+func noRoute(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	if strings.HasPrefix(r.URL.Path, "/oauth2/") {
+		noStore(h)
+		w.WriteHeader(http.StatusNotFound)
+		_ = json.NewEncoder(w).Encode(errorBody{Error: "invalid_request", Description: "no such endpoint"})
+		return
+	}
+	meta := map[string]string{}
+	if id := r.Header.Get("X-Request-Id"); id != "" {
+		meta["requestId"] = id
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNotFound)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"code": 5, "message": "no route matches this path",
+		"details": []any{map[string]any{
+			"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "ROUTE_NOT_FOUND",
+			"domain": apierror.Domain, "metadata": meta,
+		}},
+	})
 }

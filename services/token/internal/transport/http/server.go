@@ -58,6 +58,7 @@ func NewHandler(cfg Config) http.Handler {
 	mux.Handle("GET "+PathMetadata, metadataHandler(cfg.Issuer))
 	mux.Handle("GET /healthz", health.LiveHandler())
 	mux.Handle("GET /readyz", cfg.Checker.ReadyHandler())
+	mux.Handle("/", http.HandlerFunc(noRoute))
 	var h http.Handler = mux
 	if cfg.Instrument != nil {
 		h = cfg.Instrument(mux)
