@@ -192,6 +192,12 @@ func (s *Service) check(ctx context.Context, r *input.Request) (*Result, *who) {
 		w.claims = entry.Claims
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			// The check ran out of time (an overloaded process, or Envoy
+			// gave up): not the policy's fault, and worth a retry.
+			s.cfg.Logger.Warn("policy evaluation cut short", "error", err, "path", parsed.PathOnly)
+			return s.deny(r, 503, ReasonUnavailable, "authorization took too long; retry later", ""), w
+		}
 		s.cfg.Logger.Error("policy evaluation failed", "error", err, "path", parsed.PathOnly)
 		return s.deny(r, 500, ReasonPolicyError, "the policy could not decide", ""), w
 	}
