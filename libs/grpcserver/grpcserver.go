@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
 
 	"github.com/sentryagent/agentidp/libs/apierror"
 	"github.com/sentryagent/agentidp/libs/metrics"
@@ -30,7 +31,12 @@ type Config struct {
 	Metrics *metrics.GRPC
 	// MaxRecvMsgSize caps request size; default 1 MiB.
 	MaxRecvMsgSize int
-	Options        []grpc.ServerOption
+	// Unavailable, if set, recognises errors that mean a dependency could
+	// not be reached (postgres.Unavailable for a service with a database).
+	// They become UNAVAILABLE SERVICE_UNAVAILABLE, which clients may retry
+	// (503 through the gateway), instead of an opaque INTERNAL (500).
+	Unavailable func(error) bool
+	Options     []grpc.ServerOption
 }
 
 // New returns a server with AgentIdP's interceptors and the health and
@@ -40,6 +46,7 @@ func New(cfg Config) (*grpc.Server, *health.Server) {
 	if cfg.MaxRecvMsgSize == 0 {
 		cfg.MaxRecvMsgSize = 1 << 20
 	}
+	c := classifier(cfg.Unavailable)
 	opts := append([]grpc.ServerOption{
 		// Long-lived workers serve calls instead of a new goroutine per
 		// call, whose stack grew (and was copied) on every call through the
@@ -51,11 +58,11 @@ func New(cfg Config) (*grpc.Server, *health.Server) {
 		grpc.ChainUnaryInterceptor(
 			cfg.Metrics.UnaryServer(),
 			requestinfo.UnaryServer,
-			mapErrors,
-			logUnary(cfg.Logger),
+			c.mapErrors,
+			logUnary(cfg.Logger, c),
 			recoverUnary(cfg.Logger),
 		),
-		grpc.ChainStreamInterceptor(cfg.Metrics.StreamServer(), mapStreamErrors, recoverStream(cfg.Logger)),
+		grpc.ChainStreamInterceptor(cfg.Metrics.StreamServer(), c.mapStreamErrors, recoverStream(cfg.Logger)),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 	}, cfg.Options...)
 	srv := grpc.NewServer(opts...)
@@ -66,23 +73,50 @@ func New(cfg Config) (*grpc.Server, *health.Server) {
 	return srv, hs
 }
 
+// errDependencyUnavailable is what a client sees when a dependency of the
+// service (its database) cannot be reached.
+var errDependencyUnavailable = apierror.New(apierror.Unavailable, "SERVICE_UNAVAILABLE",
+	"a dependency of the service is unavailable; retry later")
+
+// classifier turns a handler's error into what the client sees.
+type classifier func(error) bool
+
+// classify marks an error that is neither an API error nor a status
+// (a downstream service's, or the caller's deadline) as unavailability when
+// the service's Unavailable says so, keeping the cause wrapped for the log.
+// It reports whether it did.
+func (unavailable classifier) classify(err error) (error, bool) {
+	if unavailable == nil || err == nil || apierror.As(err) != nil {
+		return err, false
+	}
+	if _, ok := status.FromError(err); ok {
+		return err, false
+	}
+	if unavailable(err) {
+		return fmt.Errorf("%w: %w", errDependencyUnavailable, err), true
+	}
+	return err, false
+}
+
 // mapErrors is the one place where a handler's error becomes a gRPC status.
-func mapErrors(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+func (unavailable classifier) mapErrors(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	resp, err := handler(ctx, req)
 	if err != nil {
+		err, _ = unavailable.classify(err)
 		return nil, apierror.ToStatus(err).Err()
 	}
 	return resp, nil
 }
 
-func mapStreamErrors(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+func (unavailable classifier) mapStreamErrors(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	if err := handler(srv, ss); err != nil {
+		err, _ = unavailable.classify(err)
 		return apierror.ToStatus(err).Err()
 	}
 	return nil
 }
 
-func logUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
+func logUnary(logger *slog.Logger, unavailable classifier) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
 		resp, err := handler(ctx, req)
@@ -92,11 +126,14 @@ func logUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
 		// Inside mapErrors: we see the handler's own error, so internal
 		// failures are logged with their cause while clients get an opaque
 		// INTERNAL.
-		st := apierror.ToStatus(err)
+		classified, isUnavailable := unavailable.classify(err)
+		st := apierror.ToStatus(classified)
 		level := slog.LevelInfo
 		switch {
 		case st.Code() == apierror.Internal.Code():
 			level = slog.LevelError
+		case isUnavailable:
+			level = slog.LevelWarn
 		case err == nil && isRead(info.FullMethod):
 			// A successful read changes nothing and is the bulk of the
 			// traffic (every authenticated GET through the gateway): DEBUG.
@@ -113,7 +150,9 @@ func logUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
 			attrs = append(attrs, "peer", p.Addr.String())
 		}
 		if err != nil {
-			if e := apierror.As(err); e != nil {
+			if isUnavailable {
+				attrs = append(attrs, "reason", errDependencyUnavailable.Reason, "error", err.Error())
+			} else if e := apierror.As(err); e != nil {
 				attrs = append(attrs, "reason", e.Reason, "error", e.Message)
 			} else {
 				attrs = append(attrs, "error", err.Error())
