@@ -172,11 +172,3 @@ func (w *breakerWatch) between(from, to time.Time) []transition {
 	}
 	return out
 }
-
-// stateOf returns a breaker's state at the last sample.
-func (w *breakerWatch) stateOf(breaker string) (int, bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	s, ok := w.state[breaker]
-	return s, ok
-}

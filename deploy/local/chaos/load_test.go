@@ -31,6 +31,7 @@ type record struct {
 	end     time.Time
 	status  int    // 0: no HTTP answer
 	netErr  string // transportKind when status is 0
+	detail  string // the transport error, when status is 0
 	reason  string // the error body's reason or OAuth code
 	problem string // what is wrong with the answer (see problem); "" if fine
 }
@@ -47,6 +48,7 @@ type credential struct {
 // issued is a token the load received, for the audit check.
 type issued struct {
 	jti, agentID string
+	at           time.Time // when the answer arrived
 }
 
 // load drives the mixed traffic and remembers every answer and every
@@ -121,9 +123,9 @@ func (l *load) stopAndWait() {
 func (l *load) note(k kind, path string, start time.Time, r reply) {
 	rec := record{kind: k, path: path, start: start, end: start.Add(r.took), status: r.status,
 		netErr: transportKind(r.err), problem: problem(path, r)}
-	if r.err != nil && r.status != 0 {
-		rec.netErr = transportKind(r.err) // the body broke off
-		rec.status = 0
+	if r.err != nil {
+		rec.status = 0 // no answer, or its body broke off
+		rec.detail = r.err.Error()
 	}
 	if rec.status >= 300 {
 		rec.reason = errorReason(r.body)
@@ -192,7 +194,7 @@ func (l *load) keepToken(tok, agentID string) {
 		return
 	}
 	l.mu.Lock()
-	l.tokens = append(l.tokens, issued{jti: jti(tok), agentID: agentID})
+	l.tokens = append(l.tokens, issued{jti: jti(tok), agentID: agentID, at: time.Now()})
 	l.mu.Unlock()
 }
 

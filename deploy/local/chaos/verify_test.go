@@ -148,11 +148,20 @@ func orSteady(phase string) string {
 // the run (its sources deliver at least once, from cursors).
 const auditWait = 60 * time.Second
 
+// emitterWindow is how long before the token service's SIGKILL an issued
+// token's audit event may legitimately be lost: the emitter waits at most
+// 25 ms for Redis before answering and keeps the event in memory if Redis
+// is slower, and events still in memory die with the process (docs/audit.md,
+// "The emitter's trade-off"). A busy machine stretches the 25 ms.
+const emitterWindow = time.Second
+
 // verifyAudit finds the audit event of every acknowledged change — agent
 // registered, credential generated, token issued — exactly once, and checks
-// the hash chain after all the crashes.
-func verifyAudit(t *testing.T, a *api, admin string, since time.Time, agents []string, creds []credential, tokens []issued) {
+// the hash chain after all the crashes. The only events allowed missing are
+// those of tokens issued within emitterWindow before tokenKilled.
+func verifyAudit(t *testing.T, a *api, admin string, since time.Time, agents []string, creds []credential, tokens []issued, tokenKilled time.Time) {
 	t.Helper()
+	mayLose := map[string]bool{}
 	want := map[string][]string{}
 	for _, id := range agents {
 		want["agent.registered"] = append(want["agent.registered"], "agent:"+id)
@@ -162,6 +171,9 @@ func verifyAudit(t *testing.T, a *api, admin string, since time.Time, agents []s
 	}
 	for _, tok := range tokens {
 		want["token.issued"] = append(want["token.issued"], "token:"+tok.jti)
+		if !tokenKilled.IsZero() && tok.at.Before(tokenKilled) && tok.at.After(tokenKilled.Add(-emitterWindow)) {
+			mayLose["token:"+tok.jti] = true
+		}
 	}
 	actions := make([]string, 0, len(want))
 	for action := range want {
@@ -171,15 +183,19 @@ func verifyAudit(t *testing.T, a *api, admin string, since time.Time, agents []s
 
 	for _, action := range actions {
 		var counts map[string]int
-		var missing []string
+		var missing, excused []string
 		err := waitFor(auditWait, func() error {
 			var err error
 			if counts, err = auditCounts(a, admin, action, since.Add(-time.Minute)); err != nil {
 				return err
 			}
-			missing = missing[:0]
+			missing, excused = missing[:0], excused[:0]
 			for _, target := range want[action] {
-				if counts[target] == 0 {
+				switch {
+				case counts[target] > 0:
+				case mayLose[target]:
+					excused = append(excused, target)
+				default:
 					missing = append(missing, target)
 				}
 			}
@@ -200,7 +216,11 @@ func verifyAudit(t *testing.T, a *api, admin string, since time.Time, agents []s
 		if len(dup) > 0 {
 			t.Errorf("audit: %d %s events recorded more than once, e.g. %v", len(dup), action, dup[:min(len(dup), 5)])
 		}
-		t.Logf("audit: %d %s events expected, %d found", len(want[action]), action, len(want[action])-len(missing))
+		t.Logf("audit: %d %s events expected, %d found", len(want[action]), action, len(want[action])-len(missing)-len(excused))
+		if len(excused) > 0 {
+			t.Logf("audit: %d %s events lost in the emitter's documented window (issued within %s before the token service was killed), e.g. %v",
+				len(excused), action, emitterWindow, excused[:min(len(excused), 3)])
+		}
 	}
 
 	r := patiently(func() reply { return a.do("GET", "/v1/audit/verify", admin, nil) })
