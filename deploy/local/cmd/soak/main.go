@@ -40,6 +40,9 @@ type config struct {
 	Workers      int           // SOAK_WORKERS: requests in flight at most (128)
 	Doc          string        // SOAK_DOC: document to write the report into ("" none)
 	Logs         string        // SOAK_LOGS: where the processes' logs go when the soak fails ("" nowhere)
+	// SOAK_PROFILES: a directory for the Go services' heap profiles at the
+	// start and end samples (turns PPROF_ENABLED on); "" takes none.
+	Profiles string
 	// SOAK_SERVICE_ENV: extra environment per service, e.g.
 	// "authz:TOKEN_CACHE_SIZE=4096,token:LOG_LEVEL=warn".
 	ServiceEnv map[string][]string
@@ -82,6 +85,7 @@ func loadConfig() (config, error) {
 	}
 	c.Note = os.Getenv("SOAK_NOTE")
 	c.Logs = os.Getenv("SOAK_LOGS")
+	c.Profiles = os.Getenv("SOAK_PROFILES")
 	if v := os.Getenv("SOAK_SERVICE_ENV"); v != "" {
 		c.ServiceEnv = map[string][]string{}
 		for _, item := range strings.Split(v, ",") {
@@ -147,6 +151,19 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	if err := os.CopyFS(policies, os.DirFS(filepath.Join(root, "policies"))); err != nil {
 		return nil, err
 	}
+	if cfg.Profiles != "" {
+		if err := os.MkdirAll(cfg.Profiles, 0o755); err != nil {
+			return nil, fmt.Errorf("SOAK_PROFILES: %w", err)
+		}
+		env := map[string][]string{}
+		for k, v := range cfg.ServiceEnv {
+			env[k] = v
+		}
+		for _, svc := range []string{"registry", "credentials", "audit", "token", "authz"} {
+			env[svc] = append(env[svc], "PPROF_ENABLED=true")
+		}
+		cfg.ServiceEnv = env
+	}
 	ports, err := stack.FreePorts()
 	if err != nil {
 		return nil, err
@@ -201,6 +218,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		return takeSnapshot(ctx, procs, pgURL)
 	}
 	rep.start = atRest()
+	saveProfiles(ctx, cfg.Profiles, procs, "start")
 	logf("soaking for %s at %.0f ops/s (a sample every %s)", cfg.Duration, rep.rate, cfg.Sample)
 	var mu sync.Mutex
 	soakStart := time.Now()
@@ -218,6 +236,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		return nil, ctx.Err()
 	}
 	rep.end = atRest()
+	saveProfiles(ctx, cfg.Profiles, procs, "end")
 	rep.machine = machine.Describe()
 	if !rep.pass() && cfg.Logs != "" {
 		// The stack's directory goes when the soak ends; keep its logs.

@@ -13,11 +13,11 @@ func TestVerdict(t *testing.T) {
 		r.soak.add(0, 200, time.Millisecond, "")
 		r.start = snapshot{PGConns: 10, ByName: map[string]usage{
 			"token":    {Procs: 1, RSSKiB: 30 << 10, FDs: 40, Goroutines: 50},
-			"postgres": {Procs: 5, RSSKiB: 40 << 10, FDs: 30, Goroutines: -1},
+			"postgres": {Procs: 5, RSSKiB: 40 << 10, FDs: 30, Sockets: 5, Goroutines: -1},
 		}}
 		r.end = snapshot{PGConns: 10, ByName: map[string]usage{
 			"token":    {Procs: 1, RSSKiB: 30 << 10, FDs: 40, Goroutines: 50},
-			"postgres": {Procs: 5, RSSKiB: 40 << 10, FDs: 30, Goroutines: -1},
+			"postgres": {Procs: 5, RSSKiB: 40 << 10, FDs: 30, Sockets: 5, Goroutines: -1},
 		}}
 		return r
 	}
@@ -31,7 +31,9 @@ func TestVerdict(t *testing.T) {
 		{"RSS beyond", func(r *report) { setUsage(r, "token", func(u *usage) { u.RSSKiB = 66 << 10 }) }, "token: RSS grew"},
 		{"goroutines within 10% + 5", func(r *report) { setUsage(r, "token", func(u *usage) { u.Goroutines = 60 }) }, ""},
 		{"goroutines beyond", func(r *report) { setUsage(r, "token", func(u *usage) { u.Goroutines = 61 }) }, "goroutines grew from 50 to 61"},
-		{"descriptors beyond", func(r *report) { setUsage(r, "postgres", func(u *usage) { u.FDs = 44 }) }, "descriptors grew"},
+		{"descriptors beyond", func(r *report) { setUsage(r, "token", func(u *usage) { u.FDs = 55 }) }, "token: open descriptors grew"},
+		{"postgres files pass", func(r *report) { setUsage(r, "postgres", func(u *usage) { u.FDs = 900 }) }, ""},
+		{"postgres sockets beyond", func(r *report) { setUsage(r, "postgres", func(u *usage) { u.Sockets = 20 }) }, "postgres: open descriptors grew from 5 to 20"},
 		{"process gone", func(r *report) { setUsage(r, "token", func(u *usage) { u.Procs = 0 }) }, "not running"},
 		{"postgres connections beyond", func(r *report) { r.end.PGConns = 17 }, "PostgreSQL client connections grew"},
 		{"a 5xx fails", func(r *report) { r.soak.add(1, 503, time.Millisecond, "") }, "soak: 1 responses were 5xx"},

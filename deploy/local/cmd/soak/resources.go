@@ -205,3 +205,30 @@ func postgresConnections(ctx context.Context, url string) int {
 	}
 	return n
 }
+
+// saveProfiles writes each Go service's heap profile to dir/NAME-when.pb.gz
+// (compare them with go tool pprof -diff_base); nothing when dir is empty.
+func saveProfiles(ctx context.Context, dir string, procs []stack.ProcessInfo, when string) {
+	if dir == "" {
+		return
+	}
+	for _, p := range procs {
+		if p.MetricsAddr == "" {
+			continue
+		}
+		req, err := http.NewRequestWithContext(ctx, "GET", "http://"+p.MetricsAddr+"/debug/pprof/heap", nil)
+		if err != nil {
+			continue
+		}
+		resp, err := scrapeClient.Do(req)
+		if err != nil {
+			continue
+		}
+		if resp.StatusCode == http.StatusOK {
+			if b, err := io.ReadAll(resp.Body); err == nil {
+				_ = os.WriteFile(filepath.Join(dir, p.Name+"-"+when+".pb.gz"), b, 0o644)
+			}
+		}
+		resp.Body.Close()
+	}
+}
