@@ -267,11 +267,17 @@ func Normalize(e Event) Event {
 			truncated = true
 			continue
 		}
+		if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+			v = strings.ReplaceAll(strings.ToValidUTF8(v, "\uFFFD"), "\x00", "")
+			truncated = true
+		}
+		// Judged once cleaned: taking out a NUL can join the pieces of a
+		// secret ("agentidp\x00_sk_…"), which Validate would then refuse.
 		if looksSecret(key, v) {
 			v = Redacted
 		}
-		if len(v) > MaxDetailValueLen || !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
-			v = cut(strings.ReplaceAll(strings.ToValidUTF8(v, "\uFFFD"), "\x00", ""), MaxDetailValueLen)
+		if len(v) > MaxDetailValueLen {
+			v = cut(v, MaxDetailValueLen)
 			truncated = true
 		}
 		// Leave room for the truncation marker.

@@ -75,12 +75,16 @@ func FromIncoming(ctx context.Context) Info {
 // choose; an audit record must not say what the client chose.
 func ForwardedClient(values ...string) string {
 	for i := len(values) - 1; i >= 0; i-- {
-		v := values[i]
-		if j := strings.LastIndexByte(v, ','); j >= 0 {
-			v = v[j+1:]
-		}
-		if v = strings.TrimSpace(v); v != "" {
-			return v
+		for v := values[i]; v != ""; {
+			entry := v
+			if j := strings.LastIndexByte(v, ','); j >= 0 {
+				entry, v = v[j+1:], v[:j]
+			} else {
+				v = ""
+			}
+			if entry = strings.TrimSpace(entry); entry != "" {
+				return entry
+			}
 		}
 	}
 	return ""

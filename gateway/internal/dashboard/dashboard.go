@@ -71,11 +71,14 @@ func New(dir string) (*Handler, error) {
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := "/" + strings.TrimPrefix(r.URL.Path, PathPrefix)
-	if h.files == nil || (r.Method != http.MethodGet && r.Method != http.MethodHead) || underAPI(p) {
+	clean := path.Clean(p)
+	// The namespace is judged as written and as served: "/x/../v1/agents"
+	// is an API path too.
+	if h.files == nil || (r.Method != http.MethodGet && r.Method != http.MethodHead) || underAPI(p) || underAPI(clean) {
 		notFound(w, r)
 		return
 	}
-	name := strings.TrimPrefix(path.Clean(p), "/")
+	name := strings.TrimPrefix(clean, "/")
 	if name == "" {
 		name = "index.html"
 	}

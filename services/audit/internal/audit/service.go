@@ -191,26 +191,9 @@ func (s *service) List(ctx context.Context, q Query) (Page, error) {
 	if q.PageSize < 1 || q.PageSize > MaxPageSize {
 		return Page{}, fieldError(errPageSize, "pageSize", "pageSize must be between 1 and %d (omit it for %d)", MaxPageSize, DefaultPageSize)
 	}
-	f := q.Filter
-	if f.Action != "" && !auditlog.ValidAction(f.Action) {
-		return Page{}, fieldError(errInvalid, "action", `action must look like "agent.registered"`)
-	}
-	switch f.Outcome {
-	case "", auditlog.OutcomeSuccess, auditlog.OutcomeFailure, auditlog.OutcomeDenied:
-	default:
-		return Page{}, fieldError(errInvalid, "outcome", "outcome must be success, failure or denied")
-	}
-	if len(f.Actor) > auditlog.MaxActorLen {
-		return Page{}, fieldError(errTooLong, "actor", "actor is longer than %d bytes", auditlog.MaxActorLen)
-	}
-	if !utf8.ValidString(f.Actor) || strings.IndexByte(f.Actor, 0) >= 0 {
-		// PostgreSQL text cannot hold either: the query would fail (a 500),
-		// and no recorded actor contains them.
-		return Page{}, fieldError(errInvalid, "actor", "actor must be UTF-8 without NUL characters")
-	}
-	f.Start, f.End = f.Start.UTC(), f.End.UTC()
-	if !f.Start.IsZero() && !f.End.IsZero() && !f.Start.Before(f.End) {
-		return Page{}, fieldError(errTimeRange, "startTime", "startTime must be before endTime")
+	f, err := q.Filter.checked()
+	if err != nil {
+		return Page{}, err
 	}
 	var after *Position
 	if q.PageToken != "" {
@@ -232,6 +215,32 @@ func (s *service) List(ctx context.Context, q Query) (Page, error) {
 		page.NextPageToken = encodePageToken(Position{OccurredAt: last.OccurredAt, Sequence: last.Sequence}, f)
 	}
 	return page, nil
+}
+
+// checked returns f as the store queries it (times in UTC), or why no
+// event can match it.
+func (f Filter) checked() (Filter, error) {
+	if f.Action != "" && !auditlog.ValidAction(f.Action) {
+		return f, fieldError(errInvalid, "action", `action must look like "agent.registered"`)
+	}
+	switch f.Outcome {
+	case "", auditlog.OutcomeSuccess, auditlog.OutcomeFailure, auditlog.OutcomeDenied:
+	default:
+		return f, fieldError(errInvalid, "outcome", "outcome must be success, failure or denied")
+	}
+	if len(f.Actor) > auditlog.MaxActorLen {
+		return f, fieldError(errTooLong, "actor", "actor is longer than %d bytes", auditlog.MaxActorLen)
+	}
+	if !utf8.ValidString(f.Actor) || strings.IndexByte(f.Actor, 0) >= 0 {
+		// PostgreSQL text cannot hold either: the query would fail (a 500),
+		// and no recorded actor contains them.
+		return f, fieldError(errInvalid, "actor", "actor must be UTF-8 without NUL characters")
+	}
+	f.Start, f.End = f.Start.UTC(), f.End.UTC()
+	if !f.Start.IsZero() && !f.End.IsZero() && !f.Start.Before(f.End) {
+		return f, fieldError(errTimeRange, "startTime", "startTime must be before endTime")
+	}
+	return f, nil
 }
 
 // ParseAgentID parses an agentId filter value.

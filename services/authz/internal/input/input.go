@@ -171,15 +171,21 @@ func ParsePath(path string) *ast.Term {
 	return ast.ArrayTerm(terms...)
 }
 
-// ValidUTF8 reports whether every path segment and every query parameter
-// name and value of pathAndQuery is UTF-8 once percent-decoded (a malformed
-// escape is taken literally, as Envoy's transcoder takes it). The
-// transcoder binds path variables and query parameters to proto string
-// fields, which must hold UTF-8: a service cannot even decode a request
-// that breaks this, so authz refuses it before anything else reads it.
+// ValidUTF8 reports whether pathAndQuery is UTF-8 and every path segment
+// and every query parameter name and value of it still is once
+// percent-decoded (a malformed escape is taken literally, as Envoy's
+// transcoder takes it). The transcoder binds path variables and query
+// parameters to proto string fields, which must hold UTF-8: a service
+// cannot even decode a request that breaks this, so authz refuses it
+// before anything else reads it. (The raw bytes must be UTF-8 too, so that
+// the policy, which keeps a segment it cannot decode as it is, never sees
+// anything else.)
 func ValidUTF8(pathAndQuery string) bool {
+	if !utf8.ValidString(pathAndQuery) {
+		return false
+	}
 	if strings.IndexByte(pathAndQuery, '%') < 0 {
-		return utf8.ValidString(pathAndQuery)
+		return true
 	}
 	for part := range strings.FieldsFuncSeq(pathAndQuery, func(r rune) bool {
 		return r == '/' || r == '?' || r == '&' || r == '='

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"math"
 	"math/big"
+	"strconv"
 	"strings"
 	"time"
 
@@ -99,9 +100,9 @@ type payload struct {
 	Iss          string          `json:"iss"`
 	Sub          string          `json:"sub"`
 	Aud          json.RawMessage `json:"aud"`
-	Exp          json.Number     `json:"exp"`
-	Nbf          json.Number     `json:"nbf"`
-	Iat          json.Number     `json:"iat"`
+	Exp          json.RawMessage `json:"exp"`
+	Nbf          json.RawMessage `json:"nbf"`
+	Iat          json.RawMessage `json:"iat"`
 	Jti          string          `json:"jti"`
 	ClientID     string          `json:"client_id"`
 	Scope        string          `json:"scope"`
@@ -254,15 +255,19 @@ func audience(raw json.RawMessage) ([]string, error) {
 	return list, err
 }
 
-// seconds reads a NumericDate (RFC 7519 §2), which may have a fraction.
-func seconds(n json.Number, required bool) (int64, error) {
-	if n == "" {
+// seconds reads a NumericDate (RFC 7519 §2): a JSON number, which may have
+// a fraction — not a string holding one, which json.Number would take.
+func seconds(raw json.RawMessage, required bool) (int64, error) {
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		if required {
 			return 0, errors.New("missing")
 		}
 		return 0, nil
 	}
-	f, err := n.Float64()
+	if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+		return 0, errors.New("not a number")
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
 	if err != nil || f < 0 || f > math.MaxInt32*16 {
 		return 0, errors.New("not a date")
 	}

@@ -115,30 +115,12 @@ func (s *service) List(ctx context.Context, q ListQuery) (Page, error) {
 	if q.PageSize < 1 || q.PageSize > MaxPageSize {
 		return Page{}, fieldError(errPageSize, "pageSize", "pageSize must be between 1 and %d (omit it for %d)", MaxPageSize, DefaultPageSize)
 	}
-	f := q.Filter
-	f.Search = strings.TrimSpace(f.Search)
-	if f.Status != "" && !f.Status.Valid() {
-		return Page{}, fieldError(errInvalid, "status", "status must be active, suspended or decommissioned")
-	}
-	if f.AgentType != "" && !typePattern.MatchString(f.AgentType) {
-		return Page{}, fieldError(errInvalid, "agentType", "agentType is not a valid agent type")
-	}
-	if len(f.Owner) > MaxOwnerLen {
-		return Page{}, fieldError(errTooLong, "owner", "owner is longer than %d bytes", MaxOwnerLen)
-	}
-	if len(f.Search) > maxSearchLen {
-		return Page{}, fieldError(errTooLong, "search", "search is longer than %d bytes", maxSearchLen)
-	}
-	for _, v := range []struct{ field, value string }{{"owner", f.Owner}, {"search", f.Search}} {
-		// PostgreSQL text holds neither (the query would fail: a 500), and
-		// no stored value can contain them.
-		if !storableText(v.value) {
-			return Page{}, fieldError(errInvalid, v.field, "%s must be UTF-8 without NUL characters", v.field)
-		}
+	f, err := q.Filter.checked()
+	if err != nil {
+		return Page{}, err
 	}
 	var after uuid.UUID
 	if q.PageToken != "" {
-		var err error
 		if after, err = decodePageToken(q.PageToken, f); err != nil {
 			return Page{}, err
 		}
@@ -154,6 +136,32 @@ func (s *service) List(ctx context.Context, q ListQuery) (Page, error) {
 		page.NextPageToken = encodePageToken(page.Agents[q.PageSize-1].ID, f)
 	}
 	return page, nil
+}
+
+// checked returns f as the store queries it (search trimmed), or why no
+// agent can match it.
+func (f Filter) checked() (Filter, error) {
+	f.Search = strings.TrimSpace(f.Search)
+	if f.Status != "" && !f.Status.Valid() {
+		return f, fieldError(errInvalid, "status", "status must be active, suspended or decommissioned")
+	}
+	if f.AgentType != "" && !typePattern.MatchString(f.AgentType) {
+		return f, fieldError(errInvalid, "agentType", "agentType is not a valid agent type")
+	}
+	if len(f.Owner) > MaxOwnerLen {
+		return f, fieldError(errTooLong, "owner", "owner is longer than %d bytes", MaxOwnerLen)
+	}
+	if len(f.Search) > maxSearchLen {
+		return f, fieldError(errTooLong, "search", "search is longer than %d bytes", maxSearchLen)
+	}
+	for _, v := range []struct{ field, value string }{{"owner", f.Owner}, {"search", f.Search}} {
+		// PostgreSQL text holds neither (the query would fail: a 500), and
+		// no stored value can contain them.
+		if !storableText(v.value) {
+			return f, fieldError(errInvalid, v.field, "%s must be UTF-8 without NUL characters", v.field)
+		}
+	}
+	return f, nil
 }
 
 func (s *service) Update(ctx context.Context, u Update) (Agent, error) {
