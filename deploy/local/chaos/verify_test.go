@@ -1,9 +1,12 @@
 package chaos
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
@@ -159,9 +162,14 @@ const emitterWindow = time.Second
 // registered, credential generated, token issued — exactly once, and checks
 // the hash chain after all the crashes. The only events allowed missing are
 // those of tokens issued within emitterWindow before tokenKilled.
-func verifyAudit(t *testing.T, a *api, admin string, since time.Time, agents []string, creds []credential, tokens []issued, tokenKilled time.Time) {
+func verifyAudit(t *testing.T, a *api, admin string, since time.Time, agents []string, creds []credential, tokens []issued, tokenKilled time.Time) (ok bool) {
 	t.Helper()
+	ok = true
 	mayLose := map[string]bool{}
+	issuedAt := map[string]time.Time{}
+	for _, tok := range tokens {
+		issuedAt["token:"+tok.jti] = tok.at
+	}
 	want := map[string][]string{}
 	for _, id := range agents {
 		want["agent.registered"] = append(want["agent.registered"], "agent:"+id)
@@ -205,7 +213,15 @@ func verifyAudit(t *testing.T, a *api, admin string, since time.Time, agents []s
 			return nil
 		})
 		if err != nil {
-			t.Errorf("audit: %v, e.g. %v", err, missing[:min(len(missing), 5)])
+			var ex []string
+			for _, m := range missing[:min(len(missing), 5)] {
+				if at, ok := issuedAt[m]; ok {
+					m += " (issued " + at.Format("15:04:05.000") + ")"
+				}
+				ex = append(ex, m)
+			}
+			t.Errorf("audit: %v, e.g. %v", err, ex)
+			ok = false
 		}
 		var dup []string
 		for _, target := range want[action] {
@@ -215,6 +231,7 @@ func verifyAudit(t *testing.T, a *api, admin string, since time.Time, agents []s
 		}
 		if len(dup) > 0 {
 			t.Errorf("audit: %d %s events recorded more than once, e.g. %v", len(dup), action, dup[:min(len(dup), 5)])
+			ok = false
 		}
 		t.Logf("audit: %d %s events expected, %d found", len(want[action]), action, len(want[action])-len(missing)-len(excused))
 		if len(excused) > 0 {
@@ -230,6 +247,36 @@ func verifyAudit(t *testing.T, a *api, admin string, since time.Time, agents []s
 	}
 	if err := r.json(&v); err != nil || !v.OK {
 		t.Errorf("audit chain after the faults: %s", r)
+	}
+	return ok
+}
+
+// auditDiagnostics logs where events of the Redis stream path may be
+// stuck: the stream, its consumer group, its dead letters, and what the
+// token service's emitter reports.
+func auditDiagnostics(t *testing.T, redisPort int, tokenAdmin string) {
+	t.Helper()
+	for _, args := range [][]string{
+		{"XLEN", "agentidp:audit"},
+		{"XINFO", "GROUPS", "agentidp:audit"},
+		{"XPENDING", "agentidp:audit", "audit"},
+		{"XLEN", "agentidp:audit:dead"},
+		{"XRANGE", "agentidp:audit:dead", "-", "+", "COUNT", "5"},
+	} {
+		out, err := exec.Command("redis-cli", append([]string{"-h", "127.0.0.1", "-p", strconv.Itoa(redisPort)}, args...)...).CombinedOutput()
+		t.Logf("redis %v: %s %v", args, bytes.TrimSpace(out), err)
+	}
+	resp, err := http.Get("http://" + tokenAdmin + "/metrics")
+	if err != nil {
+		t.Logf("token metrics: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "agentidp_audit_emitted_total") {
+			t.Logf("token (restarted) %s", line)
+		}
 	}
 }
 
