@@ -22,4 +22,7 @@ log "go test -race"
 go test -race -count=1 -timeout 25m ${GOTESTFLAGS:-} $(echo "$pkgs" | grep -v /deploy/checks/)
 log "go test deploy/checks"
 go test -count=1 ${GOTESTFLAGS:-} ./deploy/checks/...
+# Every fuzz target briefly (FUZZTIME, 3s each): go test above only replays
+# their seeds and committed corpus.
+"$ROOT/scripts/fuzz.sh"
 log "all tests passed"
