@@ -63,7 +63,8 @@ type load struct {
 	records  []record
 	agents   []string     // registered with a 2xx
 	created  []credential // created with a 2xx
-	warm     []credential // used before: warm tokens pick from these
+	warm     []credential // used before: warm tokens take these in turn
+	nextWarm int
 	fresh    []credential // never used yet: the next first uses
 	tokens   []issued
 	lastOK   map[kind]time.Time // start of the latest success per kind
@@ -152,11 +153,18 @@ func pick[T any](rng *mrand.Rand, mu *sync.Mutex, s *[]T) (T, bool) {
 	return (*s)[rng.IntN(len(*s))], true
 }
 
-func (l *load) issueWarm(rng *mrand.Rand) {
-	c, ok := pick(rng, &l.mu, &l.warm)
-	if !ok {
+// issueWarm takes the warm clients in turn: each stays well under the
+// token service's per-client limit (10/s), which a random pick among the
+// few clients of the first seconds could exceed (a correct 429).
+func (l *load) issueWarm(*mrand.Rand) {
+	l.mu.Lock()
+	if len(l.warm) == 0 {
+		l.mu.Unlock()
 		return
 	}
+	c := l.warm[l.nextWarm%len(l.warm)]
+	l.nextWarm++
+	l.mu.Unlock()
 	start := time.Now()
 	tok, r := l.api.token(c.agentID, c.secret)
 	l.note(kindToken, "/oauth2/token", start, r)

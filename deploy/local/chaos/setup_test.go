@@ -18,12 +18,15 @@ type fixture struct {
 }
 
 // Sizes of the fixture: two reader agents (each reads at 10/s, under the
-// default 100/s of authz's per-agent limit), agents with one warm
-// credential each, and unused credentials for the first-use path while the
-// credentials service is down (the load creates more as it goes).
+// default 100/s of authz's per-agent limit), agents with warm credentials
+// (30 warm token requests a second over 12 clients at first: 2.5/s each,
+// under the token service's 10/s per client), and unused credentials for
+// the first-use path while the credentials service is down (the load
+// creates more as it goes).
 const (
 	readerAgents = 2
 	seedAgents   = 6
+	warmPerSeed  = 2
 	freshCreds   = 24
 )
 
@@ -46,6 +49,13 @@ func setUp(t *testing.T, a *api, admin stack.Admin) fixture {
 		}
 		f.agents = append(f.agents, id)
 		f.warm = append(f.warm, cred)
+		for j := 1; j < warmPerSeed; j++ {
+			c := f.credential(t, a, id)
+			if _, err := tokenEventually(a, id, c.secret); err != nil {
+				t.Fatalf("seed token: %v", err)
+			}
+			f.warm = append(f.warm, c)
+		}
 	}
 	for i := 0; i < freshCreds; i++ {
 		f.fresh = append(f.fresh, f.credential(t, a, f.agents[i%len(f.agents)]))
