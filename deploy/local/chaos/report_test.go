@@ -140,7 +140,7 @@ func renderTable(rows []row) string {
 		recovery := "no errors"
 		if r.impact {
 			recovery = r.recovery.Round(10 * time.Millisecond).String()
-			if r.recovery == 0 {
+			if r.recovery < 10*time.Millisecond {
 				recovery = "at restart"
 			}
 		}
