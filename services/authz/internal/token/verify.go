@@ -111,6 +111,40 @@ type payload struct {
 
 var b64 = base64.RawURLEncoding.Strict()
 
+// The members header and payload read. JOSE and JWT names are
+// case-sensitive (RFC 7515 §4, RFC 7519 §4), encoding/json's matching is
+// not: exactNames refuses "Kid" or "ISS" standing in for them.
+var (
+	headerNames  = []string{"alg", "kid", "typ", "crit"}
+	payloadNames = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "credential_id"}
+)
+
+// exactNames reports whether no top-level member of the JSON object raw is
+// a case variant of one of names.
+func exactNames(raw []byte, names []string) bool {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return false
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		key, _ := t.(string)
+		for _, n := range names {
+			if key != n && strings.EqualFold(key, n) {
+				return false
+			}
+		}
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return false
+		}
+	}
+	return true
+}
+
 // Verify checks a compact JWS and returns its claims: signature by a
 // published key with an allowed algorithm matching the key's type, typ
 // at+jwt, no critical extensions, iss, aud, exp/nbf/iat (with skew) and
@@ -129,7 +163,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 		return nil, ErrMalformed
 	}
 	var h header
-	if err := json.Unmarshal(hdrJSON, &h); err != nil {
+	if err := json.Unmarshal(hdrJSON, &h); err != nil || !exactNames(hdrJSON, headerNames) {
 		return nil, ErrMalformed
 	}
 	if h.Alg != jwks.ES256 && h.Alg != jwks.EdDSA {
@@ -169,7 +203,7 @@ func (v *Verifier) claims(body []byte, kid string) (*Claims, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var p payload
-	if err := dec.Decode(&p); err != nil {
+	if err := dec.Decode(&p); err != nil || !exactNames(body, payloadNames) {
 		return nil, ErrMalformed
 	}
 	c := &Claims{Issuer: p.Iss, Subject: p.Sub, ID: p.Jti, ClientID: p.ClientID, Scope: p.Scope,
