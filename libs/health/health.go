@@ -27,13 +27,13 @@ type Checker struct {
 	interval time.Duration
 	timeout  time.Duration
 
-	mu      sync.RWMutex
-	names   []string
-	checks  map[string]Check
+	mu     sync.RWMutex
+	names  []string
+	checks map[string]Check
 	// informational checks are reported but do not decide readiness.
 	informational map[string]bool
-	results map[string]string // name -> "ok" or the error text
-	ready   bool
+	results       map[string]string // name -> "ok" or the error text
+	ready         bool
 }
 
 // NewChecker returns a checker that drives hs (may be nil).
