@@ -5,10 +5,12 @@ package metrics
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Namespace prefixes every AgentIdP metric.
@@ -47,3 +49,41 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 
 // LatencyBuckets suits calls from ~100µs to a few seconds.
 var LatencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
+
+// Value reads one counter or gauge series from g: the first series of the
+// family name whose labels include every name/value pair of labels. ok is
+// false when there is no such series.
+func Value(g prometheus.Gatherer, name string, labels ...string) (v float64, ok bool, err error) {
+	mfs, err := g.Gather()
+	if err != nil {
+		return 0, false, err
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if !hasLabels(m.GetLabel(), labels) {
+				continue
+			}
+			switch {
+			case m.GetCounter() != nil:
+				return m.GetCounter().GetValue(), true, nil
+			case m.GetGauge() != nil:
+				return m.GetGauge().GetValue(), true, nil
+			}
+		}
+	}
+	return 0, false, nil
+}
+
+func hasLabels(have []*dto.LabelPair, want []string) bool {
+	for i := 0; i+1 < len(want); i += 2 {
+		if !slices.ContainsFunc(have, func(lp *dto.LabelPair) bool {
+			return lp.GetName() == want[i] && lp.GetValue() == want[i+1]
+		}) {
+			return false
+		}
+	}
+	return true
+}

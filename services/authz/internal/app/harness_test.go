@@ -20,7 +20,6 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -407,37 +406,15 @@ func bearer(tok string) []string { return []string{"authorization", "Bearer " + 
 // metric reads a counter or gauge of this server.
 func (a *authz) metric(name string, labels ...string) float64 {
 	a.t.Helper()
-	mfs, err := a.reg.Gather()
+	v, ok, err := metrics.Value(a.reg, name, labels...)
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-						found = true
-					}
-				}
-				if !found {
-					continue next
-				}
-			}
-			if m.GetCounter() != nil {
-				return m.GetCounter().GetValue()
-			}
-			return m.GetGauge().GetValue()
-		}
+	if !ok {
+		return 0
 	}
-	return 0
+	return v
 }
-
-var _ = testutil.ToFloat64
 
 type testWriter struct{ t testing.TB }
 

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/sentryagent/agentidp/libs/config"
@@ -293,39 +292,15 @@ func (s *tokenServer) mustToken(c client, scope string) string {
 // metric reads one series of this replica's registry.
 func (s *tokenServer) metric(name string, labels ...string) float64 {
 	s.t.Helper()
-	mfs, err := s.metrics.Gather()
+	v, ok, err := metrics.Value(s.metrics, name, labels...)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-						found = true
-					}
-				}
-				if !found {
-					continue next
-				}
-			}
-			switch {
-			case m.GetCounter() != nil:
-				return m.GetCounter().GetValue()
-			case m.GetGauge() != nil:
-				return m.GetGauge().GetValue()
-			}
-		}
+	if !ok {
+		return -1
 	}
-	return -1
+	return v
 }
-
-var _ = testutil.ToFloat64
 
 // eventually retries f until it returns nil or timeout passes.
 func eventually(t testing.TB, timeout time.Duration, f func() error) time.Duration {
