@@ -33,7 +33,7 @@ type config struct {
 	Duration     time.Duration // SOAK_DURATION: the measured phase (default 10m)
 	Rate         float64       // RATE: operations/s; 0 measures the peak and takes half
 	PeakDuration time.Duration // SOAK_PEAK_DURATION: the closed-loop peak measurement (20s)
-	Warmup       time.Duration // SOAK_WARMUP: load before the start sample (30s)
+	Warmup       time.Duration // SOAK_WARMUP: load before the start sample (90s)
 	Sample       time.Duration // SOAK_SAMPLE: interval of the samples under load (30s)
 	Agents       int           // SOAK_AGENTS: agents with agents:read (200)
 	Writers      int           // SOAK_WRITERS: agents with agents:write too (40)
@@ -50,7 +50,7 @@ type config struct {
 }
 
 func loadConfig() (config, error) {
-	c := config{Duration: 10 * time.Minute, PeakDuration: 20 * time.Second, Warmup: 30 * time.Second,
+	c := config{Duration: 10 * time.Minute, PeakDuration: 20 * time.Second, Warmup: 90 * time.Second,
 		Sample: 30 * time.Second, Agents: 200, Writers: 40, Workers: 128, Doc: "docs/benchmarks.md"}
 	durations := map[string]*time.Duration{"SOAK_DURATION": &c.Duration, "SOAK_PEAK_DURATION": &c.PeakDuration,
 		"SOAK_WARMUP": &c.Warmup, "SOAK_SAMPLE": &c.Sample}

@@ -3,6 +3,7 @@ package policy
 import (
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 )
@@ -53,25 +54,40 @@ func deterministic(modules map[string]*ast.Module) bool {
 
 const cacheShards = 32
 
-// decisionCache maps inputs to decisions, bounded per shard; a full shard
-// is cleared (a crude bound that only matters under a flood of distinct
-// requests, which then simply evaluate).
+// DecisionIdleFor is how long a decision nobody asked for again stays
+// cached. An input holds the caller's token, and clients replace tokens
+// long before they expire: without this bound the cache would fill with
+// the decisions of tokens no longer in use.
+const DecisionIdleFor = time.Minute
+
+// decisionCache maps inputs to decisions, bounded per shard: a decision not
+// asked for in DecisionIdleFor is dropped (put sweeps a shard every quarter
+// of that), and a shard still full after a sweep is cleared (a crude bound
+// that only matters under a flood of distinct requests, which then simply
+// evaluate).
 type decisionCache struct {
 	perShard int
+	idle     int64 // seconds
+	now      func() int64
 	shards   [cacheShards]struct {
-		mu sync.Mutex
-		m  map[int][]cachedDecision
-		n  int
+		mu    sync.Mutex
+		m     map[int][]cachedDecision
+		n     int
+		swept int64
 	}
 }
 
 type cachedDecision struct {
 	input ast.Value
 	d     Decision
+	used  int64 // Unix seconds
 }
 
-func newDecisionCache(size int) *decisionCache {
-	c := &decisionCache{perShard: max(1, size/cacheShards)}
+func newDecisionCache(size int, now func() int64) *decisionCache {
+	if now == nil {
+		now = func() int64 { return time.Now().Unix() }
+	}
+	c := &decisionCache{perShard: max(1, size/cacheShards), idle: int64(DecisionIdleFor / time.Second), now: now}
 	for i := range c.shards {
 		c.shards[i].m = map[int][]cachedDecision{}
 	}
@@ -79,25 +95,59 @@ func newDecisionCache(size int) *decisionCache {
 }
 
 func (c *decisionCache) get(in ast.Value, hash int) (Decision, bool) {
+	now := c.now()
 	s := &c.shards[uint(hash)%cacheShards]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, e := range s.m[hash] {
-		if ast.ValueEqual(e.input, in) {
-			return e.d, true
+	entries := s.m[hash]
+	for i := range entries {
+		if ast.ValueEqual(entries[i].input, in) {
+			entries[i].used = now
+			return entries[i].d, true
 		}
 	}
 	return Decision{}, false
 }
 
 func (c *decisionCache) put(in ast.Value, hash int, d Decision) {
+	now := c.now()
 	s := &c.shards[uint(hash)%cacheShards]
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if now-s.swept >= c.idle/4 || s.n >= c.perShard {
+		idleSince := now - c.idle
+		for h, entries := range s.m {
+			kept := entries[:0]
+			for _, e := range entries {
+				if e.used >= idleSince {
+					kept = append(kept, e)
+				}
+			}
+			clear(entries[len(kept):]) // let the dropped inputs go
+			if len(kept) == 0 {
+				delete(s.m, h)
+			} else {
+				s.m[h] = kept
+			}
+			s.n -= len(entries) - len(kept)
+		}
+		s.swept = now
+	}
 	if s.n >= c.perShard {
 		clear(s.m)
 		s.n = 0
 	}
-	s.m[hash] = append(s.m[hash], cachedDecision{input: in, d: d})
+	s.m[hash] = append(s.m[hash], cachedDecision{input: in, d: d, used: now})
 	s.n++
+}
+
+// len counts the decisions cached (tests).
+func (c *decisionCache) len() int {
+	n := 0
+	for i := range c.shards {
+		c.shards[i].mu.Lock()
+		n += c.shards[i].n
+		c.shards[i].mu.Unlock()
+	}
+	return n
 }

@@ -99,7 +99,7 @@ func Compile(ctx context.Context, b *Bundle, query string) (*Policy, error) {
 	}
 	p := &Policy{Revision: b.Revision, Tests: tests, query: pq, txn: txn, limits: limits}
 	if deterministic(b.Modules) {
-		p.decisions = newDecisionCache(DecisionCacheSize)
+		p.decisions = newDecisionCache(DecisionCacheSize, nil)
 	}
 	return p, nil
 }

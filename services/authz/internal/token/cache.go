@@ -26,6 +26,8 @@ type Entry struct {
 	// checked is the revocation epoch in which the jti was last found not
 	// revoked in Redis (0: never).
 	checked atomic.Uint64
+	// used is when the entry was last stored or found (Unix seconds).
+	used atomic.Int64
 }
 
 // NewEntry builds an entry and its policy input.
@@ -64,18 +66,30 @@ func (e *Entry) Checked(epoch uint64) bool { return epoch != 0 && e.checked.Load
 // MarkChecked records that the jti was found not revoked in epoch.
 func (e *Entry) MarkChecked(epoch uint64) { e.checked.Store(epoch) }
 
-// Cache holds verified tokens, sharded, each until its expiry; a bounded
-// number per shard.
+// Cache holds verified tokens, sharded: each until its expiry or until
+// nobody has presented it for IdleFor, whichever comes first, and a
+// bounded number per shard. Clients usually take a new token long before
+// the old one expires, so without the idle bound the cache would hold
+// every token of the last token lifetime (15 minutes by default); with it,
+// memory follows the tokens in use. A token dropped while still valid is
+// simply verified again (a signature check) the next time it comes.
 type Cache struct {
 	shards   [64]cacheShard
 	perShard int
+	idle     int64 // seconds
 	now      func() time.Time
 }
+
+// IdleFor is how long an unused token stays cached.
+const IdleFor = time.Minute
 
 type cacheShard struct {
 	mu      sync.RWMutex
 	entries map[Key]*Entry
 	byJTI   map[string]Key
+	// swept is when the shard was last cleared of expired and idle
+	// entries (Unix seconds); Put sweeps every IdleFor/4.
+	swept int64
 }
 
 // NewCache holds up to size tokens (at least 64).
@@ -83,7 +97,7 @@ func NewCache(size int, now func() time.Time) *Cache {
 	if now == nil {
 		now = time.Now
 	}
-	c := &Cache{perShard: max(1, size/64), now: now}
+	c := &Cache{perShard: max(1, size/64), idle: int64(IdleFor / time.Second), now: now}
 	for i := range c.shards {
 		c.shards[i].entries = map[Key]*Entry{}
 		c.shards[i].byJTI = map[string]Key{}
@@ -99,8 +113,15 @@ func (c *Cache) Get(k Key) *Entry {
 	s.mu.RLock()
 	e := s.entries[k]
 	s.mu.RUnlock()
-	if e == nil || c.now().Unix() >= e.Claims.Expiry {
+	if e == nil {
 		return nil
+	}
+	now := c.now().Unix()
+	if now >= e.Claims.Expiry {
+		return nil
+	}
+	if e.used.Load() != now {
+		e.used.Store(now)
 	}
 	return e
 }
@@ -108,10 +129,16 @@ func (c *Cache) Get(k Key) *Entry {
 // Put stores an entry.
 func (c *Cache) Put(k Key, e *Entry) {
 	s := c.shard(k)
+	now := c.now().Unix()
+	e.used.Store(now)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if now-s.swept >= c.idle/4 {
+		s.sweep(now, now-c.idle)
+		s.swept = now
+	}
 	if len(s.entries) >= c.perShard {
-		s.evict(c.now().Unix(), c.perShard)
+		s.evict(now, c.perShard)
 	}
 	if old, ok := s.byJTI[e.Claims.ID]; ok && old != k {
 		delete(s.entries, old)
@@ -120,14 +147,19 @@ func (c *Cache) Put(k Key, e *Entry) {
 	s.byJTI[e.Claims.ID] = k
 }
 
-// evict drops expired entries, then arbitrary ones, until a quarter of the
-// shard is free.
-func (s *cacheShard) evict(now int64, limit int) {
+// sweep drops entries expired at now or last used before idleSince.
+func (s *cacheShard) sweep(now, idleSince int64) {
 	for k, e := range s.entries {
-		if now >= e.Claims.Expiry {
+		if now >= e.Claims.Expiry || e.used.Load() < idleSince {
 			s.drop(k, e)
 		}
 	}
+}
+
+// evict drops expired entries, then arbitrary ones, until a quarter of the
+// shard is free.
+func (s *cacheShard) evict(now int64, limit int) {
+	s.sweep(now, 0)
 	for k, e := range s.entries {
 		if len(s.entries) <= limit*3/4 {
 			break

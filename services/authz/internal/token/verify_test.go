@@ -1,6 +1,7 @@
 package token_test
 
 import (
+	"fmt"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -181,5 +182,35 @@ func TestCache(t *testing.T) {
 	e.MarkChecked(3)
 	if !e.Checked(3) || e.Checked(4) {
 		t.Fatal("epochs")
+	}
+}
+
+// TestCacheDropsIdleTokens: a token nobody presents for IdleFor is dropped
+// even though it is still valid (clients replace tokens long before they
+// expire); one in use stays.
+func TestCacheDropsIdleTokens(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	c := token.NewCache(1<<16, func() time.Time { return now })
+	claims := func(id string) *token.Claims { return &token.Claims{ID: id, Expiry: now.Unix() + 900} }
+	used, idle := token.NewEntry(claims("used")), token.NewEntry(claims("idle"))
+	c.Put(token.KeyOf("used"), used)
+	c.Put(token.KeyOf("idle"), idle)
+	for step := time.Duration(0); step <= token.IdleFor+token.IdleFor/2; step += 10 * time.Second {
+		now = now.Add(10 * time.Second)
+		if c.Get(token.KeyOf("used")) != used {
+			t.Fatalf("the token in use was dropped after %v", step)
+		}
+		// Traffic: new tokens in every shard, which is what sweeps.
+		for i := 0; i < 256; i++ {
+			c.Put(token.KeyOf(fmt.Sprint(step, i)), token.NewEntry(claims(fmt.Sprint(step, i))))
+		}
+	}
+	if c.Get(token.KeyOf("idle")) != nil {
+		t.Fatal("a token idle for 1.5 × IdleFor is still cached")
+	}
+	// What is left is what was used within the last IdleFor (+ a sweep
+	// interval, rounded up to a step): 256 per 10 s, plus "used".
+	if n, most := c.Len(), 256*(int((token.IdleFor+token.IdleFor/4)/(10*time.Second))+1)+1; n > most {
+		t.Fatalf("%d entries cached, want at most %d", n, most)
 	}
 }
