@@ -46,7 +46,15 @@ func NewSink(rec Recorder, logger *slog.Logger, reg prometheus.Registerer) *Sink
 
 // record stores the valid events of batch and returns the invalid ones.
 func (s *Sink) record(ctx context.Context, source string, batch []auditlog.Event) (invalid []rejected, err error) {
-	valid := batch[:0:0]
+	valid, invalid := s.check(source, batch)
+	return invalid, s.recordValid(ctx, source, valid)
+}
+
+// check separates the events that can be stored from those that never can
+// (logged and counted), so that one malformed event does not hold up the
+// others.
+func (s *Sink) check(source string, batch []auditlog.Event) (valid []auditlog.Event, invalid []rejected) {
+	valid = batch[:0:0]
 	for _, e := range batch {
 		e, err := audit.Check(e)
 		if err != nil {
@@ -57,14 +65,19 @@ func (s *Sink) record(ctx context.Context, source string, batch []auditlog.Event
 		}
 		valid = append(valid, e)
 	}
+	return valid, invalid
+}
+
+// recordValid stores events that passed check, audit.MaxBatch at a time.
+func (s *Sink) recordValid(ctx context.Context, source string, valid []auditlog.Event) error {
 	for len(valid) > 0 {
 		n := min(len(valid), audit.MaxBatch)
 		if _, err := s.Recorder.Record(ctx, source, valid[:n]); err != nil {
-			return invalid, err
+			return err
 		}
 		valid = valid[n:]
 	}
-	return invalid, nil
+	return nil
 }
 
 type rejected struct {

@@ -137,7 +137,7 @@ func (c *consumer) run(ctx context.Context) error {
 		case f = <-batches:
 		}
 		if f.err == nil {
-			f.err = c.store(ctx, f.msgs)
+			f.err = c.commit(ctx, f.batch)
 		}
 		if f.err != nil {
 			// The reader does not wait for a failed store: what it read
@@ -151,8 +151,8 @@ func (c *consumer) run(ctx context.Context) error {
 }
 
 type fetched struct {
-	msgs []redis.XMessage
-	err  error
+	batch decoded
+	err   error
 }
 
 // prefetch reads new entries into out until ctx ends.
@@ -162,8 +162,12 @@ func (c *consumer) prefetch(ctx context.Context, out chan<- fetched) {
 		if ctx.Err() != nil {
 			return
 		}
+		var batch decoded
+		if err == nil {
+			batch = c.decode(msgs)
+		}
 		select {
-		case out <- fetched{msgs: msgs, err: err}:
+		case out <- fetched{batch: batch, err: err}:
 		case <-ctx.Done():
 			return
 		}
@@ -275,37 +279,55 @@ func (c *consumer) measure(ctx context.Context) {
 // entries. Storing is retried until it succeeds or ctx ends (then nothing
 // is acknowledged and the entries come again).
 func (c *consumer) store(ctx context.Context, msgs []redis.XMessage) error {
-	if len(msgs) == 0 {
-		return nil
-	}
+	return c.commit(ctx, c.decode(msgs))
+}
+
+// decoded is a batch of entries ready to store: decoding and validation
+// need no database, so the prefetcher does them for the next batch while
+// the current one is being stored.
+type decoded struct {
+	ids   []string
+	valid []auditlog.Event
+	dead  []deadEntry
+}
+
+func (c *consumer) decode(msgs []redis.XMessage) decoded {
+	d := decoded{ids: make([]string, 0, len(msgs))}
 	events := make([]auditlog.Event, 0, len(msgs))
-	ids := make([]string, 0, len(msgs))
-	var dead []deadEntry
 	for _, m := range msgs {
-		ids = append(ids, m.ID)
+		d.ids = append(d.ids, m.ID)
 		raw, ok := m.Values[auditlog.StreamField].(string)
 		if !ok {
 			// Trimmed (MAXLEN) or deleted before we could read it: nothing left to store.
 			if len(m.Values) > 0 {
-				dead = append(dead, deadEntry{id: m.ID, reason: "no " + auditlog.StreamField + " field"})
+				d.dead = append(d.dead, deadEntry{id: m.ID, reason: "no " + auditlog.StreamField + " field"})
 			}
 			continue
 		}
 		var p auditv1.AuditEvent
 		if err := proto.Unmarshal([]byte(raw), &p); err != nil {
-			dead = append(dead, deadEntry{id: m.ID, reason: "not an AuditEvent: " + err.Error(), raw: raw})
+			d.dead = append(d.dead, deadEntry{id: m.ID, reason: "not an AuditEvent: " + err.Error(), raw: raw})
 			continue
 		}
 		events = append(events, auditlog.Normalize(auditlog.FromProto(&p)))
 	}
+	valid, invalid := c.sink.check(audit.SourceStream, events)
+	d.valid = valid
+	for _, r := range invalid {
+		raw, _ := proto.Marshal(auditlog.ToProto(r.event))
+		d.dead = append(d.dead, deadEntry{id: r.event.ID.String(), reason: r.err.Error(), raw: string(raw)})
+	}
+	return d
+}
+
+func (c *consumer) commit(ctx context.Context, d decoded) error {
+	if len(d.ids) == 0 {
+		return nil
+	}
 	var b retryDelay
 	for {
-		invalid, err := c.sink.record(ctx, audit.SourceStream, events)
+		err := c.sink.recordValid(ctx, audit.SourceStream, d.valid)
 		if err == nil {
-			for _, r := range invalid {
-				raw, _ := proto.Marshal(auditlog.ToProto(r.event))
-				dead = append(dead, deadEntry{id: r.event.ID.String(), reason: r.err.Error(), raw: string(raw)})
-			}
 			break
 		}
 		if ctx.Err() != nil {
@@ -314,12 +336,12 @@ func (c *consumer) store(ctx context.Context, msgs []redis.XMessage) error {
 		c.wait(ctx, &b, "store events", err)
 	}
 	pipe := c.client.Pipeline()
-	for _, d := range dead {
+	for _, e := range d.dead {
 		pipe.XAdd(ctx, &redis.XAddArgs{Stream: c.cfg.DeadLetter, MaxLen: 100_000, Approx: true,
-			Values: []any{"entry", d.id, "reason", d.reason, auditlog.StreamField, d.raw}})
+			Values: []any{"entry", e.id, "reason", e.reason, auditlog.StreamField, e.raw}})
 	}
-	pipe.XAck(ctx, c.cfg.Stream, c.cfg.Group, ids...)
-	pipe.XDel(ctx, c.cfg.Stream, ids...)
+	pipe.XAck(ctx, c.cfg.Stream, c.cfg.Group, d.ids...)
+	pipe.XDel(ctx, c.cfg.Stream, d.ids...)
 	_, err := pipe.Exec(ctx)
 	return err // if this fails the entries come again: stored once, by id
 }

@@ -7,14 +7,14 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sentryagent/agentidp/libs/httpload"
 )
 
 // Client is one OAuth client's credentials.
@@ -65,16 +65,15 @@ func (r Result) String() string {
 }
 
 // Run sends cfg.Requests token requests (client_secret_basic) from
-// cfg.Concurrency workers over keep-alive connections.
+// cfg.Concurrency workers, each over its own keep-alive connection
+// (libs/httpload: a lean client, so that the load generator takes little of
+// the CPU it shares with the service).
 func Run(ctx context.Context, cfg Config) Result {
-	transport := &http.Transport{MaxIdleConns: cfg.Concurrency, MaxIdleConnsPerHost: cfg.Concurrency, IdleConnTimeout: time.Minute}
-	defer transport.CloseIdleConnections()
-	httpClient := &http.Client{Transport: transport, Timeout: 30 * time.Second}
 	body := url.Values{"grant_type": {"client_credentials"}}
 	if cfg.Scope != "" {
 		body.Set("scope", cfg.Scope)
 	}
-	form := body.Encode()
+	form := []byte(body.Encode())
 
 	var next atomic.Int64
 	lat := make([]time.Duration, cfg.Requests)
@@ -83,15 +82,23 @@ func Run(ctx context.Context, cfg Config) Result {
 	start := time.Now()
 	for w := 0; w < cfg.Concurrency; w++ {
 		c := cfg.Clients[w%len(cfg.Clients)]
-		auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(c.ID)+":"+url.QueryEscape(c.Secret)))
+		req, err := httpload.Prepare(http.MethodPost, cfg.TokenURL, http.Header{
+			"Content-Type":  {"application/x-www-form-urlencoded"},
+			"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(c.ID)+":"+url.QueryEscape(c.Secret)))},
+		}, form)
+		if err != nil {
+			return Result{Status: map[int]int{}, Errors: cfg.Requests}
+		}
 		wg.Go(func() {
+			conn := httpload.NewConn(req.Addr, 30*time.Second)
+			defer conn.Close()
 			for ctx.Err() == nil {
 				i := int(next.Add(1)) - 1
 				if i >= cfg.Requests {
 					return
 				}
 				t0 := time.Now()
-				codes[i] = post(ctx, httpClient, cfg.TokenURL, auth, form)
+				codes[i], _, _ = conn.Do(req)
 				lat[i] = time.Since(t0)
 			}
 		})
@@ -113,20 +120,4 @@ func Run(ctx context.Context, cfg Config) Result {
 	}
 	slices.Sort(res.Latencies)
 	return res
-}
-
-func post(ctx context.Context, c *http.Client, tokenURL, auth, form string) int {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tokenURL, strings.NewReader(form))
-	if err != nil {
-		return 0
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Authorization", auth)
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
 }
