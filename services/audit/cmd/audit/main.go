@@ -66,6 +66,9 @@ type Config struct {
 	StreamConsumer string `env:"AUDIT_STREAM_CONSUMER"` // default: the host name
 	// StreamClaimIdle: entries another consumer left unacknowledged this long are taken over.
 	StreamClaimIdle time.Duration `env:"AUDIT_STREAM_CLAIM_IDLE" envDefault:"30s"`
+	// StreamLinger: a small read waits this long for more entries before
+	// they are stored (larger transactions; negative: never waits).
+	StreamLinger time.Duration `env:"AUDIT_STREAM_LINGER" envDefault:"20ms"`
 	// RetentionDays keeps events at least this long (0: forever); whole
 	// months are dropped once entirely older.
 	RetentionDays int `env:"RETENTION_DAYS" envDefault:"365"`
@@ -237,7 +240,7 @@ func run() error {
 	}
 	g.Go(func() error {
 		return sink.ConsumeStream(ctx, rdb, ingest.StreamConfig{Stream: cfg.Stream, Group: cfg.StreamGroup,
-			Consumer: consumer, ClaimIdle: cfg.StreamClaimIdle, Registerer: reg})
+			Consumer: consumer, ClaimIdle: cfg.StreamClaimIdle, Linger: cfg.StreamLinger, Registerer: reg})
 	})
 	err = g.Wait()
 	for _, c := range []interface{ Close() error }{registryConn, credentialsConn} {
