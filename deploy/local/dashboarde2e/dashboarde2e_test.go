@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,7 +38,7 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	if testingShort() {
+	if stack.Short() {
 		return m.Run()
 	}
 	var err error
@@ -57,46 +56,17 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "dashboarde2e: build the dashboard:", err)
 		return 1
 	}
-	dir, err := os.MkdirTemp("", "agentidp-dashboarde2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ports, err := stack.FreePorts()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	mesh, err = stack.Start(ctx, stack.Config{Dir: dir, Ports: ports, Logger: logger, RepoRoot: root})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start stack:", err)
-		return 1
-	}
-	admin, err = mesh.BootstrapAdmin(ctx, filepath.Join(dir, "env"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bootstrap admin:", err)
-		mesh.Stop()
-		return 1
-	}
-	code := m.Run()
-	if code != 0 {
-		dumpLogs(dir)
-	}
-	mesh.Stop()
-	return code
-}
-
-func testingShort() bool {
-	for _, a := range os.Args {
-		if a == "-test.short" || a == "-test.short=true" {
-			return true
-		}
-	}
-	return false
+	return stack.TestMain(m, stack.TestMainOptions{
+		Name: "dashboarde2e",
+		Configure: func(_ string, cfg *stack.Config) error {
+			cfg.RepoRoot = root
+			return nil
+		},
+		Ready: func(_ context.Context, s *stack.Stack, a stack.Admin) error {
+			mesh, admin = s, a
+			return nil
+		},
+	})
 }
 
 // chromium is Debian's browser, or CHROMIUM_PATH.
@@ -203,18 +173,6 @@ func tail(b []byte, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n") + "\n"
-}
-
-// dumpLogs prints the tail of every process log after a failure.
-func dumpLogs(dir string) {
-	entries, _ := os.ReadDir(filepath.Join(dir, "logs"))
-	for _, e := range entries {
-		b, _ := os.ReadFile(filepath.Join(dir, "logs", e.Name()))
-		if len(b) > 3000 {
-			b = b[len(b)-3000:]
-		}
-		fmt.Fprintf(os.Stderr, "\n==== %s (tail) ====\n%s\n", e.Name(), b)
-	}
 }
 
 // TestDashboard runs the browser suite (dashboard/e2e) against the mesh and

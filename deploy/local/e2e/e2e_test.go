@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -32,81 +31,26 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	if testingShort() {
-		return m.Run()
-	}
-	dir, err := os.MkdirTemp("", "agentidp-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ports, err := stack.FreePorts()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	policies, err := policyCopy(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	mesh, err = stack.Start(ctx, stack.Config{Dir: dir, Ports: ports, Logger: logger,
-		// Two token and two authz replicas behind Envoy: the kill switch
-		// must hold on every one.
-		TokenReplicas: 2, AuthzReplicas: 2,
-		// A copy the hot-reload test may edit, with rate limits raised: the
-		// benchmarks drive one agent hard; the limiter has its own test.
-		PolicyDir: policies,
-		ExtraEnv:  map[string][]string{"token": {"RATE_LIMIT_PER_SECOND=1000000", "RATE_LIMIT_BURST=1000000"}},
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start stack:", err)
-		return 1
-	}
-	if admin, err = mesh.BootstrapAdmin(ctx, filepath.Join(dir, "env")); err == nil {
-		adminToken, err = fetchToken(admin.ClientID, admin.ClientSecret, "")
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bootstrap admin:", err)
-		dumpLogs(dir)
-		mesh.Stop()
-		return 1
-	}
-	code := m.Run()
-	if code != 0 {
-		dumpLogs(dir)
-	}
-	mesh.Stop()
-	return code
-}
-
-func testingShort() bool {
-	for _, a := range os.Args {
-		if a == "-test.short" || a == "-test.short=true" {
-			return true
-		}
-	}
-	return false
-}
-
-// dumpLogs prints the tail of every process log after a failure.
-func dumpLogs(dir string) {
-	entries, _ := os.ReadDir(dir + "/logs")
-	for _, e := range entries {
-		b, _ := os.ReadFile(dir + "/logs/" + e.Name())
-		if len(b) > 3000 {
-			b = b[len(b)-3000:]
-		}
-		fmt.Fprintf(os.Stderr, "\n==== %s (tail) ====\n%s\n", e.Name(), b)
-	}
+	os.Exit(stack.TestMain(m, stack.TestMainOptions{
+		Name: "e2e",
+		Configure: func(dir string, cfg *stack.Config) error {
+			policies, err := policyCopy(dir)
+			// Two token and two authz replicas behind Envoy: the kill switch
+			// must hold on every one.
+			cfg.TokenReplicas, cfg.AuthzReplicas = 2, 2
+			// A copy the hot-reload test may edit, with rate limits raised:
+			// the benchmarks drive one agent hard; the limiter has its own
+			// test.
+			cfg.PolicyDir = policies
+			cfg.ExtraEnv = map[string][]string{"token": {"RATE_LIMIT_PER_SECOND=1000000", "RATE_LIMIT_BURST=1000000"}}
+			return err
+		},
+		Ready: func(_ context.Context, s *stack.Stack, a stack.Admin) (err error) {
+			mesh, admin = s, a
+			adminToken, err = fetchToken(admin.ClientID, admin.ClientSecret, "")
+			return err
+		},
+	}))
 }
 
 func skipShort(t *testing.T) {

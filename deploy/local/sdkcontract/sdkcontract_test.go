@@ -7,9 +7,7 @@ package sdkcontract
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -28,67 +26,15 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	if testingShort() {
-		return m.Run()
-	}
-	dir, err := os.MkdirTemp("", "agentidp-sdkcontract-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ports, err := stack.FreePorts()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
 	// The token service keeps its default rate limit (10/s, burst 20): the
 	// scenario 14-rate-limited-token needs it.
-	mesh, err = stack.Start(ctx, stack.Config{Dir: dir, Ports: ports, Logger: logger})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start stack:", err)
-		return 1
-	}
-	admin, err = mesh.BootstrapAdmin(ctx, filepath.Join(dir, "env"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bootstrap admin:", err)
-		mesh.Stop()
-		return 1
-	}
-	code := m.Run()
-	if code != 0 {
-		dumpLogs(dir)
-	}
-	mesh.Stop()
-	return code
-}
-
-func testingShort() bool {
-	for _, a := range os.Args {
-		if a == "-test.short" || a == "-test.short=true" {
-			return true
-		}
-	}
-	return false
-}
-
-// dumpLogs prints the tail of every process log after a failure.
-func dumpLogs(dir string) {
-	entries, _ := os.ReadDir(filepath.Join(dir, "logs"))
-	for _, e := range entries {
-		b, _ := os.ReadFile(filepath.Join(dir, "logs", e.Name()))
-		if len(b) > 3000 {
-			b = b[len(b)-3000:]
-		}
-		fmt.Fprintf(os.Stderr, "\n==== %s (tail) ====\n%s\n", e.Name(), b)
-	}
+	os.Exit(stack.TestMain(m, stack.TestMainOptions{
+		Name: "sdkcontract",
+		Ready: func(_ context.Context, s *stack.Stack, a stack.Admin) error {
+			mesh, admin = s, a
+			return nil
+		},
+	}))
 }
 
 // sdks are the SDKs and the tools each needs; an SDK whose toolchain is
