@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -288,22 +287,6 @@ func (s *Stack) PolicyDir() string {
 	return filepath.Join(s.cfg.RepoRoot, "policies")
 }
 
-// goMaxProcs sizes each Go service's scheduler for a machine it shares
-// with the whole mesh: a quarter of the cores, at least one, unless the
-// environment sets GOMAXPROCS (the stack's own environment is passed on).
-// Go's default, every core per process, oversubscribes a small machine
-// with a dozen processes: each runtime's spare Ps spin, steal and wake
-// threads. On the 2-core reference machine GOMAXPROCS=1 took the
-// authenticated GET through Envoy from ~1,300 to ~780 µs of CPU per request
-// for the whole stack (Envoy's share too, 626 → 378 µs), 1,463 → 2,447
-// req/s (docs/authz.md, "Performance").
-func goMaxProcs() []string {
-	if os.Getenv("GOMAXPROCS") != "" {
-		return nil
-	}
-	return []string{"GOMAXPROCS=" + strconv.Itoa(max(1, runtime.NumCPU()/4))}
-}
-
 // serviceEnv is the environment of one replica of a service listening on
 // mainPort (what the gateway routes to) and adminPort.
 func (s *Stack) serviceEnv(name string, mainPort, adminPort int) []string {
@@ -312,7 +295,6 @@ func (s *Stack) serviceEnv(name string, mainPort, adminPort int) []string {
 		"HTTP_ADDR=" + testkit.Addr(adminPort),
 		"LOG_FORMAT=text",
 	}
-	env = append(env, goMaxProcs()...)
 	if name == "token" {
 		// The token service's main listener is HTTP.
 		env = []string{
@@ -465,7 +447,6 @@ func (s *Stack) startGateway(ctx context.Context) error {
 	if dist := filepath.Join(s.cfg.RepoRoot, "dashboard", "dist"); fileExists(filepath.Join(dist, "index.html")) {
 		s.gateway.env = append(s.gateway.env, "DASHBOARD_DIR="+dist)
 	}
-	s.gateway.env = append(s.gateway.env, goMaxProcs()...)
 	s.log.Info("starting gateway control plane", "xds", s.gateway.Addr)
 	if err := s.gateway.Start(ctx); err != nil {
 		return err
