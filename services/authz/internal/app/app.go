@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -46,16 +45,6 @@ type Deps struct {
 	Ready func(grpcAddr, httpAddr net.Addr)
 	// ObserveCheck, if set, receives every check's duration (benchmarks).
 	ObserveCheck func(time.Duration)
-}
-
-// TuneGC raises the garbage collector's target (GOGC 400) unless GOGC is
-// set: the hot path allocates a few kilobytes per check (OPA's evaluator)
-// and the heap is small, so collecting less often buys CPU for little
-// memory. cmd/authz and the benchmarks call it.
-func TuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
 }
 
 // Run serves until ctx ends.

@@ -11,7 +11,7 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
-	"github.com/sentryagent/agentidp/services/authz/internal/app"
+	"github.com/sentryagent/agentidp/libs/serve"
 )
 
 // BenchmarkCheck measures the Check handler at a fixed 2,000 requests/s
@@ -26,7 +26,7 @@ import (
 // target is about); rtt-p50/p99 adds gRPC and the client on the same cores.
 func BenchmarkCheck(b *testing.B) {
 	const rate = 2000
-	app.TuneGC() // as cmd/authz does
+	serve.TuneGC(400) // as cmd/authz does
 	p := startPlatform(b)
 	a := p.startAuthz(b, map[string]string{"LOG_LEVEL": "error"})
 	type caller struct {

@@ -1,7 +1,6 @@
 package token_test
 
 import (
-	"fmt"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -13,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"

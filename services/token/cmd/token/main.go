@@ -14,6 +14,7 @@ import (
 	"github.com/sentryagent/agentidp/libs/config"
 	"github.com/sentryagent/agentidp/libs/logging"
 	"github.com/sentryagent/agentidp/libs/metrics"
+	"github.com/sentryagent/agentidp/libs/serve"
 	"github.com/sentryagent/agentidp/services/token/internal/app"
 )
 
@@ -30,6 +31,7 @@ func run() error {
 		return err
 	}
 	logger := logging.New("token", cfg.LogLevel, cfg.LogFormat)
+	serve.TuneGC(400)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return app.Run(ctx, cfg, app.Deps{Logger: logger, Metrics: metrics.NewRegistry()})

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sentryagent/agentidp/libs/serve"
 	"github.com/sentryagent/agentidp/services/token/internal/loadgen"
 )
 
@@ -26,6 +27,7 @@ const benchClients = 32
 // credentials service. Both run the rate limiter (with a limit no client
 // reaches) and write the access log (JSON, discarded).
 func BenchmarkToken(b *testing.B) {
+	serve.TuneGC(400) // as cmd/token does
 	p := startPlatform(b)
 	clients := make([]loadgen.Client, benchClients)
 	for i := range clients {
