@@ -103,9 +103,6 @@ type consumer struct {
 	client  *redis.Client
 	cfg     StreamConfig
 	backlog prometheus.Gauge
-	// acks, while the main loop runs, takes stored batches to acknowledge
-	// (nil: commit acknowledges them itself).
-	acks chan<- decoded
 }
 
 func (c *consumer) run(ctx context.Context) error {
@@ -135,25 +132,6 @@ func (c *consumer) run(ctx context.Context) error {
 	defer stopReader()
 	batches := make(chan fetched, 1)
 	go c.prefetch(rctx, batches)
-	// Acknowledging a stored batch overlaps storing the next one. Acks still
-	// queued when ctx ends are sent with a short grace period of their own
-	// (a lost ack only means the entries come again).
-	acks := make(chan decoded, 1)
-	ackCtx, stopAcks := context.WithCancel(context.WithoutCancel(ctx))
-	ackDone := make(chan struct{})
-	go func() { defer close(ackDone); c.acknowledge(ackCtx, acks) }()
-	c.acks = acks
-	defer func() {
-		c.acks = nil
-		close(acks)
-		select {
-		case <-ackDone:
-		case <-time.After(2 * time.Second):
-			stopAcks()
-			<-ackDone
-		}
-		stopAcks()
-	}()
 	lastClaim := time.Time{}
 	for ctx.Err() == nil {
 		if time.Since(lastClaim) >= c.cfg.ClaimEvery {
@@ -385,21 +363,6 @@ func (c *consumer) commit(ctx context.Context, d decoded) error {
 		}
 		c.wait(ctx, &b, "store events", err)
 	}
-	if c.acks == nil {
-		return c.ack(ctx, d)
-	}
-	select {
-	case c.acks <- d:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// ack moves the batch's unstorable entries to the dead letter stream and
-// acknowledges and deletes all of them. If this fails the entries come
-// again (claimed as stale) and are stored once, by event id.
-func (c *consumer) ack(ctx context.Context, d decoded) error {
 	pipe := c.client.Pipeline()
 	for _, e := range d.dead {
 		pipe.XAdd(ctx, &redis.XAddArgs{Stream: c.cfg.DeadLetter, MaxLen: 100_000, Approx: true,
@@ -408,19 +371,7 @@ func (c *consumer) ack(ctx context.Context, d decoded) error {
 	pipe.XAck(ctx, c.cfg.Stream, c.cfg.Group, d.ids...)
 	pipe.XDel(ctx, c.cfg.Stream, d.ids...)
 	_, err := pipe.Exec(ctx)
-	return err
-}
-
-// acknowledge acknowledges stored batches in the background, so that the
-// Redis round trip overlaps storing the next batch; it returns when acks
-// is closed and drained.
-func (c *consumer) acknowledge(ctx context.Context, acks <-chan decoded) {
-	for d := range acks {
-		if err := c.ack(ctx, d); err != nil && ctx.Err() == nil {
-			c.sink.Logger.Warn("audit stream: acknowledging stored entries failed; they will be claimed again and dropped as duplicates",
-				"entries", len(d.ids), "error", err)
-		}
-	}
+	return err // if this fails the entries come again: stored once, by id
 }
 
 type deadEntry struct {
