@@ -160,8 +160,7 @@ func (c *Conn) do(req Request) (int, []byte, error) {
 	switch {
 	case status == http.StatusNoContent || status == http.StatusNotModified || bytes.HasPrefix(req.wire, []byte("HEAD ")):
 	case chunked:
-		var b bytes.Buffer
-		b.Write(c.body)
+		b := bytes.NewBuffer(c.body)
 		if _, err := b.ReadFrom(httputil.NewChunkedReader(c.r)); err != nil {
 			return 0, nil, err
 		}
@@ -184,16 +183,14 @@ func (c *Conn) do(req Request) (int, []byte, error) {
 			return 0, nil, err
 		}
 	default: // until the server closes
-		var b bytes.Buffer
+		b := bytes.NewBuffer(c.body)
 		if _, err := b.ReadFrom(c.r); err != nil {
 			return 0, nil, err
 		}
 		c.body, closing = b.Bytes(), true
 	}
 	if closing {
-		body := c.body
-		c.Close()
-		c.body = body
+		c.Close() // the body stays: Close only drops the connection
 	}
 	return status, c.body, nil
 }

@@ -66,7 +66,7 @@ func TestMain(m interface{ Run() int }, o TestMainOptions) int {
 	}
 	if err != nil {
 		DumpLogs(dir)
-		return fail("bootstrap admin", err)
+		return fail("bootstrap admin or Ready", err)
 	}
 	code := m.Run()
 	if code != 0 {

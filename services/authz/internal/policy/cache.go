@@ -60,6 +60,8 @@ const cacheShards = 32
 // the decisions of tokens no longer in use.
 const DecisionIdleFor = time.Minute
 
+const decisionIdleSeconds = int64(DecisionIdleFor / time.Second)
+
 // decisionCache maps inputs to decisions, bounded per shard: a decision not
 // asked for in DecisionIdleFor is dropped (put sweeps a shard every quarter
 // of that), and a shard still full after a sweep is cleared (a crude bound
@@ -67,7 +69,6 @@ const DecisionIdleFor = time.Minute
 // evaluate).
 type decisionCache struct {
 	perShard int
-	idle     int64 // seconds
 	now      func() int64
 	shards   [cacheShards]struct {
 		mu    sync.Mutex
@@ -87,7 +88,7 @@ func newDecisionCache(size int, now func() int64) *decisionCache {
 	if now == nil {
 		now = func() int64 { return time.Now().Unix() }
 	}
-	c := &decisionCache{perShard: max(1, size/cacheShards), idle: int64(DecisionIdleFor / time.Second), now: now}
+	c := &decisionCache{perShard: max(1, size/cacheShards), now: now}
 	for i := range c.shards {
 		c.shards[i].m = map[int][]cachedDecision{}
 	}
@@ -114,8 +115,8 @@ func (c *decisionCache) put(in ast.Value, hash int, d Decision) {
 	s := &c.shards[uint(hash)%cacheShards]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if now-s.swept >= c.idle/4 || s.n >= c.perShard {
-		idleSince := now - c.idle
+	if now-s.swept >= decisionIdleSeconds/4 || s.n >= c.perShard {
+		idleSince := now - decisionIdleSeconds
 		for h, entries := range s.m {
 			kept := entries[:0]
 			for _, e := range entries {

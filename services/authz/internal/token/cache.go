@@ -76,12 +76,13 @@ func (e *Entry) MarkChecked(epoch uint64) { e.checked.Store(epoch) }
 type Cache struct {
 	shards   [64]cacheShard
 	perShard int
-	idle     int64 // seconds
 	now      func() time.Time
 }
 
 // IdleFor is how long an unused token stays cached.
 const IdleFor = time.Minute
+
+const idleSeconds = int64(IdleFor / time.Second)
 
 type cacheShard struct {
 	mu      sync.RWMutex
@@ -97,7 +98,7 @@ func NewCache(size int, now func() time.Time) *Cache {
 	if now == nil {
 		now = time.Now
 	}
-	c := &Cache{perShard: max(1, size/64), idle: int64(IdleFor / time.Second), now: now}
+	c := &Cache{perShard: max(1, size/64), now: now}
 	for i := range c.shards {
 		c.shards[i].entries = map[Key]*Entry{}
 		c.shards[i].byJTI = map[string]Key{}
@@ -133,8 +134,8 @@ func (c *Cache) Put(k Key, e *Entry) {
 	e.used.Store(now)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if now-s.swept >= c.idle/4 {
-		s.sweep(now, now-c.idle)
+	if now-s.swept >= idleSeconds/4 {
+		s.sweep(now, now-idleSeconds)
 		s.swept = now
 	}
 	if len(s.entries) >= c.perShard {

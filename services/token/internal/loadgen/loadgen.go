@@ -75,20 +75,26 @@ func Run(ctx context.Context, cfg Config) Result {
 	}
 	form := []byte(body.Encode())
 
-	var next atomic.Int64
-	lat := make([]time.Duration, cfg.Requests)
-	codes := make([]int, cfg.Requests)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := 0; w < cfg.Concurrency; w++ {
-		c := cfg.Clients[w%len(cfg.Clients)]
-		req, err := httpload.Prepare(http.MethodPost, cfg.TokenURL, http.Header{
+	// One request per client, prepared before any worker starts.
+	reqs := make([]httpload.Request, len(cfg.Clients))
+	for i, c := range cfg.Clients {
+		var err error
+		reqs[i], err = httpload.Prepare(http.MethodPost, cfg.TokenURL, http.Header{
 			"Content-Type":  {"application/x-www-form-urlencoded"},
 			"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(c.ID)+":"+url.QueryEscape(c.Secret)))},
 		}, form)
 		if err != nil {
 			return Result{Status: map[int]int{}, Errors: cfg.Requests}
 		}
+	}
+
+	var next atomic.Int64
+	lat := make([]time.Duration, cfg.Requests)
+	codes := make([]int, cfg.Requests)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < cfg.Concurrency; w++ {
+		req := reqs[w%len(reqs)]
 		wg.Go(func() {
 			conn := httpload.NewConn(req.Addr, 30*time.Second)
 			defer conn.Close()
