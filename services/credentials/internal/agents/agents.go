@@ -49,7 +49,7 @@ func (r Registry) GetAgent(ctx context.Context, id uuid.UUID) (credential.Agent,
 
 func fromProto(a *registryv1.Agent) credential.Agent {
 	id, _ := uuid.Parse(a.GetAgentId())
-	return credential.Agent{ID: id, Status: a.GetStatus(), Scopes: a.GetScopes()}
+	return credential.Agent{ID: id, Status: a.GetStatus(), Scopes: a.GetScopes(), Owner: a.GetOwner()}
 }
 
 // ProjectionStore applies feed events (internal/store/postgres).

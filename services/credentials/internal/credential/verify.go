@@ -132,7 +132,7 @@ func (s *Service) check(ctx context.Context, clientID uuid.UUID, rec VerifyRecor
 	s.usage.Record(c.ID, now)
 	return Verified{
 		AgentID: c.AgentID, CredentialID: c.ID, Scopes: agent.Scopes, AgentStatus: agent.Status,
-		ValidUntil: matched.validUntil,
+		Owner: agent.Owner, ValidUntil: matched.validUntil,
 	}, nil
 }
 
