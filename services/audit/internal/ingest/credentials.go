@@ -70,6 +70,7 @@ func FromCredentialEvent(e *credentialsv1.CredentialEvent) auditlog.Event {
 		Outcome:       auditlog.OutcomeSuccess,
 		RequestID:     e.GetRequestId(),
 		SourceAddress: e.GetSourceAddress(),
+		Owner:         e.GetOwner(),
 		Details:       map[string]string{"feedSequence": strconv.FormatInt(e.GetSequence(), 10)},
 	})
 }

@@ -61,6 +61,7 @@ func FromAgentEvent(e *registryv1.AgentEvent) auditlog.Event {
 		Outcome:       auditlog.OutcomeSuccess,
 		RequestID:     e.GetRequestId(),
 		SourceAddress: e.GetSourceAddress(),
+		Owner:         e.GetAgent().GetOwner(),
 		Details:       map[string]string{"feedSequence": strconv.FormatInt(e.GetSequence(), 10)},
 	})
 }
