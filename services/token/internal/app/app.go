@@ -137,9 +137,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 			Keys: mgr, Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.TokenTTL, Now: deps.Now,
 		}),
 		Revocations: store,
-		Agents:      agents.Directory{Projection: store, Registry: registryv1.NewRegistryServiceClient(regConn)},
+		Agents:      agents.Directory{Projection: store, Feeds: followers, Registry: registryv1.NewRegistryServiceClient(regConn)},
 		Metrics:     oauth.NewMetrics(reg),
 		Now:         deps.Now,
+		Audience:    cfg.Audience,
+		ClockSkew:   cfg.ClockSkew,
 	})
 
 	// Readiness is Redis and keys only: with the credentials service down,

@@ -33,6 +33,7 @@ type Verified struct {
 	CredentialID string
 	Scopes       []string
 	AgentStatus  string
+	Owner        string
 	ValidUntil   time.Time // zero: never
 }
 
@@ -173,7 +174,7 @@ func (a *Authenticator) remember(ctx context.Context, clientID, mac string, v Ve
 	}
 	e := authcache.Entry{
 		CredentialID: v.CredentialID, CredGen: found.CredGen, VerifiedAt: now, ValidUntil: v.ValidUntil,
-		AgentStatus: v.AgentStatus, Scopes: v.Scopes,
+		AgentStatus: v.AgentStatus, Scopes: v.Scopes, Owner: v.Owner,
 	}
 	if err := a.cfg.Cache.PutEntry(ctx, clientID, mac, e, ttl); err != nil {
 		if ctx.Err() == nil {
@@ -250,9 +251,9 @@ func (a *Authenticator) Forget(clientID string) {
 // state from the projection when it has the agent.
 func fromEntry(clientID string, e authcache.Entry, agent *authcache.Agent) oauth.Client {
 	c := oauth.Client{ClientID: clientID, AgentID: clientID, CredentialID: e.CredentialID,
-		Scopes: e.Scopes, AgentStatus: e.AgentStatus}
+		Scopes: e.Scopes, AgentStatus: e.AgentStatus, Owner: e.Owner}
 	if agent != nil {
-		c.Scopes, c.AgentStatus = agent.Scopes, agent.Status
+		c.Scopes, c.AgentStatus, c.Owner = agent.Scopes, agent.Status, agent.Owner
 	}
 	return c
 }
@@ -263,12 +264,17 @@ func fromEntry(clientID string, e authcache.Entry, agent *authcache.Agent) oauth
 // lead it, by a moment.
 func fromVerified(clientID string, v Verified, agent *authcache.Agent) oauth.Client {
 	c := oauth.Client{ClientID: clientID, AgentID: v.AgentID, CredentialID: v.CredentialID,
-		Scopes: v.Scopes, AgentStatus: v.AgentStatus}
+		Scopes: v.Scopes, AgentStatus: v.AgentStatus, Owner: v.Owner}
 	if agent == nil {
 		return c
 	}
 	if c.AgentStatus == oauth.StatusActive {
 		c.AgentStatus = agent.Status
+	}
+	if agent.Owner != v.Owner {
+		// Moved to another owner a moment ago: which view is newer is not
+		// known, so no token now (the next request settles it).
+		c.AgentStatus = oauth.StatusMoving
 	}
 	c.Scopes = intersect(v.Scopes, agent.Scopes)
 	return c

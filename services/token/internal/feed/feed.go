@@ -17,6 +17,7 @@ import (
 	credentialsv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/credentials/v1"
 	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
 	"github.com/sentryagent/agentidp/libs/metrics"
+	"github.com/sentryagent/agentidp/libs/tokencheck"
 	"github.com/sentryagent/agentidp/services/token/internal/authcache"
 )
 
@@ -117,7 +118,8 @@ func (f *Followers) handleAgent(ctx context.Context, e *registryv1.AgentEvent) e
 	}
 	f.events.WithLabelValues("agents", e.GetType()).Inc()
 	err := f.cfg.Sink.PutAgent(ctx, a.GetAgentId(), authcache.Agent{
-		Sequence: e.GetSequence(), Status: a.GetStatus(), Scopes: a.GetScopes(),
+		Sequence: e.GetSequence(), Status: a.GetStatus(), Scopes: a.GetScopes(), Owner: a.GetOwner(),
+		RevokedThrough: tokencheck.RevokedThrough(a),
 	})
 	f.forget(a.GetAgentId())
 	return err
