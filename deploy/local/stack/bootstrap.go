@@ -17,9 +17,10 @@ import (
 	"github.com/sentryagent/agentidp/libs/testkit"
 )
 
-// AdminScopes are every scope of the public API (ARCHITECTURE.md).
+// AdminScopes are every scope of the public API and the operators'
+// platform:admin.
 var AdminScopes = []string{
-	"agents:read", "agents:write", "credentials:write", "tokens:introspect", "audit:read",
+	"agents:read", "agents:write", "credentials:write", "tokens:introspect", "audit:read", "platform:admin",
 }
 
 // Admin is the bootstrap administrator's client credential.
@@ -62,7 +63,7 @@ func (s *Stack) BootstrapAdmin(ctx context.Context, envFile string) (Admin, erro
 		}
 	}
 	agent, err := registry.CreateAgent(ctx, &registryv1.CreateAgentRequest{Agent: &registryv1.Agent{
-		Name: "bootstrap-admin", Owner: "agentidp-bootstrap", AgentType: "admin",
+		Name: "platform-admin", Owner: "platform", AgentType: "admin",
 		Description: "Created by make dev: holds every scope. Use it to register the first agents.",
 		Scopes:      AdminScopes,
 	}})

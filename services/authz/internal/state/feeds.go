@@ -13,6 +13,7 @@ import (
 	credentialsv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/credentials/v1"
 	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
 	"github.com/sentryagent/agentidp/libs/metrics"
+	"github.com/sentryagent/agentidp/libs/tokencheck"
 )
 
 // Source is one change feed as this replica follows it. It is live while
@@ -250,7 +251,8 @@ func (f *Followers) RunAgents(ctx context.Context) error {
 		for _, e := range batch {
 			a := e.GetAgent()
 			events = append(events, AgentEvent{Sequence: e.GetSequence(), Type: e.GetType(),
-				OccurredAt: e.GetOccurredAt().AsTime(), AgentID: a.GetAgentId(), Status: a.GetStatus(), Scopes: a.GetScopes()})
+				OccurredAt: e.GetOccurredAt().AsTime(), AgentID: a.GetAgentId(), Status: a.GetStatus(), Owner: a.GetOwner(),
+				Scopes: a.GetScopes(), RevokedThrough: tokencheck.RevokedThrough(a)})
 		}
 		f.store.ApplyAgents(events)
 		f.events.WithLabelValues("agents").Add(float64(len(events)))

@@ -105,7 +105,7 @@ func (r *Resolver) Agent(ctx context.Context, id string) (*Agent, error) {
 	switch {
 	case err == nil:
 		if inStore && known.RevokedThrough > a.RevokedThrough {
-			a = NewAgent(a.ID, a.Status, a.Scopes, known.RevokedThrough, 0)
+			a = NewAgent(a.ID, a.Status, a.Owner, a.Scopes, known.RevokedThrough, 0)
 		}
 		r.mu.Lock()
 		if len(r.memo) > 65536 {

@@ -27,7 +27,7 @@ func TestApplyAgents(t *testing.T) {
 		t.Fatal("replay applied")
 	}
 	// A lookup does not overwrite the feed's record.
-	s.PutLookedUp(NewAgent("a", Suspended, nil, 0, 0))
+	s.PutLookedUp(NewAgent("a", Suspended, "team-a", nil, 0, 0))
 	if a, _ := s.Agent("A"); a.Status != Active {
 		t.Fatal("lookup overwrote the feed")
 	}
@@ -109,7 +109,7 @@ func TestResolver(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	store := NewStore(0)
 	src := newSource("agents", logger)
-	dir := &directory{agents: map[string]*Agent{"new": NewAgent("new", Active, nil, 0, 0)}}
+	dir := &directory{agents: map[string]*Agent{"new": NewAgent("new", Active, "team-a", nil, 0, 0)}}
 	r := NewResolver(ResolverConfig{Store: store, Feed: src, Directory: dir, MemoFor: 100 * time.Millisecond, StaleIfError: time.Minute})
 	store.ApplyAgents([]AgentEvent{{Sequence: 1, AgentID: "known", Status: Active}})
 	id := src.opened(0, 0, true, time.Second) // live
@@ -127,7 +127,7 @@ func TestResolver(t *testing.T) {
 
 	// Feed down: the registry answers, memoised briefly.
 	src.failed(id)
-	dir.agents["known"] = NewAgent("known", Suspended, nil, 0, 0)
+	dir.agents["known"] = NewAgent("known", Suspended, "team-a", nil, 0, 0)
 	calls := dir.calls
 	if a, _ := r.Agent(ctx, "known"); a.Status != Suspended || dir.calls != calls+1 {
 		t.Fatalf("feed down: %+v", a)
