@@ -9,42 +9,30 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sentryagent/agentidp/libs/agentevents"
+	"github.com/sentryagent/agentidp/libs/feed"
 	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
 )
 
-type memCursor struct {
-	mu  sync.Mutex
-	seq int64
-}
-
-func (c *memCursor) Load(context.Context) (int64, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.seq, nil
-}
-
-func (c *memCursor) Save(_ context.Context, s int64) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.seq = s
-	return nil
-}
-
-// libs/agentevents against the real feed: every event once, in order, and a
-// handler failure is retried rather than skipped.
+// libs/feed against the real feed: every event once, in order, a handler
+// failure retried rather than skipped, and the follower live only once it
+// has caught up with the head the feed announced.
 func TestFollowRetriesAndResumes(t *testing.T) {
 	c, ev := newClients(t)
 	for i := 0; i < 3; i++ {
 		create(t, c, validAgent())
 	}
-	var failedOnce atomic.Bool
+	var failedOnce, liveInBacklog atomic.Bool
 	var mu sync.Mutex
 	var seqs []int64
 	done := make(chan struct{})
+	cursor := &feed.MemoryCursor{}
+	follower := feed.New(feed.AgentEvents(ev), cursor, feed.Config{Name: "agents", Logger: slog.New(slog.DiscardHandler)})
 	handle := func(_ context.Context, e *registryv1.AgentEvent) error {
 		if e.GetSequence() == 2 && !failedOnce.Swap(true) {
 			return errors.New("transient failure")
+		}
+		if e.GetSequence() <= 3 && follower.Live() {
+			liveInBacklog.Store(true)
 		}
 		mu.Lock()
 		defer mu.Unlock()
@@ -56,9 +44,15 @@ func TestFollowRetriesAndResumes(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cursor := &memCursor{}
-	go func() { _ = agentevents.Follow(ctx, ev, cursor, handle, slog.New(slog.DiscardHandler)) }()
-	time.Sleep(300 * time.Millisecond)
+	go func() { _ = follower.Run(ctx, feed.Each(handle)) }()
+	for deadline := time.Now().Add(10 * time.Second); !follower.Live(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("not live after the backlog")
+		}
+	}
+	if liveInBacklog.Load() {
+		t.Fatal("live before the backlog was handled")
+	}
 	create(t, c, validAgent()) // a live event after the backlog
 	select {
 	case <-done:
