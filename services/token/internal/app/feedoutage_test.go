@@ -80,7 +80,7 @@ func TestRevokedWhileCutOff(t *testing.T) {
 	polls := poll.stop()
 
 	headerAt, releasedAt := g.window()
-	var before, inOutage, inReplay, after int
+	var before, inOutage, inReplay, after, staleServed, staleRefused int
 	var tokens []time.Duration // after the revocation
 	for _, r := range polls {
 		switch {
@@ -97,6 +97,14 @@ func TestRevokedWhileCutOff(t *testing.T) {
 			}
 		case r.start.Before(headerAt):
 			inOutage++
+			// Outage tolerance stays: the cached login serves for a while,
+			// then no longer (the stale bound).
+			switch {
+			case r.start.Before(cutAt.Add(staleFor/2)) && r.status == http.StatusOK:
+				staleServed++
+			case r.start.After(cutAt.Add(staleFor+200*time.Millisecond)) && r.start.Before(revokedAt) && r.status == http.StatusServiceUnavailable:
+				staleRefused++
+			}
 		case r.start.Before(releasedAt):
 			inReplay++
 		case r.start.After(liveAt):
@@ -109,6 +117,9 @@ func TestRevokedWhileCutOff(t *testing.T) {
 		t.Errorf("the revoked secret got %d tokens, from requests made %s..%s after the revocation "+
 			"(the feed's header came +%s, its replay +%s, live +%s)", len(tokens), tokens[0], tokens[len(tokens)-1],
 			headerAt.Sub(revokedAt), releasedAt.Sub(revokedAt), liveAt.Sub(revokedAt))
+	}
+	if staleServed == 0 || staleRefused == 0 {
+		t.Errorf("during the outage the cached login served %d times in the stale window, was refused %d times after it", staleServed, staleRefused)
 	}
 	if before == 0 || inReplay < 10 || after == 0 {
 		t.Fatal("the client did not ask all along: the test proves nothing")
