@@ -44,10 +44,14 @@ type Verifier interface {
 	Verify(ctx context.Context, clientID, secret string) (Verified, error)
 }
 
-// Feeds tells whether this replica is following both change feeds right
-// now; only then can a cached answer be trusted without asking.
+// Feeds tells whether this replica's change feeds are live (libs/feed:
+// followed right now and caught up with everything committed before their
+// streams opened); only then can a cached answer be trusted without asking.
 type Feeds interface {
 	Live() bool
+	// CredentialsDownFor is how long the credentials feed has not been
+	// live (0 while it is): a revocation may have been missed for that long.
+	CredentialsDownFor() time.Duration
 }
 
 // Config configures an Authenticator.
@@ -61,7 +65,8 @@ type Config struct {
 	Rate *authcache.Rate
 	// FreshFor is how long a verification is trusted while the feeds are
 	// live; StaleFor how much longer it may serve while the credentials
-	// service is unreachable.
+	// service is unreachable, and for how long into an outage of the
+	// credentials feed.
 	FreshFor time.Duration
 	StaleFor time.Duration
 	// LocalTTL is how long a lookup may be reused from this replica's
@@ -137,9 +142,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, c oauth.ClientCredenti
 		}
 		a.stats.auth("invalid")
 		return oauth.Client{}, oauth.ErrInvalidClient
-	case usable:
+	case usable && a.cfg.Feeds.CredentialsDownFor() <= a.cfg.StaleFor:
 		// The credentials service cannot answer: serve the cached answer,
-		// within its stale bound (docs/token.md).
+		// within its stale bound (docs/token.md). Not once the feed has been
+		// down longer than that: the credentials service may be up for
+		// others (a partition) and have revoked the secret meanwhile.
 		a.stats.auth("stale")
 		return fromEntry(c.ClientID, *found.Entry, found.Agent), nil
 	default:

@@ -289,7 +289,7 @@ func (s *Service) inspect(ctx context.Context, token string) (accesstoken.Claims
 	}
 	now, skew := s.cfg.Now().Unix(), int64(s.cfg.ClockSkew/time.Second)
 	switch {
-	case claims.Expiry == 0 || now > claims.Expiry+skew, claims.IssuedAt > now+skew, claims.NotBefore > now+skew,
+	case claims.Expiry == 0 || now >= claims.Expiry+skew, claims.IssuedAt > now+skew, claims.NotBefore > now+skew,
 		claims.Subject == "", claims.ClientID == "", !slices.Contains(claims.Audience, s.cfg.Audience):
 		return claims, nil, nil
 	}

@@ -11,8 +11,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/sentryagent/agentidp/libs/agentevents"
 	"github.com/sentryagent/agentidp/libs/auditlog"
+	"github.com/sentryagent/agentidp/libs/feed"
 	"github.com/sentryagent/agentidp/libs/testkit"
 	"github.com/sentryagent/agentidp/services/audit/internal/audit"
 	"github.com/sentryagent/agentidp/services/audit/internal/audittest"
@@ -250,13 +250,13 @@ func TestRetentionDropsWholeMonthsAndKeepsTheChain(t *testing.T) {
 	}
 }
 
-// The cursor table is libs/agentevents' (PostgresCursor reads and writes it).
+// The cursor table is libs/feed's (PostgresCursor reads and writes it).
 func TestMigrationCreatesTheCursorTableOfAgentevents(t *testing.T) {
 	b, err := fs.ReadFile(migrations.FS, "001_audit_log.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), agentevents.CursorTableSQL) {
-		t.Fatal("001_audit_log.sql does not hold agentevents.CursorTableSQL verbatim")
+	if !strings.Contains(string(b), feed.CursorTableSQL) {
+		t.Fatal("001_audit_log.sql does not hold feed.CursorTableSQL verbatim")
 	}
 }
