@@ -98,6 +98,9 @@ type Config struct {
 	// CredentialFeedLive reports whether the credentials feed is live; when
 	// it is not, every request asks Redis about its credential.
 	CredentialFeedLive func() bool
+	// AgentFeedLive reports whether the registry feed is live (the
+	// projection then holds every agent but those registered a moment ago).
+	AgentFeedLive func() bool
 	Agents             Agents
 	Policy             Policy
 	Limiter            Limiter
@@ -323,6 +326,13 @@ func (s *Service) target(ctx context.Context, r *input.Request) (*state.Agent, *
 	a, err := s.cfg.Agents.Agent(ctx, id)
 	switch {
 	case errors.Is(err, state.ErrNoAgent):
+		return nil, nil
+	case err != nil && s.cfg.AgentFeedLive != nil && s.cfg.AgentFeedLive():
+		// The projection is current, so the agent was registered a moment
+		// ago or does not exist, and the registry cannot say which right
+		// now. The request goes on without input.target: the services
+		// apply the owner and subset rules themselves, in their queries.
+		s.cfg.Logger.Debug("target agent unknown and the registry unavailable; the service decides", "error", err)
 		return nil, nil
 	case err != nil:
 		s.cfg.Logger.Warn("cannot establish the target agent's state", "error", err)
