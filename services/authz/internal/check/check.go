@@ -101,10 +101,10 @@ type Config struct {
 	// AgentFeedLive reports whether the registry feed is live (the
 	// projection then holds every agent but those registered a moment ago).
 	AgentFeedLive func() bool
-	Agents             Agents
-	Policy             Policy
-	Limiter            Limiter
-	Audit              Auditor
+	Agents        Agents
+	Policy        Policy
+	Limiter       Limiter
+	Audit         Auditor
 	// Ready reports whether start-up is over (keys, feeds, subscription).
 	Ready   func() bool
 	Metrics *Metrics
