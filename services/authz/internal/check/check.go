@@ -410,6 +410,7 @@ func (s *Service) auditDenial(r *input.Request, res *Result, c *token.Claims, pa
 		Action:    auditlog.ActionAuthzDenied,
 		Target:    bounded("request:"+r.Method+" "+path, auditlog.MaxTargetLen),
 		Outcome:   auditlog.OutcomeDenied,
+		Owner:     bounded(c.Owner, auditlog.MaxOwnerLen),
 		RequestID: bounded(r.ID, auditlog.MaxRequestIDLen),
 		Details: map[string]string{
 			"reason": res.Reason, "status": itoa(res.Status), "method": bounded(r.Method, 16),
