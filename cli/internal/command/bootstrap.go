@@ -70,7 +70,7 @@ Outputs:
 
 Exit codes: 0 done (created, or already in place), 1 failed, 2 wrong
 flags, 3 refused: the admin is suspended or decommissioned (--force).`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBootstrap(cmd.Context(), s, f) },
 	}
 	env, err := config.Load[bootstrapEnv]()

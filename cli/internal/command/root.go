@@ -29,6 +29,14 @@ func (e usageError) Unwrap() error { return e.error }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
+// noArgs is cobra.NoArgs as a usage error.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if err := cobra.NoArgs(cmd, args); err != nil {
+		return usageError{err}
+	}
+	return nil
+}
+
 // Streams are the process's standard streams (tests pass buffers).
 type Streams struct {
 	Out, Err io.Writer
@@ -41,6 +49,10 @@ func NewRoot(s Streams) *cobra.Command {
 		Short:         "Operate an AgentIdP deployment",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// An unknown command is a usage error too (cobra's own check would
+		// not say so).
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
