@@ -84,17 +84,17 @@ func (r *run) ensureCredential(ctx context.Context, agentID string) error {
 	switch {
 	case r.cfg.Rotate:
 		r.logf("issuing a new secret for the platform admin (--rotate); its %d other credential(s) are revoked once it is handed over", len(active))
-		return r.issue(ctx, agentID, active)
+		return r.issue(ctx, agentID, active, active)
 	case heldID != "":
 		r.res.Held, r.res.CredentialID = true, heldID
 		r.logf("%s holds a working secret of the platform admin %s (credential %s): nothing to do", r.cfg.Output, agentID, heldID)
 		return nil
 	case len(active) == 0:
 		r.logf("the platform admin %s has no active credential: issuing one", agentID)
-		return r.issue(ctx, agentID, nil)
+		return r.issue(ctx, agentID, active, nil)
 	case r.cfg.RotateIfMissing:
 		r.logf("%s does not hold the platform admin's secret: issuing a new one (--rotate-if-missing); the %d lost credential(s) are revoked once it is handed over", r.cfg.Output, len(active))
-		return r.issue(ctx, agentID, active)
+		return r.issue(ctx, agentID, active, active)
 	default:
 		r.res.CredentialID = active[len(active)-1]
 		r.logf("the platform admin %s has an active credential (%s): its secret was handed over when it was issued and is never shown again. "+
@@ -104,14 +104,11 @@ func (r *run) ensureCredential(ctx context.Context, agentID string) error {
 }
 
 // issue is step 3 of Run: create a credential, hand it over, then revoke
-// the credentials it replaces.
-func (r *run) issue(ctx context.Context, agentID string, replaces []string) error {
+// the credentials it replaces. before are the admin's active credentials
+// the decision to issue was made on.
+func (r *run) issue(ctx context.Context, agentID string, before, replaces []string) error {
 	if err := r.cfg.Output.Prepare(ctx); err != nil {
 		return fmt.Errorf("%s cannot take a secret (nothing was created): %w", r.cfg.Output, err)
-	}
-	before, err := r.activeCredentials(ctx, agentID)
-	if err != nil {
-		return err
 	}
 	issued, err := r.cfg.Credentials.CreateCredential(ctx, &credentialsv1.CreateCredentialRequest{AgentId: agentID})
 	if err != nil {
@@ -125,9 +122,10 @@ func (r *run) issue(ctx context.Context, agentID string, replaces []string) erro
 	}
 	mine := issued.GetCredential().GetCredentialId()
 
-	// Two runs at once (a retried Job pod beside its predecessor) may each
-	// issue one: the older credential wins, the younger is revoked before
-	// its secret leaves the process.
+	// Two runs at once (a retried Job pod beside its predecessor) may both
+	// decide to issue: any credential that appeared since this run decided
+	// is another run's. The older credential wins; the younger is revoked
+	// before its secret leaves the process.
 	now, err := r.activeCredentials(ctx, agentID)
 	if err != nil {
 		r.revokeOne(ctx, agentID, mine)
