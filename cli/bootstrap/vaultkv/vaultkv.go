@@ -73,6 +73,25 @@ func (k *KV) Prepare(ctx context.Context) error {
 	return fmt.Errorf("the Vault token may %v on %s; it needs create, read and update (docs/deploy.md)", caps, dataPath)
 }
 
+// RenewToken renews the client's token if it is renewable, and reports
+// whether it was. A bootstrap's token is used rarely (once per deployment,
+// or once per Cloud Run instance): a periodic token renewed by each run
+// stays valid as long as runs come within its period. A token that cannot
+// be renewed (a plain TTL, root) is no error.
+func (k *KV) RenewToken(ctx context.Context) (bool, error) {
+	self, err := k.client.Auth().Token().LookupSelfWithContext(ctx)
+	if err != nil {
+		return false, fmt.Errorf("look up the Vault token: %w", err)
+	}
+	if ok, _ := self.TokenIsRenewable(); !ok {
+		return false, nil
+	}
+	if _, err := k.client.Auth().Token().RenewSelfWithContext(ctx, 0); err != nil {
+		return false, fmt.Errorf("renew the Vault token: %w", err)
+	}
+	return true, nil
+}
+
 // Save writes a new version of the entry.
 func (k *KV) Save(ctx context.Context, c bootstrap.Credential) error {
 	data := map[string]any{keyCredentialID: c.CredentialID}

@@ -178,6 +178,14 @@ func bootstrapWithRetry(ctx context.Context, f bootstrapFlags, out bootstrap.Out
 	defer credConn.Close()
 
 	log(fmt.Sprintf("registry %s, credentials %s, output: %s", f.env.RegistryAddr, f.env.CredentialsAddr, out))
+	if kv, ok := out.(*vaultkv.KV); ok {
+		// Best effort: a lapsed token fails the run below with Vault's own error.
+		if renewed, err := kv.RenewToken(ctx); err != nil {
+			log(err.Error())
+		} else if renewed {
+			log("renewed the Vault token")
+		}
+	}
 	if err := bootstrap.WaitReady(ctx, map[string]*grpc.ClientConn{"registry": regConn, "credentials": credConn}, log); err != nil {
 		return err
 	}

@@ -127,8 +127,8 @@ func vaultEntry(t *testing.T, envFile string) {
 		t.Fatal(err)
 	}
 	root.SetToken(mesh.VaultToken())
-	token := func(policy string) *vault.Client {
-		s, err := root.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{policy}, TTL: "10m"})
+	token := func(req *vault.TokenCreateRequest) *vault.Client {
+		s, err := root.Auth().Token().Create(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +141,12 @@ func vaultEntry(t *testing.T, envFile string) {
 	before := active(t, agentID)
 
 	// A token without the policy: refused before anything is created.
-	cfg := config(vaultkv.New(token("default"), "secret", path))
+	notRenewable := false
+	limited := vaultkv.New(token(&vault.TokenCreateRequest{Policies: []string{"default"}, TTL: "10m", Renewable: &notRenewable}), "secret", path)
+	if renewed, err := limited.RenewToken(ctx); err != nil || renewed {
+		t.Errorf("RenewToken of a token that is not renewable: %v, %v", renewed, err)
+	}
+	cfg := config(limited)
 	cfg.Rotate = true
 	if _, err := bootstrap.Run(ctx, cfg); err == nil || !strings.Contains(err.Error(), "Vault") {
 		t.Fatalf("Run with a token that may not write the entry: %v", err)
@@ -153,7 +158,11 @@ func vaultEntry(t *testing.T, envFile string) {
 	if err := root.Sys().PutPolicy("agentidp-bootstrap", bootstrapPolicy); err != nil {
 		t.Fatal(err)
 	}
-	out := vaultkv.New(token("agentidp-bootstrap"), "secret", path)
+	// The documented token: the policy, periodic, renewed by each run.
+	out := vaultkv.New(token(&vault.TokenCreateRequest{Policies: []string{"agentidp-bootstrap"}, Period: "768h", NoParent: true}), "secret", path)
+	if renewed, err := out.RenewToken(ctx); err != nil || !renewed {
+		t.Errorf("RenewToken of a periodic token: %v, %v", renewed, err)
+	}
 	cfg = config(out)
 	cfg.RotateIfMissing = true
 	res, err := bootstrap.Run(ctx, cfg)
