@@ -32,12 +32,19 @@ decision := d if {
 	not input.attributes.request.http.headers["x-http-method"]
 	not input.attributes.request.http.headers["x-method-override"]
 	r := agentidp.match_route(data.scopes.routes, input.attributes.request.http.method, input.parsed_path)
-	not r.operation in {"CreateAgent", "UpdateAgent", "DeleteAgent"} # agent_changes, inlined: cheaper
+	not r.operation in fast_path_excluded
 	[scope] := r.scopes # routes needing several scopes take the full path
 	scope in input.token.scopes
 	scope in input.agent.scopes
+	# The agent the path names, if any, is of the caller's owner.
+	object.get(input, ["target", "owner"], input.agent.owner) == input.agent.owner
+	count(agentidp.rebound_params(r, input.parsed_path, input.parsed_query, object.get(input, "parsed_body", null))) == 0
 	d := {"allowed": true, "rate_limit": object.get(r, "rate_limit", "default")}
 } else := full_decision
+
+# Operations with attribute rules the fast path does not apply (agent
+# changes, and credential changes with their escalation rule).
+fast_path_excluded := {"CreateAgent", "UpdateAgent", "DeleteAgent", "CreateCredential", "RotateCredential", "RevokeCredential"}
 
 full_decision := d if {
 	d := denial
@@ -70,7 +77,7 @@ params := agentidp.path_params(route.path, segments)
 
 operation := route.operation
 
-# ── Caller ──────────────────────────────────────────────────────────────────
+# ── Caller and target ───────────────────────────────────────────────────────
 
 # What the caller may do: the scopes of its token that its agent still holds
 # (a scope removed from an agent stops working at once, not at token expiry).
@@ -83,6 +90,26 @@ holds(scope) if {
 
 # Agent ids are canonical UUIDs, which the services parse case-insensitively.
 targets_self if lower(params.agentId) == lower(input.token.sub)
+
+# Operators: platform:admin reaches across owners and past the subset rule.
+platform_admin if holds("platform:admin")
+
+# input.target is the agent the path names (authz looks it up: owner,
+# status, scopes), absent when the path names none or no agent that exists
+# (the service then answers 404 itself).
+another_owners_agent if {
+	input.target.owner != input.agent.owner
+	not platform_admin
+}
+
+# The target's scopes the caller does not hold: changing or taking over an
+# agent more powerful than oneself is escalation.
+target_lacks := {s | some s in input.target.scopes; not s in effective_scopes}
+
+beyond_reach if {
+	count(target_lacks) > 0
+	not platform_admin
+}
 
 scopes_satisfied if {
 	every s in route.scopes {
@@ -103,6 +130,13 @@ denial := malformed("method override headers are not accepted") if {
 } else := malformed("path parameters (;) are not accepted") if {
 	some s in segments
 	contains(s, ";")
+} else := malformed(sprintf("the query string or body binds %s to another value than the path", [concat(", ", rebound)])) if {
+	count(rebound) > 0
+} else := malformed("the request body was too large to inspect") if {
+	route.body
+	input.truncated_body
+} else := malformed("the request body must be a JSON value without duplicate keys") if {
+	body_unparsed
 } else := unauthenticated if {
 	not input.token
 } else := suspended if {
@@ -111,9 +145,31 @@ denial := malformed("method override headers are not accepted") if {
 	not route
 } else := insufficient_scope if {
 	not scopes_satisfied
+} else := agent_not_found if {
+	another_owners_agent
 } else := d if {
 	operation in agent_changes
 	d := agent_change_denial
+} else := policy_denied(sprintf("agent %s holds scopes the caller does not hold: %s", [input.target.id, concat(" ", sort(target_lacks))])) if {
+	operation in credential_changes
+	beyond_reach
+}
+
+# ── Path variables are the path's ──────────────────────────────────────────
+
+# The transcoder binds path, then query, then body, the last binding of a
+# field winning: the path variables (the ids the rules above decide on) that
+# the query string or the body binds to another value. A body that repeats
+# the path's own id (an SDK echoing a resource) is fine.
+rebound := agentidp.rebound_params(route, segments, input.parsed_query, object.get(input, "parsed_body", null))
+
+# A route whose body binds fields must show a body the rules can read: one
+# that is cut short (above), or has duplicate keys (parsers disagree on which
+# copy wins), could rebind a path variable unseen.
+body_unparsed if {
+	route.body
+	trim_space(object.get(http_request, "body", "")) != ""
+	not input.parsed_body
 }
 
 # Headers some frameworks take as the "real" method. Envoy and the gRPC
@@ -128,6 +184,8 @@ method_override if http_request.headers["x-method-override"]
 
 agent_changes := {"CreateAgent", "UpdateAgent", "DeleteAgent"}
 
+credential_changes := {"CreateCredential", "RotateCredential", "RevokeCredential"}
+
 agent_writes := {"CreateAgent", "UpdateAgent"}
 
 agent_change_denial := malformed(sort(body_problems)[0]) if {
@@ -141,8 +199,29 @@ agent_change_denial := malformed(sort(body_problems)[0]) if {
 } else := policy_denied("an agent cannot decommission itself") if {
 	operation == "DeleteAgent"
 	targets_self
+} else := policy_denied("registering an agent for another owner needs platform:admin") if {
+	operation == "CreateAgent"
+	names_other_owner
+} else := policy_denied("moving an agent to another owner needs platform:admin") if {
+	operation == "UpdateAgent"
+	updates("owner")
+	names_other_owner
+} else := policy_denied(sprintf("agent %s holds scopes the caller does not hold: %s", [input.target.id, concat(" ", sort(target_lacks))])) if {
+	operation in {"UpdateAgent", "DeleteAgent"}
+	not targets_self
+	beyond_reach
 } else := policy_denied(sprintf("cannot grant scopes the caller does not hold: %s", [concat(" ", sort(escalated_scopes))])) if {
 	count(escalated_scopes) > 0
+}
+
+# The body names an owner other than the one the agent has (an update) or
+# the caller's (a registration; an empty owner means the caller's).
+names_other_owner if {
+	not platform_admin
+	some k, v in body
+	normalise(k) == "owner"
+	v != ""
+	v != object.get(input, ["target", "owner"], input.agent.owner)
 }
 
 # Writes whose body the rules read must show it: complete, a JSON object, with
@@ -232,7 +311,7 @@ granted_scopes contains s if {
 	some s in v
 }
 
-escalated_scopes := {s | some s in granted_scopes; not s in effective_scopes}
+escalated_scopes := {s | some s in granted_scopes; not s in effective_scopes; not platform_admin}
 
 normalise(s) := lower(replace(trim_space(s), "_", ""))
 
@@ -262,3 +341,10 @@ insufficient_scope := {
 }
 
 policy_denied(msg) := {"allowed": false, "http_status": 403, "reason": "POLICY_DENIED", "message": msg}
+
+# Another owner's agent does not exist for the caller: the answer the
+# service gives for an agent that does not exist at all.
+agent_not_found := {
+	"allowed": false, "http_status": 404, "reason": "AGENT_NOT_FOUND",
+	"message": sprintf("agent %s not found", [input.target.id]),
+}

@@ -25,7 +25,7 @@ req(method, path, query, body, sub, scopes) := {
 	"parsed_query": query,
 	"parsed_body": body,
 	"token": {"sub": sub, "client_id": sub, "scopes": scopes, "scope": concat(" ", scopes)},
-	"agent": {"id": sub, "status": "active", "scopes": scopes},
+	"agent": {"id": sub, "status": "active", "scopes": scopes, "owner": "team-a"},
 }
 
 get(path, scopes) := req("GET", path, {}, null, me, scopes)
@@ -97,7 +97,7 @@ test_routes_are_unique_by_method_and_path if {
 }
 
 test_every_route_names_known_scopes if {
-	known := {s | some s in everything}
+	known := {s | some s in everything} | {"platform:admin"}
 	every r in data.scopes.routes {
 		count(r.scopes) > 0
 		every s in r.scopes {
@@ -377,8 +377,145 @@ fast_path_samples := array.concat(
 		json.patch(get("/v1/agents", everything), [{"op": "add", "path": "/attributes/request/http/headers/x-http-method", "value": "DELETE"}]),
 		json.patch(get("/v1/audit/events", ["audit:read"]), [{"op": "replace", "path": "/agent/scopes", "value": []}]),
 		object.remove(get("/v1/agents", everything), ["token", "agent"]),
+		# Owners, targets and path variables.
+		on(get(sprintf("/v1/agents/%s", [other]), ["agents:read"]), target(other, "team-a", [])),
+		on(get(sprintf("/v1/agents/%s", [other]), ["agents:read"]), target(other, "team-b", [])),
+		on(get(sprintf("/v1/agents/%s", [other]), ["agents:read", "platform:admin"]), target(other, "team-b", [])),
+		on(get(sprintf("/v1/agents/%s/credentials", [other]), ["agents:read"]), target(other, "team-b", [])),
+		req("GET", sprintf("/v1/agents/%s", [me]), {"agentId": [other]}, null, me, ["agents:read"]),
+		req("GET", sprintf("/v1/agents/%s", [me]), {"agent_id": [me]}, null, me, ["agents:read"]),
+		req("GET", sprintf("/v1/agents/%s/credentials", [me]), {"AGENT_ID": [other]}, null, me, ["agents:read"]),
 	],
 )
+
+# on gives a request its target: the agent its path names.
+on(inp, t) := object.union(inp, {"target": t})
+
+target(id, owner, scopes) := {"id": id, "owner": owner, "status": "active", "scopes": scopes}
+
+# ── Owners are tenants ─────────────────────────────────────────────────────
+
+test_another_owners_agent_does_not_exist if {
+	theirs := target(other, "team-b", ["agents:read"])
+	every inp in [
+		on(get(sprintf("/v1/agents/%s", [other]), everything), theirs),
+		on(get(sprintf("/v1/agents/%s/credentials", [other]), everything), theirs),
+		on(req("PATCH", sprintf("/v1/agents/%s", [other]), {"updateMask": ["status"]}, {"status": "suspended"}, me, everything), theirs),
+		on(req("DELETE", sprintf("/v1/agents/%s", [other]), {}, null, me, everything), theirs),
+		on(req("POST", sprintf("/v1/agents/%s/credentials", [other]), {}, {}, me, everything), theirs),
+		on(req("POST", sprintf("/v1/agents/%s/credentials/c-1:rotate", [other]), {}, {}, me, everything), theirs),
+		on(req("DELETE", sprintf("/v1/agents/%s/credentials/c-1", [other]), {}, null, me, everything), theirs),
+	] {
+		d := decide(inp)
+		d.http_status == 404
+		d.reason == "AGENT_NOT_FOUND"
+		d.message == sprintf("agent %s not found", [other])
+	}
+}
+
+test_same_owner_and_platform_reach_the_agent if {
+	allowed(on(get(sprintf("/v1/agents/%s", [other]), ["agents:read"]), target(other, "team-a", [])))
+	allowed(on(get(sprintf("/v1/agents/%s", [other]), ["agents:read", "platform:admin"]), target(other, "team-b", [])))
+	allowed(on(req("DELETE", sprintf("/v1/agents/%s", [other]), {}, null, me, ["agents:write", "platform:admin"]), target(other, "team-b", ["audit:read"])))
+}
+
+test_registering_for_another_owner_needs_platform if {
+	denied(req("POST", "/v1/agents", {}, {"name": "b", "owner": "team-b"}, me, ["agents:write"]), 403, "POLICY_DENIED")
+	allowed(req("POST", "/v1/agents", {}, {"name": "b", "owner": "team-a"}, me, ["agents:write"]))
+	allowed(req("POST", "/v1/agents", {}, {"name": "b"}, me, ["agents:write"]))
+	allowed(req("POST", "/v1/agents", {}, {"name": "b", "owner": "team-b"}, me, ["agents:write", "platform:admin"]))
+}
+
+test_moving_an_agent_to_another_owner_needs_platform if {
+	mine := target(other, "team-a", [])
+	denied(on(req("PATCH", sprintf("/v1/agents/%s", [other]), {"updateMask": ["owner"]}, {"owner": "team-b"}, me, ["agents:write"]), mine), 403, "POLICY_DENIED")
+	denied(on(req("PATCH", sprintf("/v1/agents/%s", [other]), {}, {"owner": "team-b"}, me, ["agents:write"]), mine), 403, "POLICY_DENIED")
+	allowed(on(req("PATCH", sprintf("/v1/agents/%s", [other]), {"updateMask": ["owner"]}, {"owner": "team-a"}, me, ["agents:write"]), mine))
+	allowed(on(req("PATCH", sprintf("/v1/agents/%s", [other]), {"updateMask": ["owner"]}, {"owner": "team-b"}, me, ["agents:write", "platform:admin"]), mine))
+	# A mask that does not name owner leaves it alone.
+	allowed(on(req("PATCH", sprintf("/v1/agents/%s", [other]), {"updateMask": ["name"]}, {"name": "n", "owner": "team-b"}, me, ["agents:write"]), mine))
+}
+
+# ── No escalation, ever ─────────────────────────────────────────────────────
+
+test_no_credential_for_an_agent_more_powerful_than_the_caller if {
+	admin := target(other, "team-a", ["agents:read", "agents:write", "credentials:write", "platform:admin"])
+	every inp in [
+		on(req("POST", sprintf("/v1/agents/%s/credentials", [other]), {}, {}, me, ["credentials:write"]), admin),
+		on(req("POST", sprintf("/v1/agents/%s/credentials/c-1:rotate", [other]), {}, {}, me, ["credentials:write"]), admin),
+		on(req("DELETE", sprintf("/v1/agents/%s/credentials/c-1", [other]), {}, null, me, ["credentials:write"]), admin),
+	] {
+		d := decide(inp)
+		d.http_status == 403
+		d.reason == "POLICY_DENIED"
+		contains(d.message, "platform:admin")
+	}
+	# The scopes the caller holds through its token and its agent count.
+	peer := target(other, "team-a", ["agents:read"])
+	allowed(on(req("POST", sprintf("/v1/agents/%s/credentials", [other]), {}, {}, me, ["credentials:write", "agents:read"]), peer))
+	denied(on(req("POST", sprintf("/v1/agents/%s/credentials", [other]), {}, {}, me, ["credentials:write"]), peer), 403, "POLICY_DENIED")
+	allowed(on(req("POST", sprintf("/v1/agents/%s/credentials", [other]), {}, {}, me, ["credentials:write", "platform:admin"]), admin))
+}
+
+test_an_agent_rotates_its_own_credential_with_a_full_token if {
+	self := target(me, "team-a", ["agents:read", "audit:read"])
+	rotate := sprintf("/v1/agents/%s/credentials/c-1:rotate", [me])
+	# Without credentials:write: its token carries every scope of its agent.
+	allowed(on(req("POST", rotate, {}, {}, me, ["agents:read", "audit:read"]), self))
+	# A token narrowed below the agent cannot mint a secret that yields it all.
+	narrowed := json.patch(on(req("POST", rotate, {}, {}, me, ["agents:read"]), self), [{"op": "replace", "path": "/agent/scopes", "value": ["agents:read", "audit:read"]}])
+	denied(narrowed, 403, "POLICY_DENIED")
+}
+
+test_no_change_to_an_agent_more_powerful_than_the_caller if {
+	admin := target(other, "team-a", ["agents:read", "agents:write", "audit:read"])
+	denied(on(req("PATCH", sprintf("/v1/agents/%s", [other]), {"updateMask": ["status"]}, {"status": "suspended"}, me, ["agents:write", "agents:read"]), admin), 403, "POLICY_DENIED")
+	denied(on(req("PATCH", sprintf("/v1/agents/%s", [other]), {"updateMask": ["scopes"]}, {"scopes": []}, me, ["agents:write", "agents:read"]), admin), 403, "POLICY_DENIED")
+	denied(on(req("DELETE", sprintf("/v1/agents/%s", [other]), {}, null, me, ["agents:write", "agents:read"]), admin), 403, "POLICY_DENIED")
+	allowed(on(req("PATCH", sprintf("/v1/agents/%s", [other]), {"updateMask": ["status"]}, {"status": "suspended"}, me, ["agents:write", "agents:read", "audit:read"]), admin))
+	# Its own description, with a narrowed token: not an escalation.
+	allowed(on(req("PATCH", sprintf("/v1/agents/%s", [me]), {"updateMask": ["description"]}, {"description": "d"}, me, ["agents:write"]), target(me, "team-a", ["agents:write", "audit:read"])))
+}
+
+# ── Path variables are the path's ──────────────────────────────────────────
+
+test_a_query_or_body_binding_a_path_variable_elsewhere_is_refused if {
+	every inp in [
+		req("GET", sprintf("/v1/agents/%s", [me]), {"agentId": [other]}, null, me, everything),
+		req("GET", sprintf("/v1/agents/%s", [me]), {"agent_id": [other]}, null, me, everything),
+		req("GET", sprintf("/v1/agents/%s", [me]), {"agentId": [me, other]}, null, me, everything),
+		req("GET", sprintf("/v1/agents/%s/credentials", [me]), {"agentId": [other]}, null, me, everything),
+		req("DELETE", sprintf("/v1/agents/%s/credentials/c-1", [me]), {"credentialId": ["c-2"]}, null, me, everything),
+		req("POST", sprintf("/v1/agents/%s/credentials", [me]), {}, {"agentId": other}, me, everything),
+		req("POST", sprintf("/v1/agents/%s/credentials", [me]), {}, {"agent_id": other}, me, everything),
+		req("POST", sprintf("/v1/agents/%s/credentials/c-1:rotate", [me]), {}, {"credentialId": "c-2"}, me, everything),
+		req("POST", sprintf("/v1/agents/%s/credentials", [me]), {}, {"agentId": null}, me, everything),
+		req("PATCH", sprintf("/v1/agents/%s", [me]), {"updateMask": ["name"], "agent.agentId": [other]}, {"name": "n"}, me, everything),
+		req("PATCH", sprintf("/v1/agents/%s", [me]), {"updateMask": ["name"]}, {"name": "n", "agent_id": other}, me, everything),
+		req("GET", sprintf("/v1/audit/events/%s", [me]), {"eventId": [other]}, null, me, everything),
+	] {
+		d := decide(inp)
+		d.http_status == 400
+		d.reason == "MALFORMED_REQUEST"
+		contains(d.message, "to another value than the path")
+	}
+}
+
+test_a_body_repeating_the_paths_own_id_is_fine if {
+	allowed(req("GET", sprintf("/v1/agents/%s", [me]), {"agentId": [upper(me)]}, null, me, everything))
+	allowed(req("POST", sprintf("/v1/agents/%s/credentials", [me]), {}, {"agentId": me, "ttlSeconds": 60}, me, everything))
+	allowed(req("PATCH", sprintf("/v1/agents/%s", [me]), {"updateMask": ["name"]}, {"name": "n", "agentId": me}, me, everything))
+}
+
+test_a_body_route_needs_a_readable_body if {
+	dup := json.patch(req("POST", sprintf("/v1/agents/%s/credentials", [me]), {}, {}, me, everything), [
+		{"op": "remove", "path": "/parsed_body"},
+		{"op": "add", "path": "/attributes/request/http/body", "value": "{\"agentId\":\"x\",\"agentId\":\"y\"}"},
+	])
+	denied(dup, 400, "MALFORMED_REQUEST")
+	cut := object.union(req("POST", sprintf("/v1/agents/%s/credentials", [me]), {}, {}, me, everything), {"truncated_body": true})
+	denied(cut, 400, "MALFORMED_REQUEST")
+}
 
 test_the_fast_path_never_changes_a_decision if {
 	every inp in fast_path_samples {

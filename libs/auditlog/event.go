@@ -69,6 +69,9 @@ type Event struct {
 	Outcome       string
 	RequestID     string
 	SourceAddress string
+	// Owner is the owner (tenant) whose log the event belongs to: the
+	// owner of the agent concerned; empty for platform events.
+	Owner string
 	// Details is bounded context (see Limits); values that look like a
 	// secret or a token are refused by Validate and redacted by Normalize.
 	Details map[string]string

@@ -11,7 +11,7 @@ import (
 func ToProto(e Event) *auditv1.AuditEvent {
 	out := &auditv1.AuditEvent{
 		Actor: e.Actor, Action: e.Action, Target: e.Target, AgentId: e.AgentID, Outcome: e.Outcome,
-		RequestId: e.RequestID, SourceAddress: e.SourceAddress, Details: e.Details,
+		RequestId: e.RequestID, SourceAddress: e.SourceAddress, Details: e.Details, Owner: e.Owner,
 	}
 	if e.ID != uuid.Nil {
 		out.EventId = e.ID.String()
@@ -28,7 +28,7 @@ func FromProto(p *auditv1.AuditEvent) Event {
 	e := Event{
 		Actor: p.GetActor(), Action: p.GetAction(), Target: p.GetTarget(), AgentID: p.GetAgentId(),
 		Outcome: p.GetOutcome(), RequestID: p.GetRequestId(), SourceAddress: p.GetSourceAddress(),
-		Details: p.GetDetails(),
+		Details: p.GetDetails(), Owner: p.GetOwner(),
 	}
 	if id, err := uuid.Parse(p.GetEventId()); err == nil && len(p.GetEventId()) == 36 {
 		e.ID = id

@@ -20,6 +20,7 @@ const (
 	MaxTargetLen        = 256
 	MaxRequestIDLen     = 128
 	MaxSourceAddressLen = 64
+	MaxOwnerLen         = 256 // the registry's limit on an agent's owner
 	MaxDetails          = 32
 	MaxDetailKeyLen     = 64
 	MaxDetailValueLen   = 256
@@ -156,6 +157,9 @@ func (e Event) Validate() error {
 	if err := checkText("requestId", e.RequestID, MaxRequestIDLen, false); err != nil {
 		return err
 	}
+	if err := checkText("owner", e.Owner, MaxOwnerLen, false); err != nil {
+		return err
+	}
 	if err := checkText("sourceAddress", e.SourceAddress, MaxSourceAddressLen, false); err != nil {
 		return err
 	}
@@ -252,6 +256,7 @@ func Normalize(e Event) Event {
 	e.Target = cleanText(e.Target, MaxTargetLen)
 	e.RequestID = cleanText(e.RequestID, MaxRequestIDLen)
 	e.SourceAddress = cleanText(e.SourceAddress, MaxSourceAddressLen)
+	e.Owner = cleanText(e.Owner, MaxOwnerLen)
 	e.AgentID = strings.ToLower(e.AgentID)
 	if len(e.Details) == 0 {
 		e.Details = nil

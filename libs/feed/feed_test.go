@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/metadata"
+
 	"github.com/sentryagent/agentidp/libs/feed"
 )
 
@@ -32,6 +34,9 @@ type memStream struct {
 	replayed bool
 }
 
+// Header: an in-memory feed announces no head.
+func (s *memStream) Header() (metadata.MD, error) { return nil, nil }
+
 func (s *memStream) Recv() (ev, error) {
 	s.f.mu.Lock()
 	fail := s.f.failAt
@@ -54,23 +59,6 @@ func (s *memStream) Recv() (ev, error) {
 	return ev(s.next - 1), nil
 }
 
-type memCursor struct {
-	mu  sync.Mutex
-	seq int64
-}
-
-func (c *memCursor) Load(context.Context) (int64, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.seq, nil
-}
-func (c *memCursor) Save(_ context.Context, s int64) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.seq = s
-	return nil
-}
-
 func TestFollowDeliversEverySequenceOnceInOrderInBatches(t *testing.T) {
 	f := &memFeed{n: 1000, failAt: 400}
 	open := func(ctx context.Context, after int64) (feed.Stream[ev], error) {
@@ -79,7 +67,7 @@ func TestFollowDeliversEverySequenceOnceInOrderInBatches(t *testing.T) {
 		f.mu.Unlock()
 		return &memStream{f: f, next: after + 1, ctx: ctx}, nil
 	}
-	cursor := &memCursor{}
+	cursor := &feed.MemoryCursor{}
 	var mu sync.Mutex
 	var got []int64
 	batches, failed := 0, false
@@ -100,7 +88,8 @@ func TestFollowDeliversEverySequenceOnceInOrderInBatches(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = feed.Follow(ctx, open, cursor, handle, feed.Config{MaxBatch: 100, Linger: time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+		f := feed.New(open, cursor, feed.Config{MaxBatch: 100, Linger: time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+		_ = f.Run(ctx, handle)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -1,10 +1,13 @@
-// Package requestinfo carries who asked for a change and through which
-// request, from the gRPC edge to the code that records audit events.
+// Package requestinfo carries who is calling and through which request,
+// from the gRPC edge to the code that enforces owner isolation and records
+// audit events.
 package requestinfo
 
 import (
 	"context"
 	"net"
+	"net/url"
+	"slices"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -12,25 +15,95 @@ import (
 	"google.golang.org/grpc/peer"
 )
 
-// Headers the gateway sets. x-agent-id is set by the authz service after it
-// verified the caller's token (and removed whatever the client sent);
-// x-request-id and x-forwarded-for by Envoy.
+// Headers the gateway sets. x-agent-id, x-agent-owner and x-agent-scopes
+// are set by the authz service after it verified the caller's token (Envoy
+// removed whatever the client sent); x-request-id, x-forwarded-for and
+// x-agentidp-gateway by Envoy.
 const (
-	HeaderAgentID   = "x-agent-id"
-	HeaderRequestID = "x-request-id"
-	HeaderForwarded = "x-forwarded-for"
+	HeaderAgentID     = "x-agent-id"
+	HeaderAgentOwner  = "x-agent-owner" // percent-encoded (EncodeOwner)
+	HeaderAgentScopes = "x-agent-scopes"
+	HeaderRequestID   = "x-request-id"
+	HeaderForwarded   = "x-forwarded-for"
+	// HeaderGateway marks every request Envoy routes to a service: such a
+	// request is a client's, and without an identity from authz it may see
+	// nothing (a route that lost its ext_authz fails closed).
+	HeaderGateway = "x-agentidp-gateway"
 )
 
 // System is the actor of changes no agent asked for (start-up, feeds,
 // internal calls without a caller).
 const System = "system"
 
-// Info describes the request behind a change.
+// ScopePlatformAdmin is the operators' scope: it reaches across owners.
+const ScopePlatformAdmin = "platform:admin"
+
+// DefaultOwner is the owner of agents registered without one before owners
+// were tenants, and of agents registered by internal callers that name none.
+const DefaultOwner = "default"
+
+// Info describes the request behind a call: who called and through which
+// request.
 type Info struct {
 	Actor         string // agent id of the caller, or System
 	RequestID     string
 	SourceAddress string // the client's IP address
+	// Owner and Scopes are the caller's owner and the scopes it may use now
+	// (its token's scopes that its agent still holds), as authz asserted
+	// them; empty for internal calls.
+	Owner  string
+	Scopes []string
+	// ViaGateway: the call came from a client through the gateway.
+	ViaGateway bool
 }
+
+// Internal reports whether the call came from another service of the mesh
+// rather than from a client through the gateway: no gateway mark and no
+// identity asserted by authz.
+func (i Info) Internal() bool { return !i.ViaGateway && i.Actor == System }
+
+// Platform reports whether the caller may act across owners: an internal
+// call, or a caller holding platform:admin.
+func (i Info) Platform() bool { return i.Internal() || i.Holds(ScopePlatformAdmin) }
+
+// Holds reports whether the caller may use scope now.
+func (i Info) Holds(scope string) bool { return slices.Contains(i.Scopes, scope) }
+
+// OwnerScope returns the owner the caller is confined to, and false when
+// it may act across owners (Platform). A client call without an asserted
+// owner is confined to the empty owner, which no agent has.
+func (i Info) OwnerScope() (string, bool) {
+	if i.Platform() {
+		return "", false
+	}
+	return i.Owner, true
+}
+
+// Sees reports whether the caller may see something of owner.
+func (i Info) Sees(owner string) bool {
+	o, confined := i.OwnerScope()
+	return !confined || o == owner
+}
+
+// Lacks returns the scopes of want that the caller does not hold: what a
+// change would grant or keep beyond the caller's own power. Platform
+// callers lack nothing.
+func (i Info) Lacks(want []string) []string {
+	if i.Platform() {
+		return nil
+	}
+	var out []string
+	for _, s := range want {
+		if !i.Holds(s) && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// EncodeOwner encodes an owner for the x-agent-owner header (owners are
+// UTF-8 text; header values are printable ASCII).
+func EncodeOwner(owner string) string { return url.QueryEscape(owner) }
 
 type key struct{}
 
@@ -50,9 +123,18 @@ func From(ctx context.Context) Info {
 // FromIncoming reads the request info from gRPC metadata and the peer.
 func FromIncoming(ctx context.Context) Info {
 	md, _ := metadata.FromIncomingContext(ctx)
-	info := Info{Actor: first(md, HeaderAgentID), RequestID: first(md, HeaderRequestID)}
+	info := Info{Actor: first(md, HeaderAgentID), RequestID: first(md, HeaderRequestID),
+		ViaGateway: len(md.Get(HeaderGateway)) > 0}
 	if info.Actor == "" {
 		info.Actor = System
+	}
+	if o := first(md, HeaderAgentOwner); o != "" {
+		if d, err := url.QueryUnescape(o); err == nil {
+			info.Owner = d
+		}
+	}
+	if s := first(md, HeaderAgentScopes); s != "" {
+		info.Scopes = strings.Fields(s)
 	}
 	if xff := ForwardedClient(md.Get(HeaderForwarded)...); xff != "" {
 		info.SourceAddress = xff

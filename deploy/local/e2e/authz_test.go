@@ -105,9 +105,15 @@ func TestRouteTokenMatrix(t *testing.T) {
 		right[s] = newAgentClient(t, s)
 		missing[s] = newAgentClient(t, without(publicScopes, s)...)
 	}
-	// Resources the routes act on.
-	target := register(t, newAgent("matrix-target"))["agentId"].(string)
-	doomed := register(t, newAgent("matrix-doomed"))["agentId"].(string)
+	// Resources the routes act on: agents holding no scope, so that holding
+	// a route's scope is enough to act on them (no escalation).
+	powerless := func(name string) map[string]any {
+		a := newAgent(name)
+		a["scopes"] = []string{}
+		return a
+	}
+	target := register(t, powerless("matrix-target"))["agentId"].(string)
+	doomed := register(t, powerless("matrix-doomed"))["agentId"].(string)
 	r := call(t, "POST", "/v1/agents/"+target+"/credentials", map[string]any{})
 	expect(t, r, http.StatusCreated)
 	cred := r.JSON(t)["credential"].(map[string]any)["credentialId"].(string)
@@ -138,7 +144,7 @@ func TestRouteTokenMatrix(t *testing.T) {
 		{"DELETE", "/v1/agents/" + target + "/credentials/" + cred, "credentials:write", nil, 200},
 		{"GET", "/v1/audit/events?pageSize=1", "audit:read", nil, 200},
 		{"GET", "/v1/audit/events/" + eventID, "audit:read", nil, 200},
-		{"GET", "/v1/audit/verify", "audit:read", nil, 200},
+		{"GET", "/v1/audit/verify", "platform:admin", nil, 200}, // and audit:read: both scopes, below
 	}
 
 	signer, err := testkit.ReadTokenSigner(context.Background(), mesh.VaultAddr(), mesh.VaultToken())
@@ -172,6 +178,15 @@ func TestRouteTokenMatrix(t *testing.T) {
 		revoked[s] = tok
 	}
 
+	// GET /v1/audit/verify needs two scopes: its "right" client holds both,
+	// its "missing" one audit:read alone.
+	right["platform:admin"] = newAgentClient(t, "audit:read", "platform:admin")
+	missing["platform:admin"] = newAgentClient(t, "audit:read", "agents:read")
+	revoked["platform:admin"] = func() string {
+		tok := right["platform:admin"].newToken(t)
+		right["platform:admin"].revoke(t, tok)
+		return tok
+	}()
 	for _, rt := range routes {
 		c := right[rt.scope]
 		tokens := []struct {
@@ -205,6 +220,9 @@ func TestRouteTokenMatrix(t *testing.T) {
 				scope := ""
 				if tk.status == 403 {
 					scope = rt.scope
+					if rt.scope == "platform:admin" {
+						scope = "audit:read platform:admin"
+					}
 				}
 				checkWWWAuthenticate(t, r, tk.www, scope)
 			})

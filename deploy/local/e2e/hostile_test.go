@@ -527,7 +527,7 @@ func TestHostileInput(t *testing.T) {
 		{"path", "overlong UTF-8 dots", get(good, "/v1/agents/%c0%ae%c0%ae/audit/events"), 400, apiError, "MALFORMED_REQUEST", nil},
 		{"path", "full-width dots", get(good, "/v1/agents/%ef%bc%8e%ef%bc%8e/audit/events"), 404, apiError, "ROUTE_NOT_FOUND", nil},
 		{"path", "encoded semicolon in an id", get(good, self+"%3Bx=1"), 400, apiError, "MALFORMED_REQUEST", nil},
-		{"path", "encoded colon: still the rotate route", as(good, "POST", "/v1/agents/"+fx.reader.id+"/credentials/"+fx.reader.credentialID+"%3Arotate", map[string]any{}), 403, apiError, "INSUFFICIENT_SCOPE", nil},
+		{"path", "encoded colon: still the rotate route", as(fx.writer.token, "POST", "/v1/agents/"+fx.reader.id+"/credentials/"+fx.reader.credentialID+"%3Arotate", map[string]any{}), 403, apiError, "INSUFFICIENT_SCOPE", nil},
 
 		// ── Method overrides ─────────────────────────────────────────────────
 		{"method", "X-Method-Override", as(fx.writer.token, "GET", "/v1/agents/"+fx.victim, nil, "X-Method-Override", "DELETE"), 400, apiError, "MALFORMED_REQUEST", nil},

@@ -119,8 +119,15 @@ func socketAddress(addr netip.AddrPort) *core.Address {
 	}}}
 }
 
-// IdentityHeaders are set upstream by the authz service alone.
-var IdentityHeaders = []string{"x-agent-id", "x-agent-scopes", "x-request-id"}
+// IdentityHeaders are set upstream by the authz service (the caller's id,
+// owner and scopes, the request id) or by the route (the gateway's mark)
+// alone: a client's copy is removed before anything reads it.
+var IdentityHeaders = []string{"x-agent-id", "x-agent-owner", "x-agent-scopes", "x-request-id", GatewayMark}
+
+// GatewayMark is set on every request routed to a gRPC service: the
+// services then know the call is a client's, and give one that reached
+// them without an identity from authz nothing (libs/requestinfo).
+const GatewayMark = "x-agentidp-gateway"
 
 // EnvoyOnlyHeaders are Envoy's own notes on a request it rewrote (the
 // transcoder turns every /v1 call into a POST). The access log records the

@@ -68,6 +68,11 @@ func routeConfig(configured map[string]bool, timeout time.Duration) *route.Route
 				rt.Action = &route.Route_Route{Route: serviceAction(svc.Name, timeout)}
 				if svc.Protocol != catalog.GRPCTranscoded {
 					rt.TypedPerFilterConfig = notTranscoded()
+				} else {
+					rt.RequestHeadersToAdd = []*core.HeaderValueOption{{
+						Header:       &core.HeaderValue{Key: GatewayMark, Value: "true"},
+						AppendAction: core.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+					}}
 				}
 			}
 			routes = append(routes, rt)

@@ -10,21 +10,21 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 
-	"github.com/sentryagent/agentidp/libs/agentevents"
+	"github.com/sentryagent/agentidp/libs/feed"
 	"github.com/sentryagent/agentidp/libs/testkit"
 	"github.com/sentryagent/agentidp/services/credentials/migrations"
 )
 
 func TestMain(m *testing.M) { testkit.Main(m) }
 
-// The feed cursor table is the one libs/agentevents expects.
-func TestCursorTableMatchesAgentevents(t *testing.T) {
+// The feed cursor table is the one libs/feed's PostgresCursor expects.
+func TestCursorTableMatchesFeed(t *testing.T) {
 	b, err := fs.ReadFile(migrations.FS, "003_agents_projection.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), agentevents.CursorTableSQL) {
-		t.Fatal("003_agents_projection.sql does not contain agentevents.CursorTableSQL verbatim")
+	if !strings.Contains(string(b), feed.CursorTableSQL) {
+		t.Fatal("003_agents_projection.sql does not contain feed.CursorTableSQL verbatim")
 	}
 	if _, err := fs.ReadFile(migrations.FS, "005_add_vault_path.sql"); err != nil {
 		t.Fatal("005_add_vault_path.sql must exist under that name (ARCHITECTURE.md)")
@@ -55,7 +55,11 @@ func TestMigrationsUpDownUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 6 {
-		t.Fatalf("applied %d migrations, want 6", len(res))
+	files, err := fs.Glob(migrations.FS, "*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != len(files) {
+		t.Fatalf("applied %d migrations, want %d", len(res), len(files))
 	}
 }

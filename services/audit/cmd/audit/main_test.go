@@ -108,7 +108,8 @@ func TestNothingIsLostWhileTheAuditServiceIsDown(t *testing.T) {
 	startAudit().Stop()
 
 	operator := uuid.NewString()
-	call := metadata.AppendToOutgoingContext(ctx, "x-agent-id", operator, "x-request-id", "acceptance")
+	call := metadata.AppendToOutgoingContext(ctx, "x-agent-id", operator, "x-request-id", "acceptance",
+		"x-agent-owner", "team-audit", "x-agent-scopes", "agents:read agents:write credentials:write")
 	registry := registryv1.NewRegistryServiceClient(dial(t, regAddr))
 	agents := make([]string, 100)
 	for i := range agents {

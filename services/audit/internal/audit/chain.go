@@ -11,17 +11,23 @@ import (
 // ZeroHash is the PrevHash of the first event.
 var ZeroHash = make([]byte, sha256.Size)
 
-// encodingVersion is the first byte of the canonical encoding.
-const encodingVersion = 1
+// Versions of the canonical encoding (its first byte): 2 adds the owner,
+// and is used exactly when the event has one, so events recorded before
+// owners existed keep their hashes.
+const (
+	encodingV1 = 1
+	encodingV2 = 2
+)
 
 // ChainHash returns SHA-256(prev || canonical(e)). The canonical encoding
 // (docs/audit.md; the SQL function audit_event_hash computes the same) is:
 //
-//	0x01                                  version
+//	0x01 or 0x02                          version (0x02 when owner is set)
 //	int64  sequence                       big-endian
 //	[16]   event id
 //	int64  occurredAt, recordedAt         Unix microseconds
 //	str    actor, action, target, agentId, outcome, requestId, sourceAddress
+//	str    owner                          (version 2 only)
 //	uint32 number of details, then str key, str value in byte order of keys
 //
 // where str is a big-endian uint32 byte length followed by the UTF-8 bytes.
@@ -29,13 +35,20 @@ func ChainHash(prev []byte, e Event) []byte {
 	h := sha256.New()
 	h.Write(prev)
 	var b [8]byte
-	h.Write([]byte{encodingVersion})
+	version := byte(encodingV1)
+	if e.Owner != "" {
+		version = encodingV2
+	}
+	h.Write([]byte{version})
 	putInt64(h, b[:], e.Sequence)
 	h.Write(e.ID[:])
 	putInt64(h, b[:], e.OccurredAt.UnixMicro())
 	putInt64(h, b[:], e.RecordedAt.UnixMicro())
 	for _, s := range []string{e.Actor, e.Action, e.Target, e.AgentID, e.Outcome, e.RequestID, e.SourceAddress} {
 		putString(h, b[:], s)
+	}
+	if version == encodingV2 {
+		putString(h, b[:], e.Owner)
 	}
 	binary.BigEndian.PutUint32(b[:4], uint32(len(e.Details)))
 	h.Write(b[:4])

@@ -5,6 +5,9 @@ import "github.com/sentryagent/agentidp/libs/apierror"
 // The audit service's errors; reasons are part of the public API.
 var (
 	ErrNotFound = apierror.New(apierror.NotFound, "AUDIT_EVENT_NOT_FOUND", "audit event not found")
+	// ErrPlatformOnly: verifying the chain reads every owner's events.
+	ErrPlatformOnly = apierror.New(apierror.PermissionDenied, "PLATFORM_ADMIN_REQUIRED",
+		"verifying the audit chain reads every owner's events: it needs platform:admin")
 
 	errRequired      = apierror.New(apierror.InvalidArgument, "FIELD_REQUIRED", "")
 	errInvalid       = apierror.New(apierror.InvalidArgument, "FIELD_INVALID", "")

@@ -24,6 +24,9 @@ type Filter struct {
 	Actor   string    `json:"c,omitempty"`
 	Start   time.Time `json:"s,omitzero"`
 	End     time.Time `json:"e,omitzero"`
+	// Owner selects one owner's events; a caller without platform:admin is
+	// always confined to its own.
+	Owner string `json:"w,omitempty"`
 }
 
 // Position is a place in the newest-first order of events: (OccurredAt,

@@ -12,12 +12,16 @@ import (
 
 	"github.com/sentryagent/agentidp/libs/auditlog"
 	"github.com/sentryagent/agentidp/libs/metrics"
+	"github.com/sentryagent/agentidp/libs/requestinfo"
 )
 
 // MaxBatch is the most events one Record call (or one ingested batch) holds.
 const MaxBatch = 1000
 
-// Service is the audit log's use-case API.
+// Service is the audit log's use-case API. Reads act for the caller in ctx
+// (libs/requestinfo): a caller without platform:admin reads only its own
+// owner's events, and only the platform verifies the chain (it spans every
+// owner).
 type Service interface {
 	// Record appends events from source, all or nothing, skipping those
 	// whose id was recorded before. Events are validated strictly.
@@ -184,7 +188,11 @@ func (s *service) Get(ctx context.Context, id string) (Event, error) {
 	if err != nil {
 		return Event{}, err
 	}
-	return s.store.Get(ctx, uid)
+	e, err := s.store.Get(ctx, uid)
+	if err == nil && !requestinfo.From(ctx).Sees(e.Owner) {
+		return Event{}, ErrNotFound.WithMessage("audit event %s not found", uid)
+	}
+	return e, err
 }
 
 func (s *service) List(ctx context.Context, q Query) (Page, error) {
@@ -194,6 +202,12 @@ func (s *service) List(ctx context.Context, q Query) (Page, error) {
 	f, err := q.Filter.checked()
 	if err != nil {
 		return Page{}, err
+	}
+	if owner, confined := requestinfo.From(ctx).OwnerScope(); confined {
+		if f.Owner != "" && f.Owner != owner {
+			return Page{}, nil // another owner's events do not exist for the caller
+		}
+		f.Owner = owner
 	}
 	var after *Position
 	if q.PageToken != "" {
@@ -230,6 +244,12 @@ func (f Filter) checked() (Filter, error) {
 	}
 	if len(f.Actor) > auditlog.MaxActorLen {
 		return f, fieldError(errTooLong, "actor", "actor is longer than %d bytes", auditlog.MaxActorLen)
+	}
+	if len(f.Owner) > auditlog.MaxOwnerLen {
+		return f, fieldError(errTooLong, "owner", "owner is longer than %d bytes", auditlog.MaxOwnerLen)
+	}
+	if !utf8.ValidString(f.Owner) || strings.IndexByte(f.Owner, 0) >= 0 {
+		return f, fieldError(errInvalid, "owner", "owner must be UTF-8 without NUL characters")
 	}
 	if !utf8.ValidString(f.Actor) || strings.IndexByte(f.Actor, 0) >= 0 {
 		// PostgreSQL text cannot hold either: the query would fail (a 500),

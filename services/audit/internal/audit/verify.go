@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"github.com/sentryagent/agentidp/libs/requestinfo"
 	"strconv"
 
 	"github.com/google/uuid"
@@ -59,6 +60,9 @@ type Break struct {
 var errStop = errors.New("stop")
 
 func (s *service) Verify(ctx context.Context, r Range) (Verification, error) {
+	if !requestinfo.From(ctx).Platform() {
+		return Verification{}, ErrPlatformOnly
+	}
 	v, err := Verify(ctx, s.store, r)
 	if err == nil && s.metrics.Verifications != nil {
 		result := "ok"

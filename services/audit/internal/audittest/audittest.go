@@ -80,6 +80,6 @@ func Event(i int, agent string, at time.Time) auditlog.Event {
 		ID: auditlog.DerivedID("test", int64(i), at), OccurredAt: at.UTC().Truncate(time.Microsecond),
 		Actor: auditlog.ActorSystem, Action: auditlog.ActionTokenIssued, Target: fmt.Sprintf("token:%d", i),
 		AgentID: agent, Outcome: auditlog.OutcomeSuccess, RequestID: fmt.Sprintf("req-%d", i),
-		SourceAddress: "203.0.113.7", Details: map[string]string{"scope": "agents:read", "n": fmt.Sprint(i)},
+		SourceAddress: "203.0.113.7", Owner: "team-test", Details: map[string]string{"scope": "agents:read", "n": fmt.Sprint(i)},
 	}
 }

@@ -16,22 +16,15 @@ const CredentialsFeed = "credentials"
 // credentialActions maps the feed's types to actions; other types become
 // "credential.<type>".
 var credentialActions = map[string]string{
-	"created":     auditlog.ActionCredentialGenerated,
-	"rotated":     auditlog.ActionCredentialRotated,
-	"revoked":     auditlog.ActionCredentialRevoked,
-	"grace_ended": auditlog.ActionCredentialGraceEnded,
+	feed.CredentialCreated:    auditlog.ActionCredentialGenerated,
+	feed.CredentialRotated:    auditlog.ActionCredentialRotated,
+	feed.CredentialRevoked:    auditlog.ActionCredentialRevoked,
+	feed.CredentialGraceEnded: auditlog.ActionCredentialGraceEnded,
 }
 
 // FollowCredentials records the credentials service's change feed
 // (WatchCredentialEvents) until ctx ends.
 func (s *Sink) FollowCredentials(ctx context.Context, client credentialsv1.CredentialEventsServiceClient, cursor feed.Cursor) error {
-	open := func(ctx context.Context, after int64) (feed.Stream[*credentialsv1.CredentialEvent], error) {
-		s, err := client.WatchCredentialEvents(ctx, &credentialsv1.WatchCredentialEventsRequest{AfterSequence: after})
-		if err != nil {
-			return nil, err
-		}
-		return credentialStream{s}, nil
-	}
 	handle := func(ctx context.Context, batch []*credentialsv1.CredentialEvent) error {
 		events := make([]auditlog.Event, len(batch))
 		for i, e := range batch {
@@ -40,16 +33,8 @@ func (s *Sink) FollowCredentials(ctx context.Context, client credentialsv1.Crede
 		_, err := s.record(ctx, audit.SourceCredentials, events)
 		return err
 	}
-	return feed.Follow(ctx, open, cursor, handle, feed.Config{Name: CredentialsFeed, MaxBatch: audit.MaxBatch, Logger: s.Logger})
-}
-
-type credentialStream struct {
-	credentialsv1.CredentialEventsService_WatchCredentialEventsClient
-}
-
-func (s credentialStream) Recv() (*credentialsv1.CredentialEvent, error) {
-	resp, err := s.CredentialEventsService_WatchCredentialEventsClient.Recv()
-	return resp.GetEvent(), err
+	return feed.New(feed.CredentialEvents(client), cursor, feed.Config{Name: CredentialsFeed, MaxBatch: audit.MaxBatch, Logger: s.Logger}).
+		Run(ctx, handle)
 }
 
 // FromCredentialEvent maps a credentials feed entry to an audit event. It
@@ -70,6 +55,7 @@ func FromCredentialEvent(e *credentialsv1.CredentialEvent) auditlog.Event {
 		Outcome:       auditlog.OutcomeSuccess,
 		RequestID:     e.GetRequestId(),
 		SourceAddress: e.GetSourceAddress(),
+		Owner:         e.GetOwner(),
 		Details:       map[string]string{"feedSequence": strconv.FormatInt(e.GetSequence(), 10)},
 	})
 }

@@ -16,8 +16,8 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/sentryagent/agentidp/libs/agentevents"
 	"github.com/sentryagent/agentidp/libs/auditlog"
+	"github.com/sentryagent/agentidp/libs/feed"
 	credentialsv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/credentials/v1"
 	"github.com/sentryagent/agentidp/libs/testkit"
 	"github.com/sentryagent/agentidp/services/audit/internal/audit"
@@ -188,15 +188,15 @@ func TestCredentialsFeedIsRecordedOnceWithItsActors(t *testing.T) {
 	agent, cred := uuid.NewString(), uuid.NewString()
 	base := time.Now().Add(-time.Minute)
 	types := []string{"created", "rotated", "rotated", "grace_ended", "revoked"}
-	feed := &credentialFeed{}
+	server := &credentialFeed{}
 	for i, typ := range types {
-		feed.events = append(feed.events, &credentialsv1.CredentialEvent{Sequence: int64(10 + i), Type: typ,
+		server.events = append(server.events, &credentialsv1.CredentialEvent{Sequence: int64(10 + i), Type: typ,
 			OccurredAt: timestamppb.New(base.Add(time.Duration(i) * time.Second)), CredentialId: cred, AgentId: agent,
 			Actor: agent, RequestId: "req", SourceAddress: "198.51.100.4"})
 	}
-	feed.events[4].Actor = "" // a revocation caused by a decommissioning
+	server.events[4].Actor = "" // a revocation caused by a decommissioning
 	srv := grpc.NewServer()
-	credentialsv1.RegisterCredentialEventsServiceServer(srv, feed)
+	credentialsv1.RegisterCredentialEventsServiceServer(srv, server)
 	lis := bufconn.Listen(1 << 20)
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
@@ -208,7 +208,7 @@ func TestCredentialsFeedIsRecordedOnceWithItsActors(t *testing.T) {
 	}
 	t.Cleanup(func() { conn.Close() })
 	client := credentialsv1.NewCredentialEventsServiceClient(conn)
-	cursor := agentevents.PostgresCursor{Pool: db.Store.Pool(), Consumer: ingest.CredentialsFeed}
+	cursor := feed.PostgresCursor{Pool: db.Store.Pool(), Consumer: ingest.CredentialsFeed}
 
 	// Follow twice, the second time from a cursor reset to the start: the
 	// replay stores nothing new.

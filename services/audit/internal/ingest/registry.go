@@ -16,13 +16,6 @@ const RegistryFeed = "registry"
 // FollowRegistry records the registry's change feed (WatchAgentEvents)
 // until ctx ends, resuming after the sequence saved in cursor.
 func (s *Sink) FollowRegistry(ctx context.Context, client registryv1.AgentEventsServiceClient, cursor feed.Cursor) error {
-	open := func(ctx context.Context, after int64) (feed.Stream[*registryv1.AgentEvent], error) {
-		s, err := client.WatchAgentEvents(ctx, &registryv1.WatchAgentEventsRequest{AfterSequence: after})
-		if err != nil {
-			return nil, err
-		}
-		return registryStream{s}, nil
-	}
 	handle := func(ctx context.Context, batch []*registryv1.AgentEvent) error {
 		events := make([]auditlog.Event, len(batch))
 		for i, e := range batch {
@@ -31,16 +24,8 @@ func (s *Sink) FollowRegistry(ctx context.Context, client registryv1.AgentEvents
 		_, err := s.record(ctx, audit.SourceRegistry, events)
 		return err
 	}
-	return feed.Follow(ctx, open, cursor, handle, feed.Config{Name: RegistryFeed, MaxBatch: audit.MaxBatch, Logger: s.Logger})
-}
-
-type registryStream struct {
-	registryv1.AgentEventsService_WatchAgentEventsClient
-}
-
-func (s registryStream) Recv() (*registryv1.AgentEvent, error) {
-	resp, err := s.AgentEventsService_WatchAgentEventsClient.Recv()
-	return resp.GetEvent(), err
+	return feed.New(feed.AgentEvents(client), cursor, feed.Config{Name: RegistryFeed, MaxBatch: audit.MaxBatch, Logger: s.Logger}).
+		Run(ctx, handle)
 }
 
 // FromAgentEvent maps a registry feed entry to an audit event: type
@@ -61,6 +46,7 @@ func FromAgentEvent(e *registryv1.AgentEvent) auditlog.Event {
 		Outcome:       auditlog.OutcomeSuccess,
 		RequestID:     e.GetRequestId(),
 		SourceAddress: e.GetSourceAddress(),
+		Owner:         e.GetAgent().GetOwner(),
 		Details:       map[string]string{"feedSequence": strconv.FormatInt(e.GetSequence(), 10)},
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
+	"github.com/sentryagent/agentidp/libs/tokencheck"
 	"github.com/sentryagent/agentidp/services/authz/internal/state"
 )
 
@@ -25,15 +26,5 @@ func (d registryDirectory) GetAgent(ctx context.Context, id string) (*state.Agen
 	default:
 		return nil, err
 	}
-	// The registry says what the agent is, not when it was last suspended:
-	// a suspended or decommissioned agent's last change bounds it from above,
-	// which errs on the safe side.
-	var through int64
-	switch a.GetStatus() {
-	case state.Suspended:
-		through = a.GetUpdatedAt().AsTime().Unix()
-	case state.Decommissioned:
-		through = a.GetDecommissionedAt().AsTime().Unix()
-	}
-	return state.NewAgent(a.GetAgentId(), a.GetStatus(), a.GetScopes(), through, 0), nil
+	return state.NewAgent(a.GetAgentId(), a.GetStatus(), a.GetOwner(), a.GetScopes(), tokencheck.RevokedThrough(a), 0), nil
 }

@@ -64,7 +64,7 @@ func BenchmarkCheckInMemory(b *testing.B) {
 	svc := check.New(check.Config{
 		Cache: cache, Revocations: liveRevocations{}, Credentials: state.NewStore(0),
 		CredentialFeedLive: func() bool { return true },
-		Agents:             agents{state.NewAgent(id, "active", []string{"agents:read"}, 0, 1)},
+		Agents:             agents{state.NewAgent(id, "active", "team-a", []string{"agents:read"}, 0, 1)},
 		Policy:             engine, Limiter: noLimit{}, Ready: func() bool { return true },
 		Metrics: check.NewMetrics(prometheus.NewRegistry()),
 	})
@@ -89,7 +89,7 @@ func BenchmarkEvalOnly(b *testing.B) {
 	entry := token.NewEntry(&token.Claims{Issuer: "http://x", Subject: id, Audience: []string{"agentidp"},
 		Expiry: time.Now().Add(time.Hour).Unix(), IssuedAt: time.Now().Unix(), ID: "jti", ClientID: id,
 		Scope: "agents:read", Scopes: []string{"agents:read"}, CredentialID: "c"})
-	ag := state.NewAgent(id, "active", []string{"agents:read"}, 0, 1)
+	ag := state.NewAgent(id, "active", "team-a", []string{"agents:read"}, 0, 1)
 	r := &input.Request{ID: "7c1e6a58-6b0b-4a8e-9f5e-0d3b1c2a9e47", Method: "GET", Path: "/v1/agents/" + id,
 		Host: "127.0.0.1:8080", Scheme: "http", Protocol: "HTTP/1.1",
 		Headers: map[string]string{":authority": "127.0.0.1:8080", ":method": "GET", ":path": "/v1/agents/" + id,
@@ -97,7 +97,7 @@ func BenchmarkEvalOnly(b *testing.B) {
 			"accept-encoding": "gzip", "x-forwarded-for": "127.0.0.1", "x-forwarded-proto": "http",
 			"x-request-id": "7c1e6a58-6b0b-4a8e-9f5e-0d3b1c2a9e47", "x-envoy-expected-rq-timeout-ms": "5000"}}
 	for b.Loop() {
-		in, _ := input.Build(r, entry.Input, ag.Input)
+		in, _ := input.Build(r, entry.Input, ag.Input, nil)
 		engine.Eval(context.Background(), in, false)
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sentryagent/agentidp/libs/auditlog"
 	"github.com/sentryagent/agentidp/libs/requestinfo"
+	"github.com/sentryagent/agentidp/libs/tokencheck"
 	"github.com/sentryagent/agentidp/services/authz/internal/input"
 	"github.com/sentryagent/agentidp/services/authz/internal/policy"
 	"github.com/sentryagent/agentidp/services/authz/internal/ratelimit"
@@ -26,10 +27,14 @@ import (
 // Headers the service sets on allowed requests. Envoy strips any copy a
 // client sent before ext_authz runs; the service sets them, overwriting.
 const (
-	HeaderAgentID     = "x-agent-id"
-	HeaderAgentScopes = "x-agent-scopes"
-	HeaderRequestID   = "x-request-id"
+	HeaderAgentID     = requestinfo.HeaderAgentID
+	HeaderAgentOwner  = requestinfo.HeaderAgentOwner
+	HeaderAgentScopes = requestinfo.HeaderAgentScopes
+	HeaderRequestID   = requestinfo.HeaderRequestID
 )
+
+// identityHeaders are authz's to set: a policy's headers never name them.
+var identityHeaders = map[string]bool{HeaderAgentID: true, HeaderAgentOwner: true, HeaderAgentScopes: true, HeaderRequestID: true}
 
 // Reasons of the errors this service answers with (ErrorInfo.reason).
 const (
@@ -180,11 +185,18 @@ func (s *Service) check(ctx context.Context, r *input.Request) (*Result, *who) {
 		}
 	}
 
-	var tok, ag ast.Value
+	var tok, ag, target ast.Value
 	if entry != nil {
 		tok, ag = entry.Input, agent.Input
+		t, res := s.target(ctx, r)
+		if res != nil {
+			return res, &who{claims: entry.Claims}
+		}
+		if t != nil {
+			target = t.Input
+		}
 	}
-	in, parsed := input.Build(r, tok, ag)
+	in, parsed := input.Build(r, tok, ag, target)
 	d, cached, err := s.cfg.Policy.Eval(ctx, in, len(r.Body) == 0)
 	s.cfg.Metrics.decisionCache(cached)
 	w := &who{}
@@ -272,24 +284,51 @@ func (s *Service) authenticate(ctx context.Context, r *input.Request, raw string
 			s.cfg.Cache.Put(key, entry)
 		}
 	}
-	if s.cfg.Credentials.CredentialRevoked(c.CredentialID) {
-		return nil, nil, s.revoked(r, "the credential this token was issued from was revoked"), w
+	t := tokencheck.Token{IssuedAt: c.IssuedAt, Owner: c.Owner, CredentialRevoked: s.cfg.Credentials.CredentialRevoked(c.CredentialID)}
+	var judged *tokencheck.Agent
+	var agent *state.Agent
+	if !t.CredentialRevoked {
+		var err error
+		agent, err = s.cfg.Agents.Agent(ctx, c.Subject)
+		switch {
+		case errors.Is(err, state.ErrNoAgent):
+		case err != nil:
+			s.cfg.Logger.Warn("cannot establish the agent's state", "error", err)
+			return nil, nil, s.deny(r, 503, ReasonUnavailable, "cannot establish the agent's state", ""), &who{claims: c}
+		default:
+			judged = &tokencheck.Agent{Status: agent.Status, Owner: agent.Owner, Scopes: agent.Scopes, RevokedThrough: agent.RevokedThrough}
+		}
 	}
-	agent, err := s.cfg.Agents.Agent(ctx, c.Subject)
-	switch {
-	case errors.Is(err, state.ErrNoAgent):
-		return nil, nil, s.deny(r, 401, ReasonInvalidToken, "the access token's agent does not exist", ""), w
-	case err != nil:
-		s.cfg.Logger.Warn("cannot establish the agent's state", "error", err)
-		return nil, nil, s.deny(r, 503, ReasonUnavailable, "cannot establish the agent's state", ""), &who{claims: c}
-	case agent.Status == state.Decommissioned:
-		return nil, nil, s.revoked(r, "the agent was decommissioned"), w
-	case agent.Status == state.Active && c.IssuedAt <= agent.RevokedThrough:
-		// Suspended agents are the policy's to refuse (AGENT_SUSPENDED, with
-		// a floor below); once reactivated, tokens from before stay dead.
-		return nil, nil, s.revoked(r, "the access token was issued before the agent was last suspended"), w
+	// The rules introspection applies too (libs/tokencheck). A suspended
+	// agent is the policy's to refuse (AGENT_SUSPENDED, with a floor in
+	// check); once reactivated, tokens from before stay dead.
+	switch v, why := tokencheck.Judge(t, judged); v {
+	case tokencheck.UnknownAgent:
+		return nil, nil, s.deny(r, 401, ReasonInvalidToken, why, ""), w
+	case tokencheck.Revoked:
+		return nil, nil, s.revoked(r, why), w
 	}
 	return entry, agent, nil, nil
+}
+
+// target is the agent the request's path names — ".../agents/{agentId}/..."
+// (AIP resource names), as the kill switch's projection knows it — for the
+// policy's owner and escalation rules (input.target); nil when the path
+// names none or the agent does not exist (the service then answers 404).
+func (s *Service) target(ctx context.Context, r *input.Request) (*state.Agent, *Result) {
+	id := input.TargetAgent(r.Path)
+	if id == "" {
+		return nil, nil
+	}
+	a, err := s.cfg.Agents.Agent(ctx, id)
+	switch {
+	case errors.Is(err, state.ErrNoAgent):
+		return nil, nil
+	case err != nil:
+		s.cfg.Logger.Warn("cannot establish the target agent's state", "error", err)
+		return nil, s.deny(r, 503, ReasonUnavailable, "cannot establish the state of the agent the request names", "")
+	}
+	return a, nil
 }
 
 func (s *Service) revoked(r *input.Request, msg string) *Result {
@@ -327,17 +366,7 @@ func bearer(h string) (string, int) {
 // effectiveScopes is what x-agent-scopes says: the token's scopes the agent
 // still holds.
 func effectiveScopes(c *token.Claims, a *state.Agent) string {
-	held := make(map[string]bool, len(a.Scopes))
-	for _, s := range a.Scopes {
-		held[s] = true
-	}
-	var out []string
-	for _, s := range c.Scopes {
-		if held[s] {
-			out = append(out, s)
-		}
-	}
-	return strings.Join(out, " ")
+	return strings.Join(tokencheck.EffectiveScopes(c.Scopes, a.Scopes), " ")
 }
 
 func (s *Service) log(ctx context.Context, r *input.Request, res *Result, w *who) {

@@ -55,7 +55,7 @@ func TestPolicyErrors(t *testing.T) {
 			svc := check.New(check.Config{
 				Cache: cache, Revocations: liveRevocations{}, Credentials: state.NewStore(0),
 				CredentialFeedLive: func() bool { return true },
-				Agents:             agents{state.NewAgent(id, "active", []string{"agents:read"}, 0, 1)},
+				Agents:             agents{state.NewAgent(id, "active", "team-a", []string{"agents:read"}, 0, 1)},
 				Policy:             failingPolicy{slow: tt.slow}, Limiter: noLimit{}, Ready: func() bool { return true },
 				Metrics: check.NewMetrics(prometheus.NewRegistry()), Logger: slog.New(slog.DiscardHandler),
 				Timeout: 50 * time.Millisecond,

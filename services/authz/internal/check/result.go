@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/sentryagent/agentidp/libs/apierror"
+	"github.com/sentryagent/agentidp/libs/requestinfo"
 	"github.com/sentryagent/agentidp/services/authz/internal/input"
 	"github.com/sentryagent/agentidp/services/authz/internal/policy"
 	"github.com/sentryagent/agentidp/services/authz/internal/state"
@@ -75,7 +76,9 @@ func (s *Service) denyDecision(r *input.Request, d policy.Decision) *Result {
 func (s *Service) allow(r *input.Request, d policy.Decision, entry *token.Entry, agent *state.Agent) *Result {
 	res := &Result{Allowed: true, Status: 200}
 	for k, v := range d.Headers {
-		res.UpstreamHeaders = append(res.UpstreamHeaders, Header{strings.ToLower(k), v})
+		if k = strings.ToLower(k); !identityHeaders[k] {
+			res.UpstreamHeaders = append(res.UpstreamHeaders, Header{k, v})
+		}
 	}
 	for k, v := range d.ResponseHeadersToAdd {
 		res.ResponseHeaders = append(res.ResponseHeaders, Header{strings.ToLower(k), v})
@@ -84,9 +87,10 @@ func (s *Service) allow(r *input.Request, d policy.Decision, entry *token.Entry,
 	if entry != nil {
 		res.UpstreamHeaders = append(res.UpstreamHeaders,
 			Header{HeaderAgentID, entry.Claims.Subject},
+			Header{HeaderAgentOwner, requestinfo.EncodeOwner(agent.Owner)},
 			Header{HeaderAgentScopes, effectiveScopes(entry.Claims, agent)})
 	} else {
-		res.RemoveHeaders = append(res.RemoveHeaders, HeaderAgentID, HeaderAgentScopes)
+		res.RemoveHeaders = append(res.RemoveHeaders, HeaderAgentID, HeaderAgentOwner, HeaderAgentScopes)
 	}
 	if r.ID != "" {
 		res.UpstreamHeaders = append(res.UpstreamHeaders, Header{HeaderRequestID, r.ID})

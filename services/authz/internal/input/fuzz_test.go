@@ -152,7 +152,7 @@ func FuzzValidUTF8(f *testing.F) {
 		if !ok {
 			return
 		}
-		in, _ := input.Build(&input.Request{Method: "GET", Path: p, Headers: map[string]string{}}, nil, nil)
+		in, _ := input.Build(&input.Request{Method: "GET", Path: p, Headers: map[string]string{}}, nil, nil, nil)
 		obj := in.(ast.Object)
 		for _, key := range []string{"parsed_path", "parsed_query"} {
 			var walkErr string
@@ -181,7 +181,7 @@ func FuzzBuild(f *testing.F) {
 	f.Add("GET", "/?a=1&a=2&%zz=3", "x-envoy-auth-partial-body", "true", `[1,2]`, int64(5))
 	f.Fuzz(func(t *testing.T, method, path, hk, hv, body string, size int64) {
 		r := &input.Request{Method: method, Path: path, Headers: map[string]string{hk: hv}, Body: []byte(body), Size: size}
-		v, parsed := input.Build(r, nil, nil)
+		v, parsed := input.Build(r, nil, nil, nil)
 		obj, ok := v.(ast.Object)
 		if !ok {
 			t.Fatalf("input is %T", v)

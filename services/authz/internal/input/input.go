@@ -2,7 +2,8 @@
 // gateway describes, as an OPA AST value built directly (no JSON or
 // map[string]any round trip): the opa-envoy-plugin layout
 // (input.attributes.request.http, input.parsed_path, input.parsed_query,
-// input.parsed_body, input.truncated_body) plus input.token and input.agent.
+// input.parsed_body, input.truncated_body) plus input.token, input.agent and
+// input.target.
 package input
 
 import (
@@ -53,8 +54,9 @@ type Parsed struct {
 var omittedHeaders = map[string]bool{"authorization": true, "x-request-id": true}
 
 // Build returns input for the policy; token and agent may be nil
-// (anonymous request).
-func Build(r *Request, token, agent ast.Value) (ast.Value, Parsed) {
+// (anonymous request), target too (the path names no agent, or no agent
+// that exists).
+func Build(r *Request, token, agent, target ast.Value) (ast.Value, Parsed) {
 	pathOnly, rawQuery, _ := strings.Cut(r.Path, "?")
 	p := Parsed{PathOnly: pathOnly}
 
@@ -110,7 +112,58 @@ func Build(r *Request, token, agent ast.Value) (ast.Value, Parsed) {
 	if agent != nil {
 		items = append(items, [2]*ast.Term{kAgent, ast.NewTerm(agent)})
 	}
+	if target != nil {
+		items = append(items, [2]*ast.Term{kTarget, ast.NewTerm(target)})
+	}
 	return ast.NewObject(items...), p
+}
+
+// TargetAgent returns the agent id a request path names, "" if none: the
+// segment after "agents" (AIP resource names: /v1/agents/{agentId}/...),
+// percent-decoded, without a ":verb" suffix, when it is a UUID (agent ids
+// are; anything else names no agent and costs no lookup).
+func TargetAgent(pathAndQuery string) string {
+	path, _, _ := strings.Cut(pathAndQuery, "?")
+	rest := path
+	for {
+		i := strings.Index(rest, "/agents/")
+		if i < 0 {
+			return ""
+		}
+		rest = rest[i+len("/agents/"):]
+		seg, _, _ := strings.Cut(rest, "/")
+		if strings.IndexByte(seg, '%') >= 0 {
+			if d, err := url.PathUnescape(seg); err == nil {
+				seg = d
+			}
+		}
+		if j := strings.IndexByte(seg, ':'); j >= 0 {
+			seg = seg[:j]
+		}
+		if isUUID(seg) {
+			return strings.ToLower(seg)
+		}
+	}
+}
+
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !isHex(c) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Terms of the input's fixed keys and of frequent values, built once:
@@ -121,8 +174,9 @@ var (
 		str0("host"), str0("scheme"), str0("protocol"), str0("headers"), str0("body")
 	kRequest, kHTTP, kSource, kAddress, kContextExtensions = str0("request"), str0("http"), str0("source"),
 		str0("address"), str0("context_extensions")
-	kAttributes, kParsedPath, kParsedQuery, kTruncatedBody, kParsedBody, kToken, kAgent = str0("attributes"),
-		str0("parsed_path"), str0("parsed_query"), str0("truncated_body"), str0("parsed_body"), str0("token"), str0("agent")
+	kAttributes, kParsedPath, kParsedQuery, kTruncatedBody, kParsedBody, kToken, kAgent, kTarget = str0("attributes"),
+		str0("parsed_path"), str0("parsed_query"), str0("truncated_body"), str0("parsed_body"), str0("token"), str0("agent"),
+		str0("target")
 	emptyObject = ast.ObjectTerm()
 )
 

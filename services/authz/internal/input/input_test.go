@@ -44,7 +44,7 @@ func TestBuild(t *testing.T) {
 	r := &input.Request{Method: "PATCH", Path: "/v1/agents/%61bc/x%3Arotate?updateMask=status&updateMask=name",
 		Headers: map[string]string{"authorization": "Bearer secret-token", "x-request-id": "r1"},
 		Body:    []byte(` {"status":"suspended"}`)}
-	v, p := input.Build(r, ast.NewObject(ast.Item(ast.StringTerm("sub"), ast.StringTerm("me"))), nil)
+	v, p := input.Build(r, ast.NewObject(ast.Item(ast.StringTerm("sub"), ast.StringTerm("me"))), nil, nil)
 	obj := v.(ast.Object)
 	get := func(path ...string) *ast.Term {
 		t.Helper()
@@ -75,13 +75,13 @@ func TestBuild(t *testing.T) {
 	}
 
 	r.Headers["content-length"] = "9999"
-	v, p = input.Build(r, nil, nil)
+	v, p = input.Build(r, nil, nil, nil)
 	if !p.Truncated || !strings.Contains(v.String(), `"truncated_body": true`) || strings.Contains(v.String(), "parsed_body") {
 		t.Errorf("declared length beyond the body: %v", v)
 	}
 	delete(r.Headers, "content-length")
 	r.Headers["x-envoy-auth-partial-body"] = "true"
-	if _, p = input.Build(r, nil, nil); !p.Truncated {
+	if _, p = input.Build(r, nil, nil, nil); !p.Truncated {
 		t.Error("partial body not noticed")
 	}
 }

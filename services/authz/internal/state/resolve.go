@@ -25,10 +25,19 @@ type Directory interface {
 	GetAgent(ctx context.Context, id string) (*Agent, error)
 }
 
+// Feed is the registry feed's state on this replica (a libs/feed
+// Follower): live means caught up with everything committed before its
+// stream opened.
+type Feed interface {
+	Live() bool
+	EverLive() bool
+	DownFor() time.Duration
+}
+
 // ResolverConfig configures a Resolver.
 type ResolverConfig struct {
 	Store     *Store
-	Feed      *Source
+	Feed      Feed
 	Directory Directory
 	// MemoFor is how long an agent read from the registry is reused while
 	// the feed is not live: the kill switch's bound in that mode. Default
@@ -105,7 +114,7 @@ func (r *Resolver) Agent(ctx context.Context, id string) (*Agent, error) {
 	switch {
 	case err == nil:
 		if inStore && known.RevokedThrough > a.RevokedThrough {
-			a = NewAgent(a.ID, a.Status, a.Scopes, known.RevokedThrough, 0)
+			a = NewAgent(a.ID, a.Status, a.Owner, a.Scopes, known.RevokedThrough, 0)
 		}
 		r.mu.Lock()
 		if len(r.memo) > 65536 {

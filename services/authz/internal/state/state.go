@@ -25,6 +25,8 @@ const (
 type Agent struct {
 	ID     string
 	Status string
+	// Owner is the agent's owner (tenant).
+	Owner  string
 	Scopes []string
 	// RevokedThrough: tokens issued at or before this unix second are dead
 	// (the agent's last suspension or decommissioning), also after a
@@ -39,8 +41,8 @@ type Agent struct {
 }
 
 // NewAgent builds a record and its policy input.
-func NewAgent(id, status string, scopes []string, revokedThrough, sequence int64) *Agent {
-	a := &Agent{ID: id, Status: status, Scopes: scopes, RevokedThrough: revokedThrough, Sequence: sequence}
+func NewAgent(id, status, owner string, scopes []string, revokedThrough, sequence int64) *Agent {
+	a := &Agent{ID: id, Status: status, Owner: owner, Scopes: scopes, RevokedThrough: revokedThrough, Sequence: sequence}
 	terms := make([]*ast.Term, len(scopes))
 	for i, s := range scopes {
 		terms[i] = ast.StringTerm(s)
@@ -48,6 +50,7 @@ func NewAgent(id, status string, scopes []string, revokedThrough, sequence int64
 	a.Input = ast.NewObject(
 		ast.Item(ast.StringTerm("id"), ast.StringTerm(id)),
 		ast.Item(ast.StringTerm("status"), ast.StringTerm(status)),
+		ast.Item(ast.StringTerm("owner"), ast.StringTerm(owner)),
 		ast.Item(ast.StringTerm("scopes"), ast.ArrayTerm(terms...)),
 	)
 	return a
@@ -103,7 +106,11 @@ type AgentEvent struct {
 	OccurredAt time.Time
 	AgentID    string
 	Status     string // the agent's current status
+	Owner      string
 	Scopes     []string
+	// RevokedThrough is what the agent's current state says of its last
+	// suspension or decommissioning (tokencheck.RevokedThrough).
+	RevokedThrough int64
 }
 
 // ApplyAgents applies feed events in order. Each carries the agent's
@@ -122,14 +129,14 @@ func (s *Store) ApplyAgents(events []AgentEvent) {
 		if prev != nil && prev.Sequence >= e.Sequence && prev.Sequence != 0 {
 			continue
 		}
-		var through int64
+		through := e.RevokedThrough
 		if prev != nil {
-			through = prev.RevokedThrough
+			through = max(through, prev.RevokedThrough)
 		}
 		if e.Type == Suspended || e.Type == Decommissioned || e.Status != Active {
 			through = max(through, e.OccurredAt.Unix())
 		}
-		s.agents[k] = NewAgent(k, e.Status, e.Scopes, through, e.Sequence)
+		s.agents[k] = NewAgent(k, e.Status, e.Owner, e.Scopes, through, e.Sequence)
 	}
 }
 

@@ -3,8 +3,6 @@ package state
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 )
@@ -27,7 +25,7 @@ func TestApplyAgents(t *testing.T) {
 		t.Fatal("replay applied")
 	}
 	// A lookup does not overwrite the feed's record.
-	s.PutLookedUp(NewAgent("a", Suspended, nil, 0, 0))
+	s.PutLookedUp(NewAgent("a", Suspended, "team-a", nil, 0, 0))
 	if a, _ := s.Agent("A"); a.Status != Active {
 		t.Fatal("lookup overwrote the feed")
 	}
@@ -45,47 +43,20 @@ func TestApplyAgents(t *testing.T) {
 	}
 }
 
-func TestSourceLiveness(t *testing.T) {
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	src := newSource("agents", logger)
-	lives := 0
-	src.onLive = func() { lives++ }
-	id := src.opened(0, 10, true, time.Second)
-	if src.Live() || src.EverLive() {
-		t.Fatal("live before catching up")
+// feedState stands in for the registry feed's follower (libs/feed tests
+// its liveness against a real stream).
+type feedState struct {
+	live, everLive bool
+	downSince      time.Time
+}
+
+func (f *feedState) Live() bool     { return f.live }
+func (f *feedState) EverLive() bool { return f.everLive }
+func (f *feedState) DownFor() time.Duration {
+	if f.live {
+		return 0
 	}
-	src.progress(id, 5)
-	if src.Live() {
-		t.Fatal("live at 5 of 10")
-	}
-	src.progress(id, 10)
-	if !src.Live() || !src.EverLive() || lives != 1 || src.DownFor() != 0 {
-		t.Fatal("not live at the head")
-	}
-	src.failed(id)
-	if src.Live() || !src.EverLive() || src.DownFor() <= 0 {
-		t.Fatal("live after the stream failed")
-	}
-	src.progress(id, 11) // a late batch of the dead stream
-	if src.Live() {
-		t.Fatal("a dead stream revived the source")
-	}
-	// A stream opening at the head is live at once.
-	id = src.opened(20, 20, true, time.Second)
-	if !src.Live() || lives != 2 {
-		t.Fatal("not live at an empty backlog")
-	}
-	src.failed(id - 1) // an old stream's failure changes nothing
-	if !src.Live() {
-		t.Fatal("an old stream's failure")
-	}
-	// Without a head: live after the settle time.
-	src.failed(id)
-	id = src.opened(20, 0, false, 50*time.Millisecond)
-	time.Sleep(150 * time.Millisecond)
-	if !src.Live() {
-		t.Fatal("not live after settling")
-	}
+	return time.Since(f.downSince)
 }
 
 type directory struct {
@@ -106,13 +77,11 @@ func (d *directory) GetAgent(_ context.Context, id string) (*Agent, error) {
 }
 
 func TestResolver(t *testing.T) {
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	store := NewStore(0)
-	src := newSource("agents", logger)
-	dir := &directory{agents: map[string]*Agent{"new": NewAgent("new", Active, nil, 0, 0)}}
+	src := &feedState{live: true, everLive: true}
+	dir := &directory{agents: map[string]*Agent{"new": NewAgent("new", Active, "team-a", nil, 0, 0)}}
 	r := NewResolver(ResolverConfig{Store: store, Feed: src, Directory: dir, MemoFor: 100 * time.Millisecond, StaleIfError: time.Minute})
 	store.ApplyAgents([]AgentEvent{{Sequence: 1, AgentID: "known", Status: Active}})
-	id := src.opened(0, 0, true, time.Second) // live
 
 	ctx := context.Background()
 	if a, err := r.Agent(ctx, "known"); err != nil || a.ID != "known" || dir.calls != 0 {
@@ -126,8 +95,8 @@ func TestResolver(t *testing.T) {
 	}
 
 	// Feed down: the registry answers, memoised briefly.
-	src.failed(id)
-	dir.agents["known"] = NewAgent("known", Suspended, nil, 0, 0)
+	src.live, src.downSince = false, time.Now()
+	dir.agents["known"] = NewAgent("known", Suspended, "team-a", nil, 0, 0)
 	calls := dir.calls
 	if a, _ := r.Agent(ctx, "known"); a.Status != Suspended || dir.calls != calls+1 {
 		t.Fatalf("feed down: %+v", a)
@@ -144,5 +113,17 @@ func TestResolver(t *testing.T) {
 	}
 	if _, err := r.Agent(ctx, "never-seen"); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("unknown with everything down: %v", err)
+	}
+	// Not beyond StaleIfError into the outage, nor before the feed ever
+	// caught up (start-up).
+	time.Sleep(150 * time.Millisecond)
+	src.downSince = time.Now().Add(-2 * time.Minute)
+	if _, err := r.Agent(ctx, "known"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("stale beyond StaleIfError: %v", err)
+	}
+	src.downSince, src.everLive = time.Now(), false
+	time.Sleep(150 * time.Millisecond)
+	if _, err := r.Agent(ctx, "known"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("stale before the feed was ever live: %v", err)
 	}
 }

@@ -57,6 +57,9 @@ func NewEntry(c *Claims) *Entry {
 	if c.CredentialID != "" {
 		items = append(items, ast.Item(ast.StringTerm("credential_id"), ast.StringTerm(c.CredentialID)))
 	}
+	if c.Owner != "" {
+		items = append(items, ast.Item(ast.StringTerm("owner"), ast.StringTerm(c.Owner)))
+	}
 	return &Entry{Claims: c, Input: ast.NewObject(items...)}
 }
 

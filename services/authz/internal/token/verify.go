@@ -34,7 +34,10 @@ type Claims struct {
 	Scope        string // space-delimited, as issued
 	Scopes       []string
 	CredentialID string
-	KeyID        string
+	// Owner is the agent's owner when the token was issued ("" in tokens
+	// issued before owners were tenants).
+	Owner string
+	KeyID string
 }
 
 // Error is why a token was refused. Its text goes to the client (RFC 6750
@@ -107,6 +110,7 @@ type payload struct {
 	ClientID     string          `json:"client_id"`
 	Scope        string          `json:"scope"`
 	CredentialID string          `json:"credential_id"`
+	Owner        string          `json:"owner"`
 }
 
 var b64 = base64.RawURLEncoding.Strict()
@@ -116,7 +120,7 @@ var b64 = base64.RawURLEncoding.Strict()
 // not: exactNames refuses "Kid" or "ISS" standing in for them.
 var (
 	headerNames  = []string{"alg", "kid", "typ", "crit"}
-	payloadNames = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "credential_id"}
+	payloadNames = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "credential_id", "owner"}
 )
 
 // exactNames reports whether no top-level member of the JSON object raw is
@@ -207,7 +211,7 @@ func (v *Verifier) claims(body []byte, kid string) (*Claims, error) {
 		return nil, ErrMalformed
 	}
 	c := &Claims{Issuer: p.Iss, Subject: p.Sub, ID: p.Jti, ClientID: p.ClientID, Scope: p.Scope,
-		CredentialID: p.CredentialID, KeyID: kid}
+		CredentialID: p.CredentialID, Owner: p.Owner, KeyID: kid}
 	var err error
 	if c.Audience, err = audience(p.Aud); err != nil {
 		return nil, ErrMalformed

@@ -18,8 +18,8 @@ import (
 	"golang.org/x/sync/errgroup"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/sentryagent/agentidp/libs/agentevents"
 	"github.com/sentryagent/agentidp/libs/config"
+	"github.com/sentryagent/agentidp/libs/feed"
 	credentialsv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/credentials/v1"
 	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
 	"github.com/sentryagent/agentidp/libs/grpcclient"
@@ -209,11 +209,9 @@ func run() error {
 	g.Go(func() error { return serve.GRPC(ctx, grpcSrv, grpcLis, cfg.ShutdownTimeout) })
 	g.Go(func() error { return serve.HTTP(ctx, httpSrv, httpLis, cfg.ShutdownTimeout) })
 	// The registry's change feed: projection of agents, revocation on decommission.
-	g.Go(func() error {
-		return agentevents.Follow(ctx, registryv1.NewAgentEventsServiceClient(registryConn),
-			agentevents.PostgresCursor{Pool: pool, Consumer: agents.ConsumerName},
-			agents.Handler(store, svc.Revoked, logger), logger)
-	})
+	agentFeed := feed.New(feed.AgentEvents(registryv1.NewAgentEventsServiceClient(registryConn)),
+		feed.PostgresCursor{Pool: pool, Consumer: agents.ConsumerName}, feed.Config{Name: "agents", Logger: logger})
+	g.Go(func() error { return agentFeed.Run(ctx, feed.Each(agents.Handler(store, svc.Revoked, logger))) })
 	g.Go(func() error { return store.Listen(ctx) }) // wakes WatchCredentialEvents streams
 	g.Go(func() error { return svc.RunReconciler(ctx, cfg.ReconcileInterval) })
 	g.Go(func() error { return credential.RunGraceSweeper(ctx, store, cfg.GraceSweepInterval, logger) })

@@ -12,7 +12,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/sentryagent/agentidp/libs/agentevents"
 	"github.com/sentryagent/agentidp/libs/apierror"
 	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
 	"github.com/sentryagent/agentidp/services/credentials/internal/credential"
@@ -49,7 +48,7 @@ func (r Registry) GetAgent(ctx context.Context, id uuid.UUID) (credential.Agent,
 
 func fromProto(a *registryv1.Agent) credential.Agent {
 	id, _ := uuid.Parse(a.GetAgentId())
-	return credential.Agent{ID: id, Status: a.GetStatus(), Scopes: a.GetScopes()}
+	return credential.Agent{ID: id, Status: a.GetStatus(), Scopes: a.GetScopes(), Owner: a.GetOwner()}
 }
 
 // ProjectionStore applies feed events (internal/store/postgres).
@@ -58,10 +57,10 @@ type ProjectionStore interface {
 }
 
 // Handler applies each event of the registry's feed to the projection. It
-// is idempotent, as libs/agentevents requires: a replayed event changes no
+// is idempotent, as libs/feed requires: a replayed event changes no
 // newer state and revokes nothing twice. revoked is told which credentials
 // a decommission revoked (to drop cached digests).
-func Handler(store ProjectionStore, revoked func([]uuid.UUID), logger *slog.Logger) agentevents.Handler {
+func Handler(store ProjectionStore, revoked func([]uuid.UUID), logger *slog.Logger) func(context.Context, *registryv1.AgentEvent) error {
 	return func(ctx context.Context, e *registryv1.AgentEvent) error {
 		a := fromProto(e.GetAgent())
 		if a.ID == uuid.Nil {

@@ -94,6 +94,9 @@ type Agent struct {
 	ID     uuid.UUID
 	Status string
 	Scopes []string
+	// Owner is the agent's owner (tenant): callers of another owner do not
+	// see the agent or its credentials.
+	Owner string
 }
 
 // The registry's agent statuses.
@@ -122,6 +125,7 @@ type Verified struct {
 	CredentialID uuid.UUID
 	Scopes       []string
 	AgentStatus  string
+	Owner        string
 	// ValidUntil is when the presented secret stops working (nil: never).
 	ValidUntil *time.Time
 }

@@ -12,6 +12,11 @@ var (
 	ErrNotActive      = apierror.New(apierror.FailedPrecondition, "CREDENTIAL_NOT_ACTIVE", "the credential is revoked or expired")
 	ErrRotationActive = apierror.New(apierror.Aborted, "ROTATION_IN_PROGRESS",
 		"another rotation of this credential has not finished; retry in a few seconds")
+	// ErrEscalation: a caller may create, rotate or revoke credentials only
+	// of agents whose scopes it holds itself (else a credentials:write
+	// holder could mint a secret for a more powerful agent).
+	ErrEscalation = apierror.New(apierror.PermissionDenied, "SCOPE_ESCALATION",
+		"credentials of an agent holding scopes the caller does not hold are out of its reach")
 	// ErrInvalidClient is the one answer to every failed verification.
 	ErrInvalidClient = apierror.New(apierror.Unauthenticated, "INVALID_CLIENT", "invalid client")
 

@@ -33,6 +33,24 @@ type Event struct {
 	AgentID      uuid.UUID
 	// Who asked (libs/requestinfo): an agent id or "system".
 	Actor, RequestID, SourceAddress string
+	// Owner is the agent's owner when the event was written: whose audit
+	// log it belongs to.
+	Owner string
+}
+
+type ownerKey struct{}
+
+// WithOwner tells the store, writing the events of a change, whose agent
+// the change concerns (the service resolved it to authorise the call).
+// Without it the store takes the owner from the projection.
+func WithOwner(ctx context.Context, owner string) context.Context {
+	return context.WithValue(ctx, ownerKey{}, owner)
+}
+
+// OwnerFrom returns the owner WithOwner recorded in ctx.
+func OwnerFrom(ctx context.Context) (string, bool) {
+	o, ok := ctx.Value(ownerKey{}).(string)
+	return o, ok
 }
 
 // GraceStore ends grace periods.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/sentryagent/agentidp/libs/apierror"
+	"github.com/sentryagent/agentidp/libs/requestinfo"
 	"github.com/sentryagent/agentidp/services/credentials/internal/secret"
 )
 
@@ -121,6 +123,9 @@ func (s *Service) Create(ctx context.Context, agentID string, ttlSeconds int64) 
 	if err != nil {
 		return Issued{}, err
 	}
+	if ctx, err = reach(ctx, agent, true); err != nil {
+		return Issued{}, err
+	}
 	if agent.Status != AgentActive {
 		return Issued{}, ErrAgentNotActive.WithMessage("agent %s is %s; credentials are issued to active agents only", aid, agent.Status)
 	}
@@ -205,7 +210,11 @@ func (s *Service) List(ctx context.Context, q ListQuery) (Page, error) {
 			return Page{}, err
 		}
 	}
-	if err := s.agentExists(ctx, aid); err != nil {
+	agent, err := s.agentFor(ctx, aid)
+	if err != nil {
+		return Page{}, err
+	}
+	if _, err := reach(ctx, agent, false); err != nil {
 		return Page{}, err
 	}
 	creds, err := s.store.List(ctx, aid, after, q.PageSize+1)
@@ -220,17 +229,37 @@ func (s *Service) List(ctx context.Context, q ListQuery) (Page, error) {
 	return page, nil
 }
 
-// agentExists answers from the projection, else from the registry.
-func (s *Service) agentExists(ctx context.Context, id uuid.UUID) error {
+// agentFor answers from the projection, else from the registry.
+func (s *Service) agentFor(ctx context.Context, id uuid.UUID) (Agent, error) {
 	a, err := s.store.ProjectedAgent(ctx, id)
 	if err != nil {
-		return err
+		return Agent{}, err
 	}
-	if a != nil {
-		return nil
+	if a != nil && a.Owner != "" {
+		return *a, nil
 	}
-	_, err = s.dir.GetAgent(ctx, id)
-	return err
+	return s.dir.GetAgent(ctx, id)
+}
+
+// reach confines a call to the caller's reach, beside the policy (a policy
+// slip must not leak another owner's credentials or mint a secret for a
+// more powerful agent): an agent of another owner does not exist for the
+// caller, and a write (create, rotate, revoke) needs every scope of the
+// agent among the caller's own, its own credentials included (a token
+// narrowed to fewer scopes than its agent holds cannot mint a secret that
+// yields them all). platform:admin reaches everything. The returned
+// context tells the store whose audit log the change's events belong to.
+func reach(ctx context.Context, a Agent, write bool) (context.Context, error) {
+	caller := requestinfo.From(ctx)
+	if !caller.Sees(a.Owner) {
+		return ctx, ErrAgentNotFound.WithMessage("agent %s not found", a.ID)
+	}
+	if write {
+		if lacks := caller.Lacks(a.Scopes); len(lacks) > 0 {
+			return ctx, ErrEscalation.WithMessage("agent %s holds scopes the caller does not hold: %s", a.ID, strings.Join(lacks, " "))
+		}
+	}
+	return WithOwner(ctx, a.Owner), nil
 }
 
 // Rotate gives a credential a new secret; the previous one keeps working
@@ -253,6 +282,9 @@ func (s *Service) Rotate(ctx context.Context, agentID, credentialID string, grac
 	grace := time.Duration(graceSeconds) * time.Second
 	agent, err := s.dir.GetAgent(ctx, aid)
 	if err != nil {
+		return Issued{}, err
+	}
+	if ctx, err = reach(ctx, agent, true); err != nil {
 		return Issued{}, err
 	}
 	// A suspended agent's credential may be rotated (a typical response to
@@ -355,6 +387,15 @@ func (s *Service) Revoke(ctx context.Context, agentID, credentialID string) (Cre
 	cid, err := parseID("credentialId", credentialID)
 	if err != nil {
 		return Credential{}, err
+	}
+	if !requestinfo.From(ctx).Platform() {
+		agent, err := s.agentFor(ctx, aid)
+		if err != nil {
+			return Credential{}, err
+		}
+		if ctx, err = reach(ctx, agent, true); err != nil {
+			return Credential{}, err
+		}
 	}
 	// Postgres alone decides: revocation works while Vault is down.
 	c, changed, err := s.store.Revoke(ctx, aid, cid, s.timestamp())

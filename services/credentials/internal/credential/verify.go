@@ -115,8 +115,9 @@ func (s *Service) check(ctx context.Context, clientID uuid.UUID, rec VerifyRecor
 		return Verified{}, ErrInvalidClient
 	}
 	agent := rec.Agent
-	if agent == nil {
-		// The feed has not brought this agent yet: ask the registry.
+	if agent == nil || agent.Owner == "" {
+		// The feed has not brought this agent (or its owner) yet: ask the
+		// registry.
 		a, err := s.dir.GetAgent(ctx, c.AgentID)
 		if errors.Is(err, ErrAgentNotFound) {
 			return Verified{}, ErrInvalidClient
@@ -132,7 +133,7 @@ func (s *Service) check(ctx context.Context, clientID uuid.UUID, rec VerifyRecor
 	s.usage.Record(c.ID, now)
 	return Verified{
 		AgentID: c.AgentID, CredentialID: c.ID, Scopes: agent.Scopes, AgentStatus: agent.Status,
-		ValidUntil: matched.validUntil,
+		Owner: agent.Owner, ValidUntil: matched.validUntil,
 	}, nil
 }
 

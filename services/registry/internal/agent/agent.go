@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/sentryagent/agentidp/libs/requestinfo"
 )
 
 // Status is where an agent is in its lifecycle.
@@ -40,8 +42,26 @@ type Agent struct {
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
 	DecommissionedAt *time.Time
+	// SuspendedAt is the agent's last suspension, kept after a reactivation:
+	// tokens issued at or before it stay invalid.
+	SuspendedAt *time.Time
 	// Revision counts writes; the etag is derived from it.
 	Revision int64
+}
+
+// Scope confines a store operation to one owner's agents (a query
+// predicate, so that a caller can never read or change another owner's
+// rows, whatever the policy decided). The zero value reaches every owner.
+type Scope struct {
+	Owner    string
+	Confined bool
+}
+
+// ScopeOf is the scope of a caller: confined to its owner unless it may
+// act across owners.
+func ScopeOf(info requestinfo.Info) Scope {
+	owner, confined := info.OwnerScope()
+	return Scope{Owner: owner, Confined: confined}
 }
 
 // ETag is the agent's opaque version tag (AIP-154).

@@ -13,6 +13,15 @@ var (
 	ErrETagMismatch = apierror.New(apierror.Aborted, "ETAG_MISMATCH",
 		"the agent changed since it was read; fetch it again and retry with the new etag")
 
+	// ErrOtherOwner: a caller without platform:admin named another owner
+	// than its own (registering for it, or moving an agent to it).
+	ErrOtherOwner = apierror.New(apierror.PermissionDenied, "OWNER_NOT_ALLOWED",
+		"only platform:admin may act for another owner")
+	// ErrEscalation: the change would give, or leave in the caller's
+	// hands, an agent holding scopes the caller does not hold.
+	ErrEscalation = apierror.New(apierror.PermissionDenied, "SCOPE_ESCALATION",
+		"an agent may only register or change agents whose scopes it holds itself")
+
 	errRequired      = apierror.New(apierror.InvalidArgument, "FIELD_REQUIRED", "")
 	errTooLong       = apierror.New(apierror.InvalidArgument, "FIELD_TOO_LONG", "")
 	errInvalid       = apierror.New(apierror.InvalidArgument, "FIELD_INVALID", "")

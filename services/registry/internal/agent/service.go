@@ -9,9 +9,16 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/sentryagent/agentidp/libs/apierror"
+	"github.com/sentryagent/agentidp/libs/requestinfo"
 )
 
-// Service is the registry's use-case API.
+// Service is the registry's use-case API. Every method acts for the caller
+// in ctx (libs/requestinfo): a caller without platform:admin sees and
+// changes only its own owner's agents (another owner's agent does not exist
+// for it), and never registers or changes an agent holding scopes it does
+// not hold itself.
 type Service interface {
 	Register(ctx context.Context, f Fields, requestID string) (Agent, error)
 	Get(ctx context.Context, id string) (Agent, error)
@@ -26,14 +33,15 @@ type Store interface {
 	// Create inserts a. When requestID is not empty and an agent was already
 	// created with it, Create returns that agent and created=false.
 	Create(ctx context.Context, a Agent, requestID string) (stored Agent, created bool, err error)
-	// Get returns ErrNotFound for an unknown id.
-	Get(ctx context.Context, id uuid.UUID) (Agent, error)
-	// List returns up to limit agents matching f with id > after, by id.
-	List(ctx context.Context, f Filter, after uuid.UUID, limit int) ([]Agent, error)
-	// Update loads the agent, locks it, calls mutate, and writes the result
-	// (with Revision+1) in one transaction, unless mutate fails or returns
-	// changed=false.
-	Update(ctx context.Context, id uuid.UUID, mutate func(*Agent) (changed bool, err error)) (Agent, error)
+	// Get returns ErrNotFound for an unknown id or an agent outside scope.
+	Get(ctx context.Context, id uuid.UUID, scope Scope) (Agent, error)
+	// List returns up to limit agents within scope matching f with
+	// id > after, by id.
+	List(ctx context.Context, scope Scope, f Filter, after uuid.UUID, limit int) ([]Agent, error)
+	// Update loads the agent (ErrNotFound outside scope), locks it, calls
+	// mutate, and writes the result (with Revision+1) in one transaction,
+	// unless mutate fails or returns changed=false.
+	Update(ctx context.Context, id uuid.UUID, scope Scope, mutate func(*Agent) (changed bool, err error)) (Agent, error)
 }
 
 // Middleware decorates a Service (logging, metrics, events).
@@ -83,8 +91,18 @@ func (s *service) Register(ctx context.Context, f Fields, requestID string) (Age
 		f.Status = StatusActive
 	}
 	f.normalize()
+	caller := requestinfo.From(ctx)
+	if f.Owner == "" && !caller.Internal() {
+		f.Owner = caller.Owner // a caller registers for its own owner
+	}
 	if err := f.validateAll("agent."); err != nil {
 		return Agent{}, err
+	}
+	if !caller.Sees(f.Owner) {
+		return Agent{}, ErrOtherOwner.WithMessage("agent.owner %q is not the caller's owner; only platform:admin registers agents for another owner", f.Owner).WithField("agent.owner")
+	}
+	if lacks := caller.Lacks(f.Scopes); len(lacks) > 0 {
+		return Agent{}, escalation("cannot grant scopes the caller does not hold: %s", lacks).WithField("agent.scopes")
 	}
 	if len(requestID) > maxRequestIDLen || strings.ContainsFunc(requestID, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
 		return Agent{}, fieldError(errInvalid, "requestId", "requestId must be at most %d printable ASCII characters", maxRequestIDLen)
@@ -108,7 +126,7 @@ func (s *service) Get(ctx context.Context, id string) (Agent, error) {
 	if err != nil {
 		return Agent{}, err
 	}
-	return s.store.Get(ctx, uid)
+	return s.store.Get(ctx, uid, ScopeOf(requestinfo.From(ctx)))
 }
 
 func (s *service) List(ctx context.Context, q ListQuery) (Page, error) {
@@ -126,7 +144,7 @@ func (s *service) List(ctx context.Context, q ListQuery) (Page, error) {
 		}
 	}
 	// One extra row tells whether another page exists.
-	agents, err := s.store.List(ctx, f, after, q.PageSize+1)
+	agents, err := s.store.List(ctx, ScopeOf(requestinfo.From(ctx)), f, after, q.PageSize+1)
 	if err != nil {
 		return Page{}, err
 	}
@@ -180,7 +198,8 @@ func (s *service) Update(ctx context.Context, u Update) (Agent, error) {
 			return Agent{}, err
 		}
 	}
-	return s.store.Update(ctx, uid, func(a *Agent) (bool, error) {
+	caller := requestinfo.From(ctx)
+	return s.store.Update(ctx, uid, ScopeOf(caller), func(a *Agent) (bool, error) {
 		if u.IfMatch != "" && u.IfMatch != a.ETag() {
 			return false, ErrETagMismatch
 		}
@@ -192,9 +211,38 @@ func (s *service) Update(ctx context.Context, u Update) (Agent, error) {
 		if sameFields(before, *a) {
 			return false, nil // a no-op keeps the etag and writes nothing
 		}
+		if err := mayChange(caller, before, *a); err != nil {
+			return false, err
+		}
 		a.UpdatedAt = s.timestamp()
+		if a.Status == StatusSuspended && before.Status != StatusSuspended {
+			a.SuspendedAt = &a.UpdatedAt
+		}
 		return true, nil
 	})
+}
+
+// mayChange enforces, beside the policy, that a caller changes only agents
+// no more powerful than itself (an agent may edit its own description with
+// a narrowed token), leaves them no more powerful than itself, and keeps
+// them in their owner unless it holds platform:admin.
+func mayChange(caller requestinfo.Info, before, after Agent) error {
+	if after.Owner != before.Owner && !caller.Platform() {
+		return ErrOtherOwner.WithMessage("moving an agent to another owner needs platform:admin").WithField("agent.owner")
+	}
+	if !strings.EqualFold(caller.Actor, before.ID.String()) {
+		if lacks := caller.Lacks(before.Scopes); len(lacks) > 0 {
+			return escalation("the agent holds scopes the caller does not hold: %s", lacks)
+		}
+	}
+	if lacks := caller.Lacks(after.Scopes); len(lacks) > 0 && !slices.Equal(before.Scopes, after.Scopes) {
+		return escalation("cannot grant scopes the caller does not hold: %s", lacks).WithField("agent.scopes")
+	}
+	return nil
+}
+
+func escalation(format string, lacks []string) *apierror.Error {
+	return ErrEscalation.WithMessage(format, strings.Join(lacks, " "))
 }
 
 func (s *service) Decommission(ctx context.Context, id, ifMatch string) (Agent, error) {
@@ -202,12 +250,16 @@ func (s *service) Decommission(ctx context.Context, id, ifMatch string) (Agent, 
 	if err != nil {
 		return Agent{}, err
 	}
-	return s.store.Update(ctx, uid, func(a *Agent) (bool, error) {
+	caller := requestinfo.From(ctx)
+	return s.store.Update(ctx, uid, ScopeOf(caller), func(a *Agent) (bool, error) {
 		if a.Status == StatusDecommissioned {
 			return false, nil // idempotent: the second call changes nothing
 		}
 		if ifMatch != "" && ifMatch != a.ETag() {
 			return false, ErrETagMismatch
+		}
+		if lacks := caller.Lacks(a.Scopes); len(lacks) > 0 {
+			return false, escalation("the agent holds scopes the caller does not hold: %s", lacks)
 		}
 		now := s.timestamp()
 		a.Status, a.UpdatedAt, a.DecommissionedAt = StatusDecommissioned, now, &now

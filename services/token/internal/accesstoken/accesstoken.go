@@ -27,10 +27,13 @@ type Claims struct {
 	Audience     jwt.Audience `json:"aud"`
 	Expiry       int64        `json:"exp"`
 	IssuedAt     int64        `json:"iat"`
+	NotBefore    int64        `json:"nbf,omitempty"`
 	ID           string       `json:"jti"`
 	ClientID     string       `json:"client_id"`
 	Scope        string       `json:"scope,omitempty"`
 	CredentialID string       `json:"credential_id,omitempty"`
+	// Owner is the agent's owner (tenant) when the token was issued.
+	Owner string `json:"owner,omitempty"`
 }
 
 // KeySource is where the current keys come from (a *keys.Manager).
@@ -70,6 +73,7 @@ type Subject struct {
 	ClientID     string
 	CredentialID string
 	Scope        string // space-delimited
+	Owner        string
 }
 
 // Issue signs a token for s; it returns the compact JWS and its claims.
@@ -86,7 +90,7 @@ func (c *Codec) Issue(s Subject) (string, Claims, error) {
 	claims := Claims{
 		Issuer: c.issuer, Subject: s.AgentID, Audience: jwt.Audience{c.audience},
 		IssuedAt: now.Unix(), Expiry: now.Add(c.ttl).Unix(), ID: jti,
-		ClientID: s.ClientID, Scope: s.Scope, CredentialID: s.CredentialID,
+		ClientID: s.ClientID, Scope: s.Scope, CredentialID: s.CredentialID, Owner: s.Owner,
 	}
 	payload, err := json.Marshal(claims)
 	if err != nil {

@@ -1,6 +1,7 @@
-// Package agents tells an agent's current status for introspection: from
-// the token service's projection of the registry feed, or from the
-// registry itself for an agent the projection does not hold yet.
+// Package agents tells what is known of an agent now, for introspection:
+// from the token service's projection of the registry feed while the
+// change feeds are live, or from the registry itself — the same sources,
+// in the same order, as authz's kill switch.
 package agents
 
 import (
@@ -8,6 +9,7 @@ import (
 
 	"github.com/sentryagent/agentidp/libs/apierror"
 	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
+	"github.com/sentryagent/agentidp/libs/tokencheck"
 	"github.com/sentryagent/agentidp/services/token/internal/authcache"
 )
 
@@ -16,32 +18,39 @@ type Projection interface {
 	Agent(ctx context.Context, agentID string) (authcache.Agent, bool, error)
 }
 
+// Feeds tells whether the change feeds are live on this replica (only then
+// is the projection current).
+type Feeds interface {
+	Live() bool
+}
+
 // Directory implements oauth.Agents.
 type Directory struct {
 	Projection Projection
+	Feeds      Feeds
 	// Registry is dialled with libs/grpcclient (deadline, breaker).
 	Registry registryv1.RegistryServiceClient
 }
 
-// StatusUnknown is the status of an agent the registry does not know.
-const StatusUnknown = "unknown"
-
-// Status returns the agent's lifecycle status.
-func (d Directory) Status(ctx context.Context, agentID string) (string, error) {
-	a, ok, err := d.Projection.Agent(ctx, agentID)
-	if err != nil {
-		return "", err
-	}
-	if ok {
-		return a.Status, nil
+// Agent returns the agent, or nil when the registry does not know it.
+func (d Directory) Agent(ctx context.Context, agentID string) (*tokencheck.Agent, error) {
+	if d.Feeds.Live() {
+		a, ok, err := d.Projection.Agent(ctx, agentID)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return &tokencheck.Agent{Status: a.Status, Owner: a.Owner, Scopes: a.Scopes, RevokedThrough: a.RevokedThrough}, nil
+		}
 	}
 	ag, err := d.Registry.GetAgent(ctx, &registryv1.GetAgentRequest{AgentId: agentID})
 	if err != nil {
 		switch apierror.KindOf(apierror.FromStatus(err)) {
 		case apierror.NotFound, apierror.InvalidArgument:
-			return StatusUnknown, nil
+			return nil, nil
 		}
-		return "", err
+		return nil, err
 	}
-	return ag.GetStatus(), nil
+	return &tokencheck.Agent{Status: ag.GetStatus(), Owner: ag.GetOwner(), Scopes: ag.GetScopes(),
+		RevokedThrough: tokencheck.RevokedThrough(ag)}, nil
 }

@@ -97,29 +97,29 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if cfg.RateLimitPerSecond > 0 {
 		rate = &authcache.Rate{PerSecond: cfg.RateLimitPerSecond, Burst: cfg.RateLimitBurst}
 	}
-	feeds := &feedState{}
+	followers := feed.NewFollowers(feed.FollowersConfig{
+		AgentFeed:        registryv1.NewAgentEventsServiceClient(regConn),
+		AgentCursor:      store.Cursor("agents"),
+		CredentialFeed:   credentialsv1.NewCredentialEventsServiceClient(credConn),
+		CredentialCursor: store.Cursor("credentials"),
+		Logger:           logger,
+		Registerer:       reg,
+	})
 	auth := clientauth.New(clientauth.Config{
 		Cache:    store,
 		Verifier: clientauth.GRPCVerifier{Client: credentialsv1.NewClientAuthServiceClient(credConn)},
-		Feeds:    feeds,
+		Feeds:    followers,
 		CacheKey: mgr.Set().CacheKey(),
 		Rate:     rate,
 		FreshFor: cfg.CacheTTL, StaleFor: cfg.CacheStaleIfError, LocalTTL: cfg.LocalCacheTTL,
 		Metrics: clientauth.NewMetrics(reg), Logger: logger, Now: deps.Now,
 	})
-	followers := feed.New(feed.Config{
+	handlers := feed.NewHandlers(feed.Config{
 		Local:                auth,
 		Sink:                 store,
-		AgentFeed:            registryv1.NewAgentEventsServiceClient(regConn),
-		AgentCursor:          store.Cursor("agents"),
-		CredentialFeed:       credentialsv1.NewCredentialEventsServiceClient(credConn),
-		CredentialCursor:     store.Cursor("credentials"),
 		RevokedCredentialTTL: 24*time.Hour + time.Hour,
-		Logger:               logger,
 		Registerer:           reg,
 	})
-
-	feeds.Feeds = followers
 	audit := auditlog.NewRedisEmitter(rdb, auditlog.RedisOptions{Stream: cfg.AuditStream, Logger: logger, Registerer: reg})
 	defer func() {
 		// Servers have drained: write what the last requests emitted.
@@ -137,9 +137,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 			Keys: mgr, Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.TokenTTL, Now: deps.Now,
 		}),
 		Revocations: store,
-		Agents:      agents.Directory{Projection: store, Registry: registryv1.NewRegistryServiceClient(regConn)},
+		Agents:      agents.Directory{Projection: store, Feeds: followers, Registry: registryv1.NewRegistryServiceClient(regConn)},
 		Metrics:     oauth.NewMetrics(reg),
 		Now:         deps.Now,
+		Audience:    cfg.Audience,
+		ClockSkew:   cfg.ClockSkew,
 	})
 
 	// Readiness is Redis and keys only: with the credentials service down,
@@ -177,8 +179,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return checker.Run(ctx) })
 	g.Go(func() error { return mgr.Run(ctx) })
-	g.Go(func() error { return followers.RunAgents(ctx) })
-	g.Go(func() error { return followers.RunCredentials(ctx) })
+	g.Go(func() error { return followers.Run(ctx, handlers) })
 	g.Go(func() error { return serve.HTTP(ctx, public, publicLis, cfg.ShutdownTimeout) })
 	g.Go(func() error { return serve.HTTP(ctx, admin, adminLis, cfg.ShutdownTimeout) })
 	err = g.Wait()
@@ -205,7 +206,3 @@ func keyStoreName(cfg *Config) string {
 	}
 	return "file"
 }
-
-// feedState breaks the cycle between the authenticator (which asks whether
-// the feeds are live) and the followers (which tell it what to forget).
-type feedState struct{ clientauth.Feeds }

@@ -31,9 +31,12 @@ type Config struct {
 
 	// Issuer is the public base URL (the gateway's): the iss claim and the
 	// base of every URL in the RFC 8414 metadata.
-	Issuer     string        `env:"ISSUER" envDefault:"http://127.0.0.1:8080"`
-	Audience   string        `env:"AUDIENCE" envDefault:"agentidp"`
-	TokenTTL   time.Duration `env:"TOKEN_TTL" envDefault:"15m"`
+	Issuer   string        `env:"ISSUER" envDefault:"http://127.0.0.1:8080"`
+	Audience string        `env:"AUDIENCE" envDefault:"agentidp"`
+	TokenTTL time.Duration `env:"TOKEN_TTL" envDefault:"15m"`
+	// ClockSkew is introspection's leeway on exp, nbf and iat: authz's
+	// CLOCK_SKEW, so that both agree on when a token is valid.
+	ClockSkew  time.Duration `env:"CLOCK_SKEW" envDefault:"30s"`
 	SigningAlg string        `env:"SIGNING_ALG" envDefault:"ES256"`
 
 	// Signing keys live in Vault KV v2 when VAULT_ADDR is set, else in an

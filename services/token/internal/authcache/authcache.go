@@ -24,6 +24,7 @@ type Entry struct {
 	// token service's own projection (Agent) has no record.
 	AgentStatus string
 	Scopes      []string
+	Owner       string
 }
 
 // Agent is the token service's projection of one agent, written from the
@@ -32,6 +33,10 @@ type Agent struct {
 	Sequence int64 // of the feed event that wrote it
 	Status   string
 	Scopes   []string
+	Owner    string
+	// RevokedThrough: tokens issued at or before this Unix second are dead
+	// (the agent's last suspension or decommissioning).
+	RevokedThrough int64
 }
 
 // Lookup asks for everything the hot path needs about one request.
@@ -61,11 +66,13 @@ type Found struct {
 	CredGen int64
 }
 
-// EncodeEntry renders e compactly ("e1|cred|gen|verifiedMs|validMs|status|scopes").
+// EncodeEntry renders e compactly
+// ("e2|cred|gen|verifiedMs|validMs|status|scopes|owner": the owner, free
+// text, comes last so that it may hold any character).
 func EncodeEntry(e Entry) string {
 	var b strings.Builder
-	b.Grow(96 + 16*len(e.Scopes))
-	b.WriteString("e1|")
+	b.Grow(96 + 16*len(e.Scopes) + len(e.Owner))
+	b.WriteString("e2|")
 	b.WriteString(e.CredentialID)
 	b.WriteByte('|')
 	b.WriteString(strconv.FormatInt(e.CredGen, 10))
@@ -77,14 +84,16 @@ func EncodeEntry(e Entry) string {
 	b.WriteString(e.AgentStatus)
 	b.WriteByte('|')
 	b.WriteString(strings.Join(e.Scopes, " "))
+	b.WriteByte('|')
+	b.WriteString(e.Owner)
 	return b.String()
 }
 
-// DecodeEntry parses an entry; ok is false for anything malformed (which
-// then counts as not cached).
+// DecodeEntry parses an entry; ok is false for anything malformed or of
+// an older format (which then counts as not cached).
 func DecodeEntry(s string) (Entry, bool) {
-	f := strings.SplitN(s, "|", 7)
-	if len(f) != 7 || f[0] != "e1" {
+	f := strings.SplitN(s, "|", 8)
+	if len(f) != 8 || f[0] != "e2" {
 		return Entry{}, false
 	}
 	gen, err1 := strconv.ParseInt(f[2], 10, 64)
@@ -95,27 +104,31 @@ func DecodeEntry(s string) (Entry, bool) {
 	}
 	return Entry{
 		CredentialID: f[1], CredGen: gen, VerifiedAt: time.UnixMilli(verified),
-		ValidUntil: fromMillis(valid), AgentStatus: f[5], Scopes: strings.Fields(f[6]),
+		ValidUntil: fromMillis(valid), AgentStatus: f[5], Scopes: strings.Fields(f[6]), Owner: f[7],
 	}, true
 }
 
-// EncodeAgent renders a (sequence first: the Redis script that writes it
-// compares sequences so that a replayed event never overwrites a newer one).
+// EncodeAgent renders a as "seq|status|revokedThrough|scopes|owner"
+// (sequence first: the Redis script that writes it compares sequences so
+// that a replayed event never overwrites a newer one; the owner last).
 func EncodeAgent(a Agent) string {
-	return strconv.FormatInt(a.Sequence, 10) + "|" + a.Status + "|" + strings.Join(a.Scopes, " ")
+	return strconv.FormatInt(a.Sequence, 10) + "|" + a.Status + "|" + strconv.FormatInt(a.RevokedThrough, 10) +
+		"|" + strings.Join(a.Scopes, " ") + "|" + a.Owner
 }
 
-// DecodeAgent parses an agent record.
+// DecodeAgent parses an agent record; a record of an older format is not
+// one (the agent is then read from the registry).
 func DecodeAgent(s string) (Agent, bool) {
-	f := strings.SplitN(s, "|", 3)
-	if len(f) != 3 {
+	f := strings.SplitN(s, "|", 5)
+	if len(f) != 5 {
 		return Agent{}, false
 	}
-	seq, err := strconv.ParseInt(f[0], 10, 64)
-	if err != nil {
+	seq, err1 := strconv.ParseInt(f[0], 10, 64)
+	through, err2 := strconv.ParseInt(f[2], 10, 64)
+	if err1 != nil || err2 != nil {
 		return Agent{}, false
 	}
-	return Agent{Sequence: seq, Status: f[1], Scopes: strings.Fields(f[2])}, true
+	return Agent{Sequence: seq, Status: f[1], RevokedThrough: through, Scopes: strings.Fields(f[3]), Owner: f[4]}, true
 }
 
 func millis(t time.Time) int64 {

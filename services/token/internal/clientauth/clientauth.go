@@ -33,6 +33,7 @@ type Verified struct {
 	CredentialID string
 	Scopes       []string
 	AgentStatus  string
+	Owner        string
 	ValidUntil   time.Time // zero: never
 }
 
@@ -43,10 +44,14 @@ type Verifier interface {
 	Verify(ctx context.Context, clientID, secret string) (Verified, error)
 }
 
-// Feeds tells whether this replica is following both change feeds right
-// now; only then can a cached answer be trusted without asking.
+// Feeds tells whether this replica's change feeds are live (libs/feed:
+// followed right now and caught up with everything committed before their
+// streams opened); only then can a cached answer be trusted without asking.
 type Feeds interface {
 	Live() bool
+	// CredentialsDownFor is how long the credentials feed has not been
+	// live (0 while it is): a revocation may have been missed for that long.
+	CredentialsDownFor() time.Duration
 }
 
 // Config configures an Authenticator.
@@ -60,7 +65,8 @@ type Config struct {
 	Rate *authcache.Rate
 	// FreshFor is how long a verification is trusted while the feeds are
 	// live; StaleFor how much longer it may serve while the credentials
-	// service is unreachable.
+	// service is unreachable, and for how long into an outage of the
+	// credentials feed.
 	FreshFor time.Duration
 	StaleFor time.Duration
 	// LocalTTL is how long a lookup may be reused from this replica's
@@ -136,9 +142,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, c oauth.ClientCredenti
 		}
 		a.stats.auth("invalid")
 		return oauth.Client{}, oauth.ErrInvalidClient
-	case usable:
+	case usable && a.cfg.Feeds.CredentialsDownFor() <= a.cfg.StaleFor:
 		// The credentials service cannot answer: serve the cached answer,
-		// within its stale bound (docs/token.md).
+		// within its stale bound (docs/token.md). Not once the feed has been
+		// down longer than that: the credentials service may be up for
+		// others (a partition) and have revoked the secret meanwhile.
 		a.stats.auth("stale")
 		return fromEntry(c.ClientID, *found.Entry, found.Agent), nil
 	default:
@@ -173,7 +181,7 @@ func (a *Authenticator) remember(ctx context.Context, clientID, mac string, v Ve
 	}
 	e := authcache.Entry{
 		CredentialID: v.CredentialID, CredGen: found.CredGen, VerifiedAt: now, ValidUntil: v.ValidUntil,
-		AgentStatus: v.AgentStatus, Scopes: v.Scopes,
+		AgentStatus: v.AgentStatus, Scopes: v.Scopes, Owner: v.Owner,
 	}
 	if err := a.cfg.Cache.PutEntry(ctx, clientID, mac, e, ttl); err != nil {
 		if ctx.Err() == nil {
@@ -250,9 +258,9 @@ func (a *Authenticator) Forget(clientID string) {
 // state from the projection when it has the agent.
 func fromEntry(clientID string, e authcache.Entry, agent *authcache.Agent) oauth.Client {
 	c := oauth.Client{ClientID: clientID, AgentID: clientID, CredentialID: e.CredentialID,
-		Scopes: e.Scopes, AgentStatus: e.AgentStatus}
+		Scopes: e.Scopes, AgentStatus: e.AgentStatus, Owner: e.Owner}
 	if agent != nil {
-		c.Scopes, c.AgentStatus = agent.Scopes, agent.Status
+		c.Scopes, c.AgentStatus, c.Owner = agent.Scopes, agent.Status, agent.Owner
 	}
 	return c
 }
@@ -263,12 +271,17 @@ func fromEntry(clientID string, e authcache.Entry, agent *authcache.Agent) oauth
 // lead it, by a moment.
 func fromVerified(clientID string, v Verified, agent *authcache.Agent) oauth.Client {
 	c := oauth.Client{ClientID: clientID, AgentID: v.AgentID, CredentialID: v.CredentialID,
-		Scopes: v.Scopes, AgentStatus: v.AgentStatus}
+		Scopes: v.Scopes, AgentStatus: v.AgentStatus, Owner: v.Owner}
 	if agent == nil {
 		return c
 	}
 	if c.AgentStatus == oauth.StatusActive {
 		c.AgentStatus = agent.Status
+	}
+	if agent.Owner != v.Owner {
+		// Moved to another owner a moment ago: which view is newer is not
+		// known, so no token now (the next request settles it).
+		c.AgentStatus = oauth.StatusMoving
 	}
 	c.Scopes = intersect(v.Scopes, agent.Scopes)
 	return c

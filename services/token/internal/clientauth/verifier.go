@@ -32,7 +32,7 @@ func (g GRPCVerifier) Verify(ctx context.Context, clientID, secret string) (Veri
 	}
 	v := Verified{
 		AgentID: resp.GetAgentId(), CredentialID: resp.GetCredentialId(),
-		Scopes: resp.GetScopes(), AgentStatus: resp.GetAgentStatus(),
+		Scopes: resp.GetScopes(), AgentStatus: resp.GetAgentStatus(), Owner: resp.GetOwner(),
 	}
 	if resp.GetValidUntil() != nil {
 		v.ValidUntil = resp.GetValidUntil().AsTime()

@@ -8,11 +8,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/sentryagent/agentidp/libs/apierror"
 	"github.com/sentryagent/agentidp/libs/auditlog"
+	"github.com/sentryagent/agentidp/libs/tokencheck"
 	"github.com/sentryagent/agentidp/services/token/internal/accesstoken"
 )
 
@@ -21,6 +23,10 @@ const (
 	StatusActive         = "active"
 	StatusSuspended      = "suspended"
 	StatusDecommissioned = "decommissioned"
+	// StatusMoving: the agent's owner is changing (the credentials
+	// service's view and the projection disagree); no token until they
+	// agree.
+	StatusMoving = "moving to another owner"
 )
 
 // GrantClientCredentials is the only grant type this server supports.
@@ -40,6 +46,8 @@ type Client struct {
 	// Scopes the agent may put in its tokens, and its lifecycle status.
 	Scopes      []string
 	AgentStatus string
+	// Owner is the agent's owner (tenant): its tokens' owner claim.
+	Owner string
 }
 
 // Authenticator authenticates clients. With rateLimited, the request
@@ -64,9 +72,11 @@ type Revocations interface {
 	CredentialRevoked(ctx context.Context, credentialID string) (bool, error)
 }
 
-// Agents tells an agent's current lifecycle status.
+// Agents tells what is known of an agent now (nil: it does not exist), as
+// authz knows it: the projection while the change feeds are live, else the
+// registry.
 type Agents interface {
-	Status(ctx context.Context, agentID string) (string, error)
+	Agent(ctx context.Context, agentID string) (*tokencheck.Agent, error)
 }
 
 // Auditor records what the service decided (libs/auditlog's RedisEmitter:
@@ -85,6 +95,11 @@ type Config struct {
 	Metrics     *Metrics
 	Logger      *slog.Logger
 	Now         func() time.Time // default time.Now
+	// Audience is the audience every token of this service carries; a
+	// token without it is not active (authz refuses it).
+	Audience string
+	// ClockSkew is the leeway on exp, nbf and iat, authz's CLOCK_SKEW.
+	ClockSkew time.Duration
 }
 
 // Service implements the endpoints.
@@ -150,6 +165,7 @@ func (s *Service) token(ctx context.Context, req TokenRequest) (TokenResponse, *
 	scope := strings.Join(granted, " ")
 	token, claims, err := s.cfg.Tokens.Issue(accesstoken.Subject{
 		AgentID: client.AgentID, ClientID: client.ClientID, CredentialID: client.CredentialID, Scope: scope,
+		Owner: client.Owner,
 	})
 	if err != nil {
 		return TokenResponse{}, &client, claims, err
@@ -186,10 +202,12 @@ type IntrospectRequest struct {
 }
 
 // Introspection is RFC 7662 §2.2's answer; inactive tokens are just
-// {"active": false}.
+// {"active": false}. Scope is what the token may do now: its scopes that
+// its agent still holds.
 type Introspection struct {
 	Active    bool     `json:"active"`
 	Scope     string   `json:"scope,omitempty"`
+	Owner     string   `json:"owner,omitempty"`
 	ClientID  string   `json:"client_id,omitempty"`
 	TokenType string   `json:"token_type,omitempty"`
 	Exp       int64    `json:"exp,omitempty"`
@@ -207,17 +225,19 @@ func (s *Service) Introspect(ctx context.Context, req IntrospectRequest) (Intros
 		s.cfg.Metrics.introspected("denied")
 		return Introspection{}, err
 	}
-	claims, active, err := s.inspect(ctx, req.Token)
+	claims, agent, err := s.inspect(ctx, req.Token)
 	if err != nil {
 		return Introspection{}, err
 	}
-	if !active {
+	if agent == nil {
 		s.cfg.Metrics.introspected("inactive")
 		return Introspection{Active: false}, nil
 	}
 	s.cfg.Metrics.introspected("active")
+	scopes, _ := ParseScope(claims.Scope)
 	return Introspection{
-		Active: true, Scope: claims.Scope, ClientID: claims.ClientID, TokenType: "Bearer",
+		Active: true, Scope: strings.Join(tokencheck.EffectiveScopes(scopes, agent.Scopes), " "),
+		Owner: agent.Owner, ClientID: claims.ClientID, TokenType: "Bearer",
 		Exp: claims.Expiry, Iat: claims.IssuedAt, Sub: claims.Subject, Aud: claims.Audience,
 		Iss: claims.Issuer, Jti: claims.ID,
 	}, nil
@@ -238,15 +258,15 @@ func (s *Service) authorizeIntrospection(ctx context.Context, c Caller) error {
 		}
 		return nil
 	case c.Bearer != "":
-		claims, active, err := s.inspect(ctx, c.Bearer)
+		claims, agent, err := s.inspect(ctx, c.Bearer)
 		if err != nil {
 			return err
 		}
-		if !active {
+		if agent == nil {
 			return ErrInvalidToken
 		}
 		scopes, _ := ParseScope(claims.Scope)
-		if !contains(scopes, ScopeIntrospect) {
+		if !contains(tokencheck.EffectiveScopes(scopes, agent.Scopes), ScopeIntrospect) {
 			return ErrInsufficientScope
 		}
 		return nil
@@ -255,34 +275,43 @@ func (s *Service) authorizeIntrospection(ctx context.Context, c Caller) error {
 	}
 }
 
-// inspect verifies a token and tells whether it is active now: signed by
-// a published key, not expired, not revoked, its credential not revoked,
-// its agent active. Only a failing dependency is an error.
-func (s *Service) inspect(ctx context.Context, token string) (accesstoken.Claims, bool, error) {
+// inspect verifies a token and tells whether it is active now, by the
+// rules authz applies to every API call: signed by a published key, this
+// issuer and audience, within its validity (with authz's clock skew), not
+// revoked, nor its credential, and usable by tokencheck.Judge (its agent
+// exists, is active, was not suspended since the token was issued and is
+// still of the token's owner). It returns the agent when the token is
+// active (nil otherwise); only a failing dependency is an error.
+func (s *Service) inspect(ctx context.Context, token string) (accesstoken.Claims, *tokencheck.Agent, error) {
 	claims, err := s.cfg.Tokens.Verify(token)
 	if err != nil {
-		return claims, false, nil
+		return claims, nil, nil
 	}
-	if claims.Expiry <= s.cfg.Now().Unix() {
-		return claims, false, nil
+	now, skew := s.cfg.Now().Unix(), int64(s.cfg.ClockSkew/time.Second)
+	switch {
+	case claims.Expiry == 0 || now >= claims.Expiry+skew, claims.IssuedAt > now+skew, claims.NotBefore > now+skew,
+		claims.Subject == "", claims.ClientID == "", !slices.Contains(claims.Audience, s.cfg.Audience):
+		return claims, nil, nil
 	}
-	revoked, err := s.cfg.Revocations.TokenRevoked(ctx, claims.ID)
-	if err != nil {
-		return claims, false, unavailable(err)
+	t := tokencheck.Token{IssuedAt: claims.IssuedAt, Owner: claims.Owner}
+	if t.JTIRevoked, err = s.cfg.Revocations.TokenRevoked(ctx, claims.ID); err != nil {
+		return claims, nil, unavailable(err)
 	}
-	if !revoked && claims.CredentialID != "" {
-		if revoked, err = s.cfg.Revocations.CredentialRevoked(ctx, claims.CredentialID); err != nil {
-			return claims, false, unavailable(err)
+	if claims.CredentialID != "" && !t.JTIRevoked {
+		if t.CredentialRevoked, err = s.cfg.Revocations.CredentialRevoked(ctx, claims.CredentialID); err != nil {
+			return claims, nil, unavailable(err)
 		}
 	}
-	if revoked {
-		return claims, false, nil
+	var agent *tokencheck.Agent
+	if !t.JTIRevoked && !t.CredentialRevoked {
+		if agent, err = s.cfg.Agents.Agent(ctx, claims.Subject); err != nil {
+			return claims, nil, unavailable(err)
+		}
 	}
-	status, err := s.cfg.Agents.Status(ctx, claims.Subject)
-	if err != nil {
-		return claims, false, unavailable(err)
+	if v, _ := tokencheck.Judge(t, agent); v != tokencheck.Usable {
+		return claims, nil, nil
 	}
-	return claims, status == StatusActive, nil
+	return claims, agent, nil
 }
 
 // RevokeRequest is an RFC 7009 revocation request.

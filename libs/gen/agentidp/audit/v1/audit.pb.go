@@ -61,7 +61,11 @@ type AuditEvent struct {
 	// Hex SHA-256 over prev_hash and the canonical encoding of this event.
 	Hash string `protobuf:"bytes,13,opt,name=hash,proto3" json:"hash,omitempty"`
 	// When the audit service stored the event.
-	RecordedAt    *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=recorded_at,json=recordedAt,proto3" json:"recorded_at,omitempty"`
+	RecordedAt *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=recorded_at,json=recordedAt,proto3" json:"recorded_at,omitempty"`
+	// The owner (tenant) whose log the event belongs to: the owner of the
+	// agent concerned. Empty for platform events (policy reloads) and events
+	// recorded before owners were tenants; only platform:admin sees those.
+	Owner         string `protobuf:"bytes,15,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -194,6 +198,13 @@ func (x *AuditEvent) GetRecordedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *AuditEvent) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
 type ListAuditEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// 1 to 1000; omitted means 50. An explicit 0 is an error.
@@ -212,7 +223,10 @@ type ListAuditEventsRequest struct {
 	// Only events that occurred at or after start_time...
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	// ...and before end_time.
-	EndTime       *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// Only events of this owner. A caller without platform:admin only ever
+	// sees its own owner's events.
+	Owner         string `protobuf:"bytes,9,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -301,6 +315,13 @@ func (x *ListAuditEventsRequest) GetEndTime() *timestamppb.Timestamp {
 		return x.EndTime
 	}
 	return nil
+}
+
+func (x *ListAuditEventsRequest) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
 }
 
 type ListAuditEventsResponse struct {
@@ -724,7 +745,7 @@ var File_agentidp_audit_v1_audit_proto protoreflect.FileDescriptor
 
 const file_agentidp_audit_v1_audit_proto_rawDesc = "" +
 	"\n" +
-	"\x1dagentidp/audit/v1/audit.proto\x12\x11agentidp.audit.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb1\x04\n" +
+	"\x1dagentidp/audit/v1/audit.proto\x12\x11agentidp.audit.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc7\x04\n" +
 	"\n" +
 	"AuditEvent\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12;\n" +
@@ -744,10 +765,11 @@ const file_agentidp_audit_v1_audit_proto_rawDesc = "" +
 	"\tprev_hash\x18\f \x01(\tR\bprevHash\x12\x12\n" +
 	"\x04hash\x18\r \x01(\tR\x04hash\x12;\n" +
 	"\vrecorded_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"recordedAt\x1a:\n" +
+	"recordedAt\x12\x14\n" +
+	"\x05owner\x18\x0f \x01(\tR\x05owner\x1a:\n" +
 	"\fDetailsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xbc\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd2\x02\n" +
 	"\x16ListAuditEventsRequest\x12 \n" +
 	"\tpage_size\x18\x01 \x01(\x05H\x00R\bpageSize\x88\x01\x01\x12\x1d\n" +
 	"\n" +
@@ -758,7 +780,8 @@ const file_agentidp_audit_v1_audit_proto_rawDesc = "" +
 	"\x05actor\x18\x06 \x01(\tR\x05actor\x129\n" +
 	"\n" +
 	"start_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\aendTimeB\f\n" +
+	"\bend_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x14\n" +
+	"\x05owner\x18\t \x01(\tR\x05ownerB\f\n" +
 	"\n" +
 	"_page_size\"x\n" +
 	"\x17ListAuditEventsResponse\x125\n" +

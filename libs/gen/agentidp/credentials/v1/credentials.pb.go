@@ -579,7 +579,9 @@ type VerifyClientSecretResponse struct {
 	AgentStatus string   `protobuf:"bytes,4,opt,name=agent_status,json=agentStatus,proto3" json:"agent_status,omitempty"`
 	// When the verified secret stops working (credential expiry or the end of
 	// a rotation grace period); unset if never. Caches must not outlive it.
-	ValidUntil    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=valid_until,json=validUntil,proto3" json:"valid_until,omitempty"`
+	ValidUntil *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=valid_until,json=validUntil,proto3" json:"valid_until,omitempty"`
+	// The agent's owner (tenant), carried into its tokens' owner claim.
+	Owner         string `protobuf:"bytes,6,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -649,6 +651,13 @@ func (x *VerifyClientSecretResponse) GetValidUntil() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *VerifyClientSecretResponse) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
 var File_agentidp_credentials_v1_credentials_proto protoreflect.FileDescriptor
 
 const file_agentidp_credentials_v1_credentials_proto_rawDesc = "" +
@@ -704,14 +713,15 @@ const file_agentidp_credentials_v1_credentials_proto_rawDesc = "" +
 	"\rcredential_id\x18\x02 \x01(\tR\fcredentialId\"]\n" +
 	"\x19VerifyClientSecretRequest\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12#\n" +
-	"\rclient_secret\x18\x02 \x01(\tR\fclientSecret\"\xd4\x01\n" +
+	"\rclient_secret\x18\x02 \x01(\tR\fclientSecret\"\xea\x01\n" +
 	"\x1aVerifyClientSecretResponse\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12#\n" +
 	"\rcredential_id\x18\x02 \x01(\tR\fcredentialId\x12\x16\n" +
 	"\x06scopes\x18\x03 \x03(\tR\x06scopes\x12!\n" +
 	"\fagent_status\x18\x04 \x01(\tR\vagentStatus\x12;\n" +
 	"\vvalid_until\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"validUntil2\xb4\x05\n" +
+	"validUntil\x12\x14\n" +
+	"\x05owner\x18\x06 \x01(\tR\x05owner2\xb4\x05\n" +
 	"\x12CredentialsService\x12\x9d\x01\n" +
 	"\x10CreateCredential\x120.agentidp.credentials.v1.CreateCredentialRequest\x1a).agentidp.credentials.v1.IssuedCredential\",\x82\xd3\xe4\x93\x02&:\x01*\"!/v1/agents/{agent_id}/credentials\x12\x9f\x01\n" +
 	"\x0fListCredentials\x12/.agentidp.credentials.v1.ListCredentialsRequest\x1a0.agentidp.credentials.v1.ListCredentialsResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/agents/{agent_id}/credentials\x12\xb4\x01\n" +

@@ -135,6 +135,9 @@ type CredentialEvent struct {
 	Actor         string `protobuf:"bytes,6,opt,name=actor,proto3" json:"actor,omitempty"`
 	RequestId     string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	SourceAddress string `protobuf:"bytes,8,opt,name=source_address,json=sourceAddress,proto3" json:"source_address,omitempty"`
+	// The agent's owner (tenant) when the event was written: whose audit log
+	// the event belongs to.
+	Owner         string `protobuf:"bytes,9,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -225,6 +228,13 @@ func (x *CredentialEvent) GetSourceAddress() string {
 	return ""
 }
 
+func (x *CredentialEvent) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
 var File_agentidp_credentials_v1_events_proto protoreflect.FileDescriptor
 
 const file_agentidp_credentials_v1_events_proto_rawDesc = "" +
@@ -233,7 +243,7 @@ const file_agentidp_credentials_v1_events_proto_rawDesc = "" +
 	"\x1cWatchCredentialEventsRequest\x12%\n" +
 	"\x0eafter_sequence\x18\x01 \x01(\x03R\rafterSequence\"_\n" +
 	"\x1dWatchCredentialEventsResponse\x12>\n" +
-	"\x05event\x18\x01 \x01(\v2(.agentidp.credentials.v1.CredentialEventR\x05event\"\x9a\x02\n" +
+	"\x05event\x18\x01 \x01(\v2(.agentidp.credentials.v1.CredentialEventR\x05event\"\xb0\x02\n" +
 	"\x0fCredentialEvent\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12;\n" +
@@ -244,7 +254,8 @@ const file_agentidp_credentials_v1_events_proto_rawDesc = "" +
 	"\x05actor\x18\x06 \x01(\tR\x05actor\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\a \x01(\tR\trequestId\x12%\n" +
-	"\x0esource_address\x18\b \x01(\tR\rsourceAddress2\xa4\x01\n" +
+	"\x0esource_address\x18\b \x01(\tR\rsourceAddress\x12\x14\n" +
+	"\x05owner\x18\t \x01(\tR\x05owner2\xa4\x01\n" +
 	"\x17CredentialEventsService\x12\x88\x01\n" +
 	"\x15WatchCredentialEvents\x125.agentidp.credentials.v1.WatchCredentialEventsRequest\x1a6.agentidp.credentials.v1.WatchCredentialEventsResponse0\x01BPZNgithub.com/sentryagent/agentidp/libs/gen/agentidp/credentials/v1;credentialsv1b\x06proto3"
 

@@ -41,7 +41,10 @@ type Agent struct {
 	AgentType string `protobuf:"bytes,4,opt,name=agent_type,json=agentType,proto3" json:"agent_type,omitempty"`
 	// The agent's software version, e.g. "1.4.2".
 	Version string `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
-	// Accountable owner: a person, team or service account.
+	// The owner (tenant) the agent belongs to: a team, a customer, a service
+	// account. A caller sees and manages only its own owner's agents unless it
+	// holds platform:admin; registering without one gives the caller's owner.
+	// Moving an agent to another owner needs platform:admin.
 	Owner string `protobuf:"bytes,6,opt,name=owner,proto3" json:"owner,omitempty"`
 	// What the agent can do, e.g. "web.search".
 	Capabilities []string `protobuf:"bytes,7,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
@@ -59,7 +62,10 @@ type Agent struct {
 	DecommissionedAt *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=decommissioned_at,json=decommissionedAt,proto3" json:"decommissioned_at,omitempty"`
 	// Opaque version tag for optimistic concurrency (AIP-154): send it back on
 	// update or delete to fail with ABORTED if someone else changed the agent.
-	Etag          string `protobuf:"bytes,15,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,15,opt,name=etag,proto3" json:"etag,omitempty"`
+	// When the agent was last suspended (output only; kept after a
+	// reactivation): tokens issued at or before it stay invalid.
+	SuspendedAt   *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=suspended_at,json=suspendedAt,proto3" json:"suspended_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -199,6 +205,13 @@ func (x *Agent) GetEtag() string {
 	return ""
 }
 
+func (x *Agent) GetSuspendedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SuspendedAt
+	}
+	return nil
+}
+
 type CreateAgentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The agent to register. agent_id, status, timestamps and etag are
@@ -308,7 +321,8 @@ type ListAgentsRequest struct {
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Only agents in this status.
 	Status string `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
-	// Only agents with exactly this owner.
+	// Only agents with exactly this owner. A caller without platform:admin
+	// only ever sees its own owner's agents.
 	Owner string `protobuf:"bytes,4,opt,name=owner,proto3" json:"owner,omitempty"`
 	// Only agents of this type.
 	AgentType string `protobuf:"bytes,5,opt,name=agent_type,json=agentType,proto3" json:"agent_type,omitempty"`
@@ -557,7 +571,7 @@ var File_agentidp_registry_v1_registry_proto protoreflect.FileDescriptor
 
 const file_agentidp_registry_v1_registry_proto_rawDesc = "" +
 	"\n" +
-	"#agentidp/registry/v1/registry.proto\x12\x14agentidp.registry.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf9\x04\n" +
+	"#agentidp/registry/v1/registry.proto\x12\x14agentidp.registry.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb8\x05\n" +
 	"\x05Agent\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12 \n" +
@@ -577,7 +591,8 @@ const file_agentidp_registry_v1_registry_proto_rawDesc = "" +
 	"\n" +
 	"updated_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12G\n" +
 	"\x11decommissioned_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\x10decommissionedAt\x12\x12\n" +
-	"\x04etag\x18\x0f \x01(\tR\x04etag\x1a;\n" +
+	"\x04etag\x18\x0f \x01(\tR\x04etag\x12=\n" +
+	"\fsuspended_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\vsuspendedAt\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"f\n" +
@@ -648,25 +663,26 @@ var file_agentidp_registry_v1_registry_proto_depIdxs = []int32{
 	8,  // 1: agentidp.registry.v1.Agent.created_at:type_name -> google.protobuf.Timestamp
 	8,  // 2: agentidp.registry.v1.Agent.updated_at:type_name -> google.protobuf.Timestamp
 	8,  // 3: agentidp.registry.v1.Agent.decommissioned_at:type_name -> google.protobuf.Timestamp
-	0,  // 4: agentidp.registry.v1.CreateAgentRequest.agent:type_name -> agentidp.registry.v1.Agent
-	0,  // 5: agentidp.registry.v1.ListAgentsResponse.agents:type_name -> agentidp.registry.v1.Agent
-	0,  // 6: agentidp.registry.v1.UpdateAgentRequest.agent:type_name -> agentidp.registry.v1.Agent
-	9,  // 7: agentidp.registry.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	1,  // 8: agentidp.registry.v1.RegistryService.CreateAgent:input_type -> agentidp.registry.v1.CreateAgentRequest
-	2,  // 9: agentidp.registry.v1.RegistryService.GetAgent:input_type -> agentidp.registry.v1.GetAgentRequest
-	3,  // 10: agentidp.registry.v1.RegistryService.ListAgents:input_type -> agentidp.registry.v1.ListAgentsRequest
-	5,  // 11: agentidp.registry.v1.RegistryService.UpdateAgent:input_type -> agentidp.registry.v1.UpdateAgentRequest
-	6,  // 12: agentidp.registry.v1.RegistryService.DeleteAgent:input_type -> agentidp.registry.v1.DeleteAgentRequest
-	0,  // 13: agentidp.registry.v1.RegistryService.CreateAgent:output_type -> agentidp.registry.v1.Agent
-	0,  // 14: agentidp.registry.v1.RegistryService.GetAgent:output_type -> agentidp.registry.v1.Agent
-	4,  // 15: agentidp.registry.v1.RegistryService.ListAgents:output_type -> agentidp.registry.v1.ListAgentsResponse
-	0,  // 16: agentidp.registry.v1.RegistryService.UpdateAgent:output_type -> agentidp.registry.v1.Agent
-	0,  // 17: agentidp.registry.v1.RegistryService.DeleteAgent:output_type -> agentidp.registry.v1.Agent
-	13, // [13:18] is the sub-list for method output_type
-	8,  // [8:13] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	8,  // 4: agentidp.registry.v1.Agent.suspended_at:type_name -> google.protobuf.Timestamp
+	0,  // 5: agentidp.registry.v1.CreateAgentRequest.agent:type_name -> agentidp.registry.v1.Agent
+	0,  // 6: agentidp.registry.v1.ListAgentsResponse.agents:type_name -> agentidp.registry.v1.Agent
+	0,  // 7: agentidp.registry.v1.UpdateAgentRequest.agent:type_name -> agentidp.registry.v1.Agent
+	9,  // 8: agentidp.registry.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 9: agentidp.registry.v1.RegistryService.CreateAgent:input_type -> agentidp.registry.v1.CreateAgentRequest
+	2,  // 10: agentidp.registry.v1.RegistryService.GetAgent:input_type -> agentidp.registry.v1.GetAgentRequest
+	3,  // 11: agentidp.registry.v1.RegistryService.ListAgents:input_type -> agentidp.registry.v1.ListAgentsRequest
+	5,  // 12: agentidp.registry.v1.RegistryService.UpdateAgent:input_type -> agentidp.registry.v1.UpdateAgentRequest
+	6,  // 13: agentidp.registry.v1.RegistryService.DeleteAgent:input_type -> agentidp.registry.v1.DeleteAgentRequest
+	0,  // 14: agentidp.registry.v1.RegistryService.CreateAgent:output_type -> agentidp.registry.v1.Agent
+	0,  // 15: agentidp.registry.v1.RegistryService.GetAgent:output_type -> agentidp.registry.v1.Agent
+	4,  // 16: agentidp.registry.v1.RegistryService.ListAgents:output_type -> agentidp.registry.v1.ListAgentsResponse
+	0,  // 17: agentidp.registry.v1.RegistryService.UpdateAgent:output_type -> agentidp.registry.v1.Agent
+	0,  // 18: agentidp.registry.v1.RegistryService.DeleteAgent:output_type -> agentidp.registry.v1.Agent
+	14, // [14:19] is the sub-list for method output_type
+	9,  // [9:14] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_agentidp_registry_v1_registry_proto_init() }

@@ -67,6 +67,9 @@ func (s *Store) List(ctx context.Context, f audit.Filter, after *audit.Position,
 	if f.Actor != "" {
 		where = append(where, "actor = "+arg(f.Actor))
 	}
+	if f.Owner != "" {
+		where = append(where, "owner = "+arg(f.Owner))
+	}
 	if !f.Start.IsZero() {
 		where = append(where, "occurred_at >= "+arg(f.Start))
 	}

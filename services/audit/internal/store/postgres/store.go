@@ -109,10 +109,10 @@ func (s *Store) ApplyRetention(ctx context.Context, cutoff, now time.Time) ([]Dr
 }
 
 var columns = []string{"sequence", "event_id", "occurred_at", "recorded_at", "actor", "action", "target",
-	"agent_id", "outcome", "request_id", "source_address", "details", "prev_hash", "hash"}
+	"agent_id", "outcome", "request_id", "source_address", "details", "prev_hash", "hash", "owner"}
 
 const selectColumns = `sequence, event_id, occurred_at, recorded_at, actor, action, target,
-	agent_id, outcome, request_id, source_address, details, prev_hash, hash`
+	agent_id, outcome, request_id, source_address, details, prev_hash, hash, owner`
 
 // Append stores the events whose id is new at the end of the chain. If no
 // partition covers the time (the maintenance loop fell behind), it creates
@@ -197,7 +197,7 @@ func (s *Store) appendOnce(ctx context.Context, events []auditlog.Event, now tim
 				details = map[string]string{}
 			}
 			return []any{e.Sequence, [16]byte(e.ID), e.OccurredAt, e.RecordedAt, e.Actor, e.Action, e.Target,
-				agentID(e.AgentID), e.Outcome, e.RequestID, e.SourceAddress, details, e.PrevHash, e.Hash}, nil
+				agentID(e.AgentID), e.Outcome, e.RequestID, e.SourceAddress, details, e.PrevHash, e.Hash, e.Owner}, nil
 		})); err != nil {
 			return fmt.Errorf("copy events: %w", err)
 		}
@@ -233,7 +233,7 @@ func scan(row pgx.Row) (audit.Event, error) {
 	var agent pgtype.UUID
 	var details map[string]string
 	err := row.Scan(&e.Sequence, &e.ID, &e.OccurredAt, &e.RecordedAt, &e.Actor, &e.Action, &e.Target,
-		&agent, &e.Outcome, &e.RequestID, &e.SourceAddress, &details, &e.PrevHash, &e.Hash)
+		&agent, &e.Outcome, &e.RequestID, &e.SourceAddress, &details, &e.PrevHash, &e.Hash, &e.Owner)
 	if err != nil {
 		return audit.Event{}, err
 	}

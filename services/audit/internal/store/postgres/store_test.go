@@ -11,8 +11,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/sentryagent/agentidp/libs/agentevents"
 	"github.com/sentryagent/agentidp/libs/auditlog"
+	"github.com/sentryagent/agentidp/libs/feed"
 	"github.com/sentryagent/agentidp/libs/testkit"
 	"github.com/sentryagent/agentidp/services/audit/internal/audit"
 	"github.com/sentryagent/agentidp/services/audit/internal/audittest"
@@ -130,7 +130,8 @@ func TestVerifyFindsTampering(t *testing.T) {
 		{"edited details", `UPDATE audit_events SET details = '{"scope":"admin"}' WHERE sequence = 7`, 7, audit.BreakHashMismatch},
 		{"edited and rehashed", `UPDATE audit_events SET occurred_at = occurred_at - interval '1 day',
 			hash = audit_event_hash(prev_hash, sequence, event_id, occurred_at - interval '1 day', recorded_at, actor, action,
-				target, agent_id, outcome, request_id, source_address, details) WHERE sequence = 4`, 5, audit.BreakPrevHashMismatch},
+				target, agent_id, outcome, request_id, source_address, details, owner) WHERE sequence = 4`, 5, audit.BreakPrevHashMismatch},
+		{"moved to another owner", `UPDATE audit_events SET owner = 'team-b' WHERE sequence = 3`, 3, audit.BreakHashMismatch},
 		{"deleted row", `DELETE FROM audit_events WHERE sequence = 6`, 6, audit.BreakMissingEvents},
 		{"deleted first row", `DELETE FROM audit_events WHERE sequence = 1`, 1, audit.BreakMissingEvents},
 		{"deleted tail", `DELETE FROM audit_events WHERE sequence >= 9`, 9, audit.BreakMissingEvents},
@@ -182,13 +183,15 @@ func TestSQLHashMatchesGo(t *testing.T) {
 		{ID: auditlog.NewID(), OccurredAt: time.Now().UTC().Truncate(time.Microsecond), Actor: "système ✓",
 			Action: "policy.reloaded", Outcome: auditlog.OutcomeFailure,
 			Details: map[string]string{"b": "2", "a": "1", "B": "ü", "a.b-c_d": ""}},
+		{ID: auditlog.NewID(), OccurredAt: time.Now().UTC().Truncate(time.Microsecond), Actor: "system",
+			Action: "agent.registered", Outcome: auditlog.OutcomeSuccess, Owner: "équipe-α"},
 	}
 	if _, err := db.Store.Append(ctx, events, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	var mismatches int
 	err := db.Owner.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE hash <> audit_event_hash(prev_hash, sequence,
-		event_id, occurred_at, recorded_at, actor, action, target, agent_id, outcome, request_id, source_address, details)`).Scan(&mismatches)
+		event_id, occurred_at, recorded_at, actor, action, target, agent_id, outcome, request_id, source_address, details, owner)`).Scan(&mismatches)
 	if err != nil || mismatches != 0 {
 		t.Fatalf("%d events hash differently in SQL (%v)", mismatches, err)
 	}
@@ -247,13 +250,13 @@ func TestRetentionDropsWholeMonthsAndKeepsTheChain(t *testing.T) {
 	}
 }
 
-// The cursor table is libs/agentevents' (PostgresCursor reads and writes it).
+// The cursor table is libs/feed's (PostgresCursor reads and writes it).
 func TestMigrationCreatesTheCursorTableOfAgentevents(t *testing.T) {
 	b, err := fs.ReadFile(migrations.FS, "001_audit_log.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), agentevents.CursorTableSQL) {
-		t.Fatal("001_audit_log.sql does not hold agentevents.CursorTableSQL verbatim")
+	if !strings.Contains(string(b), feed.CursorTableSQL) {
+		t.Fatal("001_audit_log.sql does not hold feed.CursorTableSQL verbatim")
 	}
 }

@@ -77,7 +77,7 @@ func decodeList(_ context.Context, req any) (any, error) {
 		return nil, err
 	}
 	q := audit.Query{PageSize: pageSize, PageToken: r.GetPageToken(), Filter: audit.Filter{
-		AgentID: agentID, Action: r.GetAction(), Outcome: r.GetOutcome(), Actor: r.GetActor(),
+		AgentID: agentID, Action: r.GetAction(), Outcome: r.GetOutcome(), Actor: r.GetActor(), Owner: r.GetOwner(),
 	}}
 	if q.Filter.Start, err = timestamp("startTime", r.GetStartTime()); err != nil {
 		return nil, err

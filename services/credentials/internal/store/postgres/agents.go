@@ -27,12 +27,18 @@ func (s *Store) ApplyAgent(ctx context.Context, a credential.Agent, seq int64, a
 			scopes = []string{}
 		}
 		if _, err := tx.Exec(ctx, `
-			INSERT INTO agents (agent_id, status, scopes, sequence, updated_at) VALUES ($1, $2, $3, $4, $5)
+			INSERT INTO agents (agent_id, status, scopes, owner, sequence, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (agent_id) DO UPDATE
-				SET status = EXCLUDED.status, scopes = EXCLUDED.scopes, sequence = EXCLUDED.sequence,
-					updated_at = EXCLUDED.updated_at
+				SET status = EXCLUDED.status, scopes = EXCLUDED.scopes, owner = EXCLUDED.owner,
+					sequence = EXCLUDED.sequence, updated_at = EXCLUDED.updated_at
 				WHERE agents.sequence < EXCLUDED.sequence`,
-			a.ID, a.Status, scopes, seq, at); err != nil {
+			a.ID, a.Status, scopes, a.Owner, seq, at); err != nil {
+			return err
+		}
+		// A row projected before owners were recorded learns its owner from
+		// any event, replays included (an event carries the agent's current
+		// state); its status and scopes stay as newer events left them.
+		if _, err := tx.Exec(ctx, `UPDATE agents SET owner = $2 WHERE agent_id = $1 AND owner = ''`, a.ID, a.Owner); err != nil {
 			return err
 		}
 		if a.Status != credential.AgentDecommissioned {
@@ -48,7 +54,7 @@ func (s *Store) ApplyAgent(ctx context.Context, a credential.Agent, seq int64, a
 			return err
 		}
 		for _, id := range revoked {
-			if err := appendEvent(ctx, tx, credential.EventRevoked, id, a.ID, at); err != nil {
+			if err := appendEvent(credential.WithOwner(ctx, a.Owner), tx, credential.EventRevoked, id, a.ID, at); err != nil {
 				return err
 			}
 		}
@@ -63,7 +69,7 @@ func (s *Store) ApplyAgent(ctx context.Context, a credential.Agent, seq int64, a
 // ProjectedAgent returns the projection's agent, or nil.
 func (s *Store) ProjectedAgent(ctx context.Context, id uuid.UUID) (*credential.Agent, error) {
 	a := credential.Agent{ID: id}
-	err := s.pool.QueryRow(ctx, `SELECT status, scopes FROM agents WHERE agent_id = $1`, id).Scan(&a.Status, &a.Scopes)
+	err := s.pool.QueryRow(ctx, `SELECT status, scopes, owner FROM agents WHERE agent_id = $1`, id).Scan(&a.Status, &a.Scopes, &a.Owner)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}

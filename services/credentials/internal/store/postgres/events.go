@@ -29,13 +29,19 @@ func appendEvent(ctx context.Context, tx pgx.Tx, typ credential.EventType, crede
 		return fmt.Errorf("lock event log: %w", err)
 	}
 	info := requestinfo.From(ctx)
+	// The owner the service resolved for this change, else the projection's.
+	var owner *string
+	if o, ok := credential.OwnerFrom(ctx); ok {
+		owner = &o
+	}
 	_, err := tx.Exec(ctx, `
 		WITH e AS (
-			INSERT INTO credential_events (credential_id, agent_id, type, occurred_at, actor, request_id, source_address)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING sequence
+			INSERT INTO credential_events (credential_id, agent_id, type, occurred_at, actor, request_id, source_address, owner)
+			VALUES ($1, $2, $3, $4, $5, $6, $7,
+				coalesce($8, (SELECT owner FROM agents WHERE agent_id = $2), '')) RETURNING sequence
 		)
 		SELECT pg_notify('`+notifyChannel+`', sequence::text) FROM e`,
-		credentialID, agentID, string(typ), at, info.Actor, info.RequestID, info.SourceAddress)
+		credentialID, agentID, string(typ), at, info.Actor, info.RequestID, info.SourceAddress, owner)
 	if err != nil {
 		return fmt.Errorf("append event: %w", err)
 	}
@@ -45,7 +51,7 @@ func appendEvent(ctx context.Context, tx pgx.Tx, typ credential.EventType, crede
 // EventsAfter reads up to limit events with a sequence greater than after.
 func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]credential.Event, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT sequence, type, occurred_at, credential_id, agent_id, actor, request_id, source_address
+		SELECT sequence, type, occurred_at, credential_id, agent_id, actor, request_id, source_address, owner
 		FROM credential_events WHERE sequence > $1 ORDER BY sequence LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, dbErr("read events", err)
@@ -53,7 +59,7 @@ func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]cred
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (credential.Event, error) {
 		var e credential.Event
 		var typ string
-		err := r.Scan(&e.Sequence, &typ, &e.OccurredAt, &e.CredentialID, &e.AgentID, &e.Actor, &e.RequestID, &e.SourceAddress)
+		err := r.Scan(&e.Sequence, &typ, &e.OccurredAt, &e.CredentialID, &e.AgentID, &e.Actor, &e.RequestID, &e.SourceAddress, &e.Owner)
 		e.Type, e.OccurredAt = credential.EventType(typ), e.OccurredAt.UTC()
 		return e, err
 	})

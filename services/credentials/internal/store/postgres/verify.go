@@ -14,7 +14,7 @@ import (
 // its current and previous versions, and the projected agent.
 const verifySelect = `SELECT ` + columns + `,
 		cur.secret_hash, cur.vault_version, prev.version, prev.secret_hash, prev.vault_version,
-		a.status, a.scopes
+		a.status, a.scopes, a.owner
 	FROM ` + fromCurrent + `
 	LEFT JOIN credential_secrets prev
 		ON prev.credential_id = c.credential_id AND prev.version = c.rotated_from AND prev.status = 'active'
@@ -24,10 +24,10 @@ func scanVerify(row pgx.Row) (credential.VerifyRecord, error) {
 	var (
 		curHash, prevHash             *string
 		curVault, prevVersion, prevVV *int64
-		agentStatus                   *string
+		agentStatus, owner            *string
 		scopes                        []string
 	)
-	c, err := scanWith(row, &curHash, &curVault, &prevVersion, &prevHash, &prevVV, &agentStatus, &scopes)
+	c, err := scanWith(row, &curHash, &curVault, &prevVersion, &prevHash, &prevVV, &agentStatus, &scopes, &owner)
 	if err != nil {
 		return credential.VerifyRecord{}, err
 	}
@@ -37,7 +37,7 @@ func scanVerify(row pgx.Row) (credential.VerifyRecord, error) {
 		rec.Previous = &p
 	}
 	if agentStatus != nil {
-		rec.Agent = &credential.Agent{ID: c.AgentID, Status: *agentStatus, Scopes: scopes}
+		rec.Agent = &credential.Agent{ID: c.AgentID, Status: *agentStatus, Scopes: scopes, Owner: *owner}
 	}
 	return rec, nil
 }

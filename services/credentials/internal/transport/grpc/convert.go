@@ -67,5 +67,6 @@ func encodeVerify(_ context.Context, resp any) (any, error) {
 		Scopes:       v.Scopes,
 		AgentStatus:  v.AgentStatus,
 		ValidUntil:   ts(v.ValidUntil),
+		Owner:        v.Owner,
 	}, nil
 }

@@ -64,7 +64,7 @@ func (s *eventsServer) WatchCredentialEvents(req *credentialsv1.WatchCredentialE
 			if err := stream.Send(&credentialsv1.WatchCredentialEventsResponse{Event: &credentialsv1.CredentialEvent{
 				Sequence: e.Sequence, Type: string(e.Type), OccurredAt: timestamppb.New(e.OccurredAt),
 				CredentialId: e.CredentialID.String(), AgentId: e.AgentID.String(),
-				Actor: e.Actor, RequestId: e.RequestID, SourceAddress: e.SourceAddress,
+				Actor: e.Actor, RequestId: e.RequestID, SourceAddress: e.SourceAddress, Owner: e.Owner,
 			}}); err != nil {
 				return err
 			}

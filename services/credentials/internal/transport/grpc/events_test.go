@@ -60,7 +60,8 @@ func TestChangeFeed(t *testing.T) {
 	feed := watch(t, e, 0)
 	agentID := e.newAgent()
 	ctx := metadata.NewOutgoingContext(context.Background(), metadata.Pairs(
-		requestinfo.HeaderAgentID, "admin-agent", requestinfo.HeaderRequestID, "req-42", requestinfo.HeaderForwarded, "203.0.113.7"))
+		requestinfo.HeaderAgentID, "admin-agent", requestinfo.HeaderRequestID, "req-42", requestinfo.HeaderForwarded, "203.0.113.7",
+		requestinfo.HeaderGateway, "true", requestinfo.HeaderAgentOwner, "team-test", requestinfo.HeaderAgentScopes, "credentials:write"))
 
 	a, err := e.creds.CreateCredential(ctx, &credentialsv1.CreateCredentialRequest{AgentId: agentID})
 	if err != nil {
@@ -77,7 +78,8 @@ func TestChangeFeed(t *testing.T) {
 	want := func(typ, credentialID, actor string) *credentialsv1.CredentialEvent {
 		t.Helper()
 		ev := next(t, feed, 3*time.Second)
-		if ev.GetType() != typ || ev.GetCredentialId() != credentialID || ev.GetAgentId() != agentID || ev.GetActor() != actor {
+		if ev.GetType() != typ || ev.GetCredentialId() != credentialID || ev.GetAgentId() != agentID || ev.GetActor() != actor ||
+			ev.GetOwner() != "team-test" {
 			t.Fatalf("event %v, want %s of %s by %s", ev, typ, credentialID, actor)
 		}
 		return ev

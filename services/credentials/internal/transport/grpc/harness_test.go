@@ -23,7 +23,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
-	"github.com/sentryagent/agentidp/libs/agentevents"
+	"github.com/sentryagent/agentidp/libs/feed"
 	credentialsv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/credentials/v1"
 	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
 	"github.com/sentryagent/agentidp/libs/grpcclient"
@@ -217,9 +217,9 @@ func newEnv(t testing.TB, o options) *env {
 	e.run(func() { _ = credential.RunGraceSweeper(runCtx, e.store, 100*time.Millisecond, logger) })
 	if !o.noFeed {
 		e.run(func() {
-			_ = agentevents.Follow(runCtx, registryv1.NewAgentEventsServiceClient(regConn),
-				agentevents.PostgresCursor{Pool: pool, Consumer: agents.ConsumerName},
-				agents.Handler(e.store, e.svc.Revoked, logger), logger)
+			_ = feed.New(feed.AgentEvents(registryv1.NewAgentEventsServiceClient(regConn)),
+				feed.PostgresCursor{Pool: pool, Consumer: agents.ConsumerName}, feed.Config{Name: "agents", Logger: logger}).
+				Run(runCtx, feed.Each(agents.Handler(e.store, e.svc.Revoked, logger)))
 		})
 	}
 	if o.reconcileEvery > 0 {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -40,7 +41,15 @@ func prefixed(alias string) string {
 }
 
 const columns = `agent_id, name, description, agent_type, version, owner, capabilities, scopes,
-	deployment_env, metadata, status, revision, created_at, updated_at, decommissioned_at`
+	deployment_env, metadata, status, revision, created_at, updated_at, decommissioned_at, suspended_at`
+
+// scoped appends the owner predicate of scope to where.
+func scoped(scope agent.Scope, where []string, arg func(any) string) []string {
+	if scope.Confined {
+		where = append(where, "owner = "+arg(scope.Owner))
+	}
+	return where
+}
 
 // Create inserts a, or returns the agent an earlier call with the same
 // requestID created.
@@ -54,19 +63,22 @@ func (s *Store) Create(ctx context.Context, a agent.Agent, requestID string) (ag
 		var err error
 		stored, err = scan(tx.QueryRow(ctx, `
 			INSERT INTO agents (`+columns+`, create_request_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-			ON CONFLICT (create_request_id) DO NOTHING
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+			ON CONFLICT (owner, create_request_id) DO NOTHING
 			RETURNING `+columns,
 			a.ID, a.Name, a.Description, a.AgentType, a.Version, a.Owner, a.Capabilities, a.Scopes,
-			a.DeploymentEnv, a.Metadata, a.Status, a.Revision, a.CreatedAt, a.UpdatedAt, a.DecommissionedAt, reqID))
+			a.DeploymentEnv, a.Metadata, a.Status, a.Revision, a.CreatedAt, a.UpdatedAt, a.DecommissionedAt,
+			a.SuspendedAt, reqID))
 		if err != nil {
 			return err
 		}
 		return appendEvent(ctx, tx, stored.ID, agent.EventRegistered, stored.CreatedAt)
 	})
 	if errors.Is(err, pgx.ErrNoRows) && reqID != nil {
-		// Another call already created the agent for this request id.
-		existing, err := scan(s.pool.QueryRow(ctx, `SELECT `+columns+` FROM agents WHERE create_request_id = $1`, requestID))
+		// Another call already created the agent for this request id (in
+		// this owner: keys are per owner).
+		existing, err := scan(s.pool.QueryRow(ctx, `SELECT `+columns+` FROM agents WHERE owner = $1 AND create_request_id = $2`,
+			a.Owner, requestID))
 		if err != nil {
 			return agent.Agent{}, false, fmt.Errorf("read agent by request id: %w", err)
 		}
@@ -78,9 +90,15 @@ func (s *Store) Create(ctx context.Context, a agent.Agent, requestID string) (ag
 	return stored, true, nil
 }
 
-// Get returns agent.ErrNotFound for an unknown id.
-func (s *Store) Get(ctx context.Context, id uuid.UUID) (agent.Agent, error) {
-	a, err := scan(s.pool.QueryRow(ctx, `SELECT `+columns+` FROM agents WHERE agent_id = $1`, pgUUID(id)))
+// Get returns agent.ErrNotFound for an unknown id or an agent outside scope.
+func (s *Store) Get(ctx context.Context, id uuid.UUID, scope agent.Scope) (agent.Agent, error) {
+	var row pgx.Row
+	if scope.Confined {
+		row = s.pool.QueryRow(ctx, `SELECT `+columns+` FROM agents WHERE agent_id = $1 AND owner = $2`, pgUUID(id), scope.Owner)
+	} else {
+		row = s.pool.QueryRow(ctx, `SELECT `+columns+` FROM agents WHERE agent_id = $1`, pgUUID(id))
+	}
+	a, err := scan(row)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return agent.Agent{}, agent.ErrNotFound.WithMessage("agent %s not found", id)
 	}
@@ -90,14 +108,16 @@ func (s *Store) Get(ctx context.Context, id uuid.UUID) (agent.Agent, error) {
 	return a, nil
 }
 
-// List returns up to limit agents matching f whose id is after the given one.
-func (s *Store) List(ctx context.Context, f agent.Filter, after uuid.UUID, limit int) ([]agent.Agent, error) {
+// List returns up to limit agents within scope matching f whose id is after
+// the given one.
+func (s *Store) List(ctx context.Context, scope agent.Scope, f agent.Filter, after uuid.UUID, limit int) ([]agent.Agent, error) {
 	var where []string
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
+	where = scoped(scope, where, arg)
 	if after != uuid.Nil {
 		where = append(where, "agent_id > "+arg(after))
 	}
@@ -139,10 +159,16 @@ func (s *Store) List(ctx context.Context, f agent.Filter, after uuid.UUID, limit
 
 // Update locks the row (SELECT ... FOR UPDATE), lets mutate change it, and
 // writes it back with the next revision, all in one transaction.
-func (s *Store) Update(ctx context.Context, id uuid.UUID, mutate func(*agent.Agent) (bool, error)) (agent.Agent, error) {
+func (s *Store) Update(ctx context.Context, id uuid.UUID, scope agent.Scope, mutate func(*agent.Agent) (bool, error)) (agent.Agent, error) {
 	var out agent.Agent
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		a, err := scan(tx.QueryRow(ctx, `SELECT `+columns+` FROM agents WHERE agent_id = $1 FOR UPDATE`, id))
+		var row pgx.Row
+		if scope.Confined {
+			row = tx.QueryRow(ctx, `SELECT `+columns+` FROM agents WHERE agent_id = $1 AND owner = $2 FOR UPDATE`, id, scope.Owner)
+		} else {
+			row = tx.QueryRow(ctx, `SELECT `+columns+` FROM agents WHERE agent_id = $1 FOR UPDATE`, id)
+		}
+		a, err := scan(row)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return agent.ErrNotFound.WithMessage("agent %s not found", id)
 		}
@@ -161,11 +187,11 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, mutate func(*agent.Age
 		out, err = scan(tx.QueryRow(ctx, `
 			UPDATE agents SET name = $2, description = $3, agent_type = $4, version = $5, owner = $6,
 				capabilities = $7, scopes = $8, deployment_env = $9, metadata = $10, status = $11,
-				revision = revision + 1, updated_at = $12, decommissioned_at = $13
+				revision = revision + 1, updated_at = $12, decommissioned_at = $13, suspended_at = $14
 			WHERE agent_id = $1
 			RETURNING `+columns,
 			a.ID, a.Name, a.Description, a.AgentType, a.Version, a.Owner, a.Capabilities, a.Scopes,
-			a.DeploymentEnv, a.Metadata, a.Status, a.UpdatedAt, a.DecommissionedAt))
+			a.DeploymentEnv, a.Metadata, a.Status, a.UpdatedAt, a.DecommissionedAt, a.SuspendedAt))
 		if err != nil {
 			return fmt.Errorf("update agent: %w", err)
 		}
@@ -187,16 +213,18 @@ func scanWith(row pgx.Row, extra ...any) (agent.Agent, error) {
 	var status string
 	dst := append(extra, &a.ID, &a.Name, &a.Description, &a.AgentType, &a.Version, &a.Owner,
 		&a.Capabilities, &a.Scopes, &a.DeploymentEnv, &a.Metadata, &status, &a.Revision,
-		&a.CreatedAt, &a.UpdatedAt, &a.DecommissionedAt)
+		&a.CreatedAt, &a.UpdatedAt, &a.DecommissionedAt, &a.SuspendedAt)
 	err := row.Scan(dst...)
 	if err != nil {
 		return agent.Agent{}, err
 	}
 	a.Status = agent.Status(status)
 	a.CreatedAt, a.UpdatedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC()
-	if a.DecommissionedAt != nil {
-		t := a.DecommissionedAt.UTC()
-		a.DecommissionedAt = &t
+	for _, t := range []**time.Time{&a.DecommissionedAt, &a.SuspendedAt} {
+		if *t != nil {
+			u := (*t).UTC()
+			*t = &u
+		}
 	}
 	return a, nil
 }

@@ -42,5 +42,8 @@ func agentToProto(a agent.Agent) *registryv1.Agent {
 	if a.DecommissionedAt != nil {
 		out.DecommissionedAt = timestamppb.New(*a.DecommissionedAt)
 	}
+	if a.SuspendedAt != nil {
+		out.SuspendedAt = timestamppb.New(*a.SuspendedAt)
+	}
 	return out
 }

@@ -81,7 +81,8 @@ func TestEventFeedRecordsTheLifecycleInOrder(t *testing.T) {
 	// A call through the gateway carries the caller, request id and client:
 	// the address Envoy appended to X-Forwarded-For, not what the client
 	// wrote before it.
-	md := metadata.Pairs("x-agent-id", "0190f8a0-0000-7000-8000-00000000000a", "x-request-id", "req-42", "x-forwarded-for", "10.0.0.1, 203.0.113.7")
+	md := metadata.Pairs("x-agent-id", "0190f8a0-0000-7000-8000-00000000000a", "x-request-id", "req-42", "x-forwarded-for", "10.0.0.1, 203.0.113.7",
+		"x-agent-owner", "team-finance", "x-agent-scopes", "agents:read agents:write", "x-agentidp-gateway", "true")
 	if _, err := c.CreateAgent(metadata.NewOutgoingContext(ctx, md), &registryv1.CreateAgentRequest{Agent: validAgent()}); err != nil {
 		t.Fatal(err)
 	}

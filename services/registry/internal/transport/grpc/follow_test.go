@@ -4,50 +4,46 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/sentryagent/agentidp/libs/agentevents"
+	"github.com/sentryagent/agentidp/libs/feed"
 	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
 )
 
-type memCursor struct {
-	mu  sync.Mutex
-	seq int64
-}
-
-func (c *memCursor) Load(context.Context) (int64, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.seq, nil
-}
-
-func (c *memCursor) Save(_ context.Context, s int64) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.seq = s
-	return nil
-}
-
-// libs/agentevents against the real feed: every event once, in order, and a
-// handler failure is retried rather than skipped.
+// libs/feed against the real feed: every event in order, a handler failure
+// retried rather than skipped (with the rest of its batch: at least once),
+// and the follower live only once it has caught up with the head the feed
+// announced.
 func TestFollowRetriesAndResumes(t *testing.T) {
 	c, ev := newClients(t)
 	for i := 0; i < 3; i++ {
 		create(t, c, validAgent())
 	}
-	var failedOnce atomic.Bool
+	var failedOnce, liveInBacklog atomic.Bool
 	var mu sync.Mutex
-	var seqs []int64
+	var seqs []int64 // distinct, in the order first handled
 	done := make(chan struct{})
+	cursor := &feed.MemoryCursor{}
+	follower := feed.New(feed.AgentEvents(ev), cursor, feed.Config{Name: "agents", Logger: slog.New(slog.DiscardHandler)})
 	handle := func(_ context.Context, e *registryv1.AgentEvent) error {
 		if e.GetSequence() == 2 && !failedOnce.Swap(true) {
 			return errors.New("transient failure")
 		}
+		if e.GetSequence() <= 3 && follower.Live() {
+			liveInBacklog.Store(true)
+		}
 		mu.Lock()
 		defer mu.Unlock()
+		if n := len(seqs); n > 0 && e.GetSequence() <= seqs[n-1] {
+			if !slices.Contains(seqs, e.GetSequence()) {
+				t.Errorf("event %d after %v", e.GetSequence(), seqs)
+			}
+			return nil // a replay of the failed batch
+		}
 		seqs = append(seqs, e.GetSequence())
 		if len(seqs) == 4 {
 			close(done)
@@ -56,9 +52,15 @@ func TestFollowRetriesAndResumes(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cursor := &memCursor{}
-	go func() { _ = agentevents.Follow(ctx, ev, cursor, handle, slog.New(slog.DiscardHandler)) }()
-	time.Sleep(300 * time.Millisecond)
+	go func() { _ = follower.Run(ctx, feed.Each(handle)) }()
+	for deadline := time.Now().Add(10 * time.Second); !follower.Live(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("not live after the backlog")
+		}
+	}
+	if liveInBacklog.Load() {
+		t.Fatal("live before the backlog was handled")
+	}
 	create(t, c, validAgent()) // a live event after the backlog
 	select {
 	case <-done:
@@ -68,8 +70,8 @@ func TestFollowRetriesAndResumes(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	for i, s := range seqs {
-		if i > 0 && s <= seqs[i-1] {
-			t.Fatalf("sequences %v", seqs)
+		if s != seqs[0]+int64(i) {
+			t.Fatalf("sequences %v: one skipped", seqs)
 		}
 	}
 	if got, _ := cursor.Load(ctx); got != seqs[len(seqs)-1] {

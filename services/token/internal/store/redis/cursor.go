@@ -16,7 +16,7 @@ var ErrProjectionLost = errors.New("redis lost the feed cursor (and with it the 
 
 // Cursor is a feed cursor shared by every replica (they all follow the
 // same feeds into the same Redis; handling an event twice is harmless).
-// It implements agentevents.Cursor and credentialevents.Cursor.
+// It implements libs/feed.Cursor.
 type Cursor struct {
 	store *Store
 	feed  string

@@ -109,7 +109,15 @@ type Metadata struct {
 	IntrospectionAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
 	AccessTokenSigningAlgsSupported   []string `json:"access_token_signing_alg_values_supported"`
+	// ClaimsSupported lists the access tokens' claims (RFC 8414 §2 lets an
+	// authorization server list the claims it can supply).
+	ClaimsSupported []string `json:"claims_supported"`
 }
+
+// Claims are the claims of every access token: RFC 9068's, credential_id
+// (revoking the credential ends its tokens) and owner (the agent's owner,
+// its tenant).
+var Claims = []string{"iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope", "credential_id", "owner"}
 
 // NewMetadata describes a server at issuer.
 func NewMetadata(issuer string) Metadata {
@@ -128,5 +136,6 @@ func NewMetadata(issuer string) Metadata {
 		IntrospectionAuthMethodsSupported: methods,
 		RevocationAuthMethodsSupported:    methods,
 		AccessTokenSigningAlgsSupported:   []string{keys.ES256, keys.EdDSA},
+		ClaimsSupported:                   Claims,
 	}
 }
