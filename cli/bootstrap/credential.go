@@ -42,13 +42,20 @@ func (r *run) activeCredentials(ctx context.Context, agentID string) ([]string, 
 }
 
 // held returns the id of the admin's credential whose secret the Output
-// holds and that still verifies, or "".
-func (r *run) held(ctx context.Context, agentID string) (string, error) {
-	c, ok, err := r.cfg.Output.Load(ctx)
+// holds and that still verifies ("" if none), and the Output's Version.
+func (r *run) held(ctx context.Context, agentID string) (string, Version, error) {
+	c, version, err := r.cfg.Output.Load(ctx)
 	if err != nil {
-		return "", fmt.Errorf("read %s: %w", r.cfg.Output, err)
+		return "", "", fmt.Errorf("read %s: %w", r.cfg.Output, err)
 	}
-	if !ok {
+	id, err := r.verify(ctx, agentID, c)
+	return id, version, err
+}
+
+// verify returns the id of the admin's credential c is, if its secret
+// works, or "".
+func (r *run) verify(ctx context.Context, agentID string, c Credential) (string, error) {
+	if !c.Complete() {
 		return "", nil
 	}
 	if c.ClientID != agentID {
@@ -77,24 +84,24 @@ func (r *run) ensureCredential(ctx context.Context, agentID string) error {
 	if err != nil {
 		return err
 	}
-	heldID, err := r.held(ctx, agentID)
+	heldID, version, err := r.held(ctx, agentID)
 	if err != nil {
 		return err
 	}
 	switch {
 	case r.cfg.Rotate:
 		r.logf("issuing a new secret for the platform admin (--rotate); its %d other credential(s) are revoked once it is handed over", len(active))
-		return r.issue(ctx, agentID, active, active)
+		return r.issue(ctx, agentID, version, active, active)
 	case heldID != "":
 		r.res.Held, r.res.CredentialID = true, heldID
 		r.logf("%s holds a working secret of the platform admin %s (credential %s): nothing to do", r.cfg.Output, agentID, heldID)
 		return nil
 	case len(active) == 0:
 		r.logf("the platform admin %s has no active credential: issuing one", agentID)
-		return r.issue(ctx, agentID, active, nil)
+		return r.issue(ctx, agentID, version, active, nil)
 	case r.cfg.RotateIfMissing:
 		r.logf("%s does not hold the platform admin's secret: issuing a new one (--rotate-if-missing); the %d lost credential(s) are revoked once it is handed over", r.cfg.Output, len(active))
-		return r.issue(ctx, agentID, active, active)
+		return r.issue(ctx, agentID, version, active, active)
 	default:
 		r.res.CredentialID = active[len(active)-1]
 		r.logf("the platform admin %s has an active credential (%s): its secret was handed over when it was issued and is never shown again. "+
@@ -104,9 +111,9 @@ func (r *run) ensureCredential(ctx context.Context, agentID string) error {
 }
 
 // issue is step 3 of Run: create a credential, hand it over, then revoke
-// the credentials it replaces. before are the admin's active credentials
-// the decision to issue was made on.
-func (r *run) issue(ctx context.Context, agentID string, before, replaces []string) error {
+// the credentials it replaces. since is the Output's Version and before
+// the admin's active credentials that the decision to issue was made on.
+func (r *run) issue(ctx context.Context, agentID string, since Version, before, replaces []string) error {
 	if err := r.cfg.Output.Prepare(ctx); err != nil {
 		return fmt.Errorf("%s cannot take a secret (nothing was created): %w", r.cfg.Output, err)
 	}
@@ -122,10 +129,13 @@ func (r *run) issue(ctx context.Context, agentID string, before, replaces []stri
 	}
 	mine := issued.GetCredential().GetCredentialId()
 
-	// Two runs at once (a retried Job pod beside its predecessor) may both
-	// decide to issue: any credential that appeared since this run decided
-	// is another run's. The older credential wins; the younger is revoked
-	// before its secret leaves the process.
+	// Two runs at once (the first Cloud Run instances, a retried Job pod
+	// beside its predecessor) may both decide to issue. Into one Output,
+	// Save's compare-and-set below lets exactly one hand its secret over.
+	// Across Outputs this check catches most overlaps: a credential that
+	// appeared since this run decided is another run's, and the older one
+	// wins. (Not all: credentials being created are invisible until
+	// active, so the younger run may not see the older one yet.)
 	now, err := r.activeCredentials(ctx, agentID)
 	if err != nil {
 		r.revokeOne(ctx, agentID, mine)
@@ -141,8 +151,11 @@ func (r *run) issue(ctx context.Context, agentID string, before, replaces []stri
 	}
 
 	cred := Credential{URL: r.cfg.URL, ClientID: issued.GetClientId(), ClientSecret: Secret(issued.GetClientSecret()), CredentialID: mine}
-	if err := r.cfg.Output.Save(ctx, cred); err != nil {
+	if err := r.cfg.Output.Save(ctx, cred, since); err != nil {
 		r.revokeOne(ctx, agentID, mine)
+		if errors.Is(err, ErrChanged) {
+			return r.lostRace(ctx, agentID, mine)
+		}
 		return fmt.Errorf("hand the secret to %s: %w (credential %s was revoked again; run the bootstrap again)", r.cfg.Output, err, mine)
 	}
 	r.res.Issued, r.res.CredentialID = true, mine
@@ -161,6 +174,26 @@ func (r *run) issue(ctx context.Context, agentID string, before, replaces []stri
 		r.logf("revoked the replaced credential %s", id)
 	}
 	return errors.Join(errs...)
+}
+
+// lostRace reports on a hand-over that another bootstrap won: the Output
+// should now hold that run's working secret.
+func (r *run) lostRace(ctx context.Context, agentID, mine string) error {
+	c, _, err := r.cfg.Output.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", r.cfg.Output, err)
+	}
+	id, err := r.verify(ctx, agentID, c)
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		// Written meanwhile, but not with a working secret of the admin.
+		return fmt.Errorf("%s changed while this run issued credential %s (revoked again); run the bootstrap again", r.cfg.Output, mine)
+	}
+	r.res.Held, r.res.CredentialID = true, id
+	r.logf("another bootstrap handed credential %s to %s at the same time; revoked this run's %s", id, r.cfg.Output, mine)
+	return nil
 }
 
 // revokeOne revokes a credential this run created and must not leave

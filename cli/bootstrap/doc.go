@@ -28,5 +28,8 @@
 //  3. Issue: check that the Output can take the secret, create the
 //     credential, hand the secret over, and only then revoke the admin's
 //     other credentials (Rotate, RotateIfMissing). A hand-over that fails
-//     revokes the new credential, so nothing half-done blocks a rerun.
+//     revokes the new credential, so nothing half-done blocks a rerun. The
+//     hand-over is a compare-and-set against what the Output held when the
+//     run decided, so of several runs at once into one Output, one hands
+//     its secret over and the others revoke theirs.
 package bootstrap

@@ -2,7 +2,10 @@ package bootstrap
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -25,18 +28,17 @@ func (o *EnvFile) String() string { return "env file " + o.Path }
 func (o *EnvFile) Holds() bool { return true }
 
 // Load reads AGENTIDP_CLIENT_ID and AGENTIDP_CLIENT_SECRET; a missing file,
-// or one without them, holds nothing.
-func (o *EnvFile) Load(context.Context) (Credential, bool, error) {
-	f, err := os.Open(o.Path)
+// or one without them, holds nothing. The Version is the file's digest.
+func (o *EnvFile) Load(context.Context) (Credential, Version, error) {
+	b, err := os.ReadFile(o.Path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Credential{}, false, nil
+		return Credential{}, "", nil
 	}
 	if err != nil {
-		return Credential{}, false, err
+		return Credential{}, "", err
 	}
-	defer f.Close()
 	var c Credential
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
 		if !ok {
@@ -52,9 +54,14 @@ func (o *EnvFile) Load(context.Context) (Credential, bool, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return Credential{}, false, fmt.Errorf("read %s: %w", o.Path, err)
+		return Credential{}, "", fmt.Errorf("read %s: %w", o.Path, err)
 	}
-	return c, c.ClientID != "" && c.ClientSecret != "", nil
+	return c, digest(b), nil
+}
+
+func digest(b []byte) Version {
+	sum := sha256.Sum256(b)
+	return Version(hex.EncodeToString(sum[:]))
 }
 
 // Prepare makes sure the file's directory exists and takes new files.
@@ -72,9 +79,12 @@ func (o *EnvFile) Prepare(context.Context) error {
 }
 
 // Save writes the file whole: a temporary file (0600, as CreateTemp makes
-// it: it holds a secret) renamed over the old one, so that a reader never
-// sees half a file.
-func (o *EnvFile) Save(_ context.Context, c Credential) (err error) {
+// it: it holds a secret) moved into place, so that a reader never sees half
+// a file. A new file is linked into place, which fails if another writer
+// created it meanwhile (ErrChanged); replacing a file checks its digest
+// first, which narrows but does not close the window: an env file is one
+// developer's, not a place two bootstraps share.
+func (o *EnvFile) Save(_ context.Context, c Credential, since Version) (err error) {
 	var b strings.Builder
 	if c.URL != "" {
 		fmt.Fprintf(&b, "%s=%s\n", VarURL, c.URL)
@@ -84,10 +94,11 @@ func (o *EnvFile) Save(_ context.Context, c Credential) (err error) {
 	if err != nil {
 		return err
 	}
+	tmp := f.Name()
 	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
+		f.Close()
+		os.Remove(tmp) // after a link or a rename: gone, or a second name
+		if err != nil && !errors.Is(err, ErrChanged) {
 			err = fmt.Errorf("write %s: %w", o.Path, err)
 		}
 	}()
@@ -100,5 +111,18 @@ func (o *EnvFile) Save(_ context.Context, c Credential) (err error) {
 	if err = f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(f.Name(), o.Path)
+	if since == "" {
+		if err = os.Link(tmp, o.Path); errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s was created meanwhile: %w", o.Path, ErrChanged)
+		}
+		return err
+	}
+	cur, err := os.ReadFile(o.Path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err != nil || digest(cur) != since {
+		return fmt.Errorf("%s changed meanwhile: %w", o.Path, ErrChanged)
+	}
+	return os.Rename(tmp, o.Path)
 }

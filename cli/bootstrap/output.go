@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,17 +14,30 @@ import (
 type Output interface {
 	// String names the destination in messages ("env file .dev/env").
 	String() string
-	// Load returns the credential the destination holds, if any (ok false
-	// when it holds none, or cannot hold one: standard output).
-	Load(ctx context.Context) (c Credential, ok bool, err error)
+	// Load returns the credential the destination holds (a zero Credential
+	// when it holds none, or cannot hold one: standard output) and the
+	// destination's Version.
+	Load(ctx context.Context) (Credential, Version, error)
 	// Prepare checks, before a credential is created, that Save can
 	// succeed (the directory is writable, the Secret may be written), so
 	// that a credential is rarely created only to be revoked again.
 	Prepare(ctx context.Context) error
-	// Save hands the credential over, replacing whatever the destination
-	// held. It is called once per issued credential.
-	Save(ctx context.Context, c Credential) error
+	// Save hands the credential over, replacing what Load saw: it fails
+	// with ErrChanged when the destination is no longer at the Version
+	// since (another bootstrap wrote it meanwhile). Outputs that cannot
+	// tell say so in their doc.
+	Save(ctx context.Context, c Credential, since Version) error
 }
+
+// Version identifies what an Output's destination held when Load read it,
+// for Save's compare-and-set (a Secret's resourceVersion, a KV entry's
+// version); "" when it did not exist.
+type Version string
+
+// ErrChanged is returned (wrapped) by Save when the destination changed
+// since Load: two bootstraps wrote to one destination at once, and this
+// one lost.
+var ErrChanged = errors.New("the output changed since it was read")
 
 // Holder is implemented by Outputs that can hold a secret to compare with
 // on the next run (every Output but standard output). RotateIfMissing needs
@@ -48,6 +62,9 @@ const (
 	VarClientID     = "AGENTIDP_CLIENT_ID"
 	VarClientSecret = "AGENTIDP_CLIENT_SECRET"
 )
+
+// Complete reports whether c is a credential at all (an id and a secret).
+func (c Credential) Complete() bool { return c.ClientID != "" && c.ClientSecret != "" }
 
 // Vars returns the credential as variables (AGENTIDP_URL only when set).
 func (c Credential) Vars() map[string]string {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -46,10 +47,10 @@ func TestSecretRedacts(t *testing.T) {
 func TestStdoutFramesVariables(t *testing.T) {
 	var out bytes.Buffer
 	o := &Stdout{W: &out}
-	if _, ok, _ := o.Load(context.Background()); ok {
+	if c, v, _ := o.Load(context.Background()); c.Complete() || v != "" {
 		t.Fatal("stdout holds a credential")
 	}
-	if err := o.Save(context.Background(), testCredential()); err != nil {
+	if err := o.Save(context.Background(), testCredential(), ""); err != nil {
 		t.Fatal(err)
 	}
 	printed := out.String()
@@ -73,14 +74,14 @@ func TestEnvFile(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	o := &EnvFile{Path: filepath.Join(dir, "sub", "env")}
-	if _, ok, err := o.Load(ctx); ok || err != nil {
-		t.Fatalf("a missing file: ok=%v err=%v, want nothing held", ok, err)
+	if c, v, err := o.Load(ctx); c.Complete() || v != "" || err != nil {
+		t.Fatalf("a missing file: %+v, %q, %v; want nothing held", c, v, err)
 	}
 	if err := o.Prepare(ctx); err != nil {
 		t.Fatal(err)
 	}
 	c := testCredential()
-	if err := o.Save(ctx, c); err != nil {
+	if err := o.Save(ctx, c, ""); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(o.Path)
@@ -94,18 +95,31 @@ func TestEnvFile(t *testing.T) {
 	if want := "AGENTIDP_URL=http://localhost:8080\nAGENTIDP_CLIENT_ID=" + c.ClientID + "\nAGENTIDP_CLIENT_SECRET=" + testSecret + "\n"; string(b) != want {
 		t.Errorf("file:\n%s\nwant\n%s", b, want)
 	}
-	got, ok, err := o.Load(ctx)
-	if err != nil || !ok || got.ClientID != c.ClientID || got.ClientSecret != c.ClientSecret || got.URL != c.URL {
-		t.Errorf("Load = %+v, %v, %v; want what was saved", got, ok, err)
+	got, v1, err := o.Load(ctx)
+	if err != nil || v1 == "" || got.ClientID != c.ClientID || got.ClientSecret != c.ClientSecret || got.URL != c.URL {
+		t.Errorf("Load = %+v, %q, %v; want what was saved", got, v1, err)
 	}
+
+	// Compare-and-set: creating a file that exists, or replacing one that
+	// changed since it was read, is ErrChanged and leaves it alone.
+	if err := o.Save(ctx, c, ""); !errors.Is(err, ErrChanged) {
+		t.Errorf("Save of a new file over an existing one: %v, want ErrChanged", err)
+	}
+	if err := o.Save(ctx, c, "stale"); !errors.Is(err, ErrChanged) {
+		t.Errorf("Save over a changed file: %v, want ErrChanged", err)
+	}
+	if now, _ := os.ReadFile(o.Path); string(now) != string(b) {
+		t.Error("a refused Save changed the file")
+	}
+
 	// Replaced whole, nothing left beside it.
 	c.ClientSecret = "agentidp_sk_other"
 	c.URL = ""
-	if err := o.Save(ctx, c); err != nil {
+	if err := o.Save(ctx, c, v1); err != nil {
 		t.Fatal(err)
 	}
-	if got, _, _ := o.Load(ctx); got.ClientSecret != "agentidp_sk_other" || got.URL != "" {
-		t.Errorf("after a second Save: %+v", got)
+	if got, v2, _ := o.Load(ctx); got.ClientSecret != "agentidp_sk_other" || got.URL != "" || v2 == v1 {
+		t.Errorf("after a second Save: %+v (version %q, was %q)", got, v2, v1)
 	}
 	entries, _ := os.ReadDir(filepath.Dir(o.Path))
 	if len(entries) != 1 {
@@ -115,8 +129,8 @@ func TestEnvFile(t *testing.T) {
 	if err := os.WriteFile(o.Path, []byte("# note\nexport AGENTIDP_CLIENT_ID=a\nOTHER=1\nAGENTIDP_CLIENT_SECRET=s\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if got, ok, _ := o.Load(ctx); !ok || got.ClientID != "a" || got.ClientSecret != "s" {
-		t.Errorf("Load of a hand-edited file = %+v, %v", got, ok)
+	if got, _, _ := o.Load(ctx); !got.Complete() || got.ClientID != "a" || got.ClientSecret != "s" {
+		t.Errorf("Load of a hand-edited file = %+v", got)
 	}
 }
 

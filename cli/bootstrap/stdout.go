@@ -24,13 +24,14 @@ var _ Output = (*Stdout)(nil)
 func (o *Stdout) String() string { return "standard output" }
 
 // Load holds nothing.
-func (o *Stdout) Load(context.Context) (Credential, bool, error) { return Credential{}, false, nil }
+func (o *Stdout) Load(context.Context) (Credential, Version, error) { return Credential{}, "", nil }
 
 // Prepare has nothing to check.
 func (o *Stdout) Prepare(context.Context) error { return nil }
 
-// Save prints the credential between two rules.
-func (o *Stdout) Save(_ context.Context, c Credential) error {
+// Save prints the credential between two rules. It cannot tell whether
+// another bootstrap printed one elsewhere at the same time.
+func (o *Stdout) Save(_ context.Context, c Credential, _ Version) error {
 	rule := strings.Repeat("=", 78)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\nAgentIdP: the first platform admin's credential. It is shown this once:\n", rule)

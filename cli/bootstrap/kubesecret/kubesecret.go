@@ -15,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/util/retry"
 
 	"github.com/sentryagent/agentidp/cli/bootstrap"
 )
@@ -76,14 +75,15 @@ func (s *Secret) String() string { return fmt.Sprintf("Kubernetes Secret %s/%s",
 // Holds: the Secret keeps the secret for the next run to check.
 func (s *Secret) Holds() bool { return true }
 
-// Load reads the Secret; a missing Secret holds nothing.
-func (s *Secret) Load(ctx context.Context) (bootstrap.Credential, bool, error) {
+// Load reads the Secret; a missing Secret holds nothing. The Version is
+// its resourceVersion.
+func (s *Secret) Load(ctx context.Context) (bootstrap.Credential, bootstrap.Version, error) {
 	sec, err := s.client.CoreV1().Secrets(s.namespace).Get(ctx, s.name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return bootstrap.Credential{}, false, nil
+		return bootstrap.Credential{}, "", nil
 	}
 	if err != nil {
-		return bootstrap.Credential{}, false, err
+		return bootstrap.Credential{}, "", err
 	}
 	c := bootstrap.Credential{
 		URL:          string(sec.Data[bootstrap.VarURL]),
@@ -91,7 +91,7 @@ func (s *Secret) Load(ctx context.Context) (bootstrap.Credential, bool, error) {
 		ClientSecret: bootstrap.Secret(sec.Data[bootstrap.VarClientSecret]),
 		CredentialID: sec.Annotations[annotationCredential],
 	}
-	return c, c.ClientID != "" && c.ClientSecret != "", nil
+	return c, bootstrap.Version(sec.ResourceVersion), nil
 }
 
 // Prepare reads the Secret: the API answers and the Role lets the Job read
@@ -104,44 +104,49 @@ func (s *Secret) Prepare(ctx context.Context) error {
 	return nil
 }
 
-// Save creates the Secret, or replaces its data and annotations (keeping
-// labels and annotations that others added).
-func (s *Secret) Save(ctx context.Context, c bootstrap.Credential) error {
+// Save creates the Secret (since ""), or replaces its data and annotations
+// if it is still at resourceVersion since (keeping labels and annotations
+// that others added). The API server does the compare-and-set: a create
+// of an existing Secret, or an update of a changed one, is ErrChanged.
+func (s *Secret) Save(ctx context.Context, c bootstrap.Credential, since bootstrap.Version) error {
 	data := map[string][]byte{}
 	for k, v := range c.Vars() {
 		data[k] = []byte(v)
 	}
 	secrets := s.client.CoreV1().Secrets(s.namespace)
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := secrets.Get(ctx, s.name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			_, err = secrets.Create(ctx, &corev1.Secret{
-				ObjectMeta: metav1.ObjectMeta{
-					Name: s.name, Namespace: s.namespace,
-					Labels: map[string]string{labelManagedBy: managedBy, "app.kubernetes.io/part-of": "agentidp"},
-					Annotations: map[string]string{
-						annotationAgent: c.ClientID, annotationCredential: c.CredentialID,
-					},
+	if since == "" {
+		_, err := secrets.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{
+				Name: s.name, Namespace: s.namespace,
+				Labels: map[string]string{labelManagedBy: managedBy, "app.kubernetes.io/part-of": "agentidp"},
+				Annotations: map[string]string{
+					annotationAgent: c.ClientID, annotationCredential: c.CredentialID,
 				},
-				Type: corev1.SecretTypeOpaque,
-				Data: data,
-			}, metav1.CreateOptions{})
-			if apierrors.IsAlreadyExists(err) {
-				// Created meanwhile: update it on the next round.
-				return apierrors.NewConflict(corev1.Resource("secrets"), s.name, err)
-			}
-			return err
+			},
+			Type: corev1.SecretTypeOpaque,
+			Data: data,
+		}, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("%s was created meanwhile: %w", s, bootstrap.ErrChanged)
 		}
-		if err != nil {
-			return err
-		}
-		if cur.Annotations == nil {
-			cur.Annotations = map[string]string{}
-		}
-		cur.Annotations[annotationAgent] = c.ClientID
-		cur.Annotations[annotationCredential] = c.CredentialID
-		cur.Data, cur.StringData = data, nil
-		_, err = secrets.Update(ctx, cur, metav1.UpdateOptions{})
 		return err
-	})
+	}
+	cur, err := secrets.Get(ctx, s.name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) || (err == nil && cur.ResourceVersion != string(since)) {
+		return fmt.Errorf("%s changed meanwhile: %w", s, bootstrap.ErrChanged)
+	}
+	if err != nil {
+		return err
+	}
+	if cur.Annotations == nil {
+		cur.Annotations = map[string]string{}
+	}
+	cur.Annotations[annotationAgent] = c.ClientID
+	cur.Annotations[annotationCredential] = c.CredentialID
+	cur.Data, cur.StringData = data, nil
+	_, err = secrets.Update(ctx, cur, metav1.UpdateOptions{})
+	if apierrors.IsConflict(err) {
+		return fmt.Errorf("%s changed meanwhile: %w", s, bootstrap.ErrChanged)
+	}
+	return err
 }

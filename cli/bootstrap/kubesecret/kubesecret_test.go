@@ -1,14 +1,15 @@
 package kubesecret
 
 // No Kubernetes API server can run on the build machines, so these tests
-// use client-go's fake clientset, which keeps objects in memory and applies
-// create/get/update as the API does (resource versions, AlreadyExists,
-// NotFound). RBAC is exercised by a reactor answering Forbidden, as the API
-// server would for a Role without the verb. The bootstrap's logic with this
-// Output runs against the live mesh in deploy/local/bootstrape2e.
+// use client-go's fake clientset (kubesecrettest: with resourceVersions and
+// the update conflicts they cause, as the API server has). RBAC is
+// exercised by a reactor answering Forbidden, as the API server would for a
+// Role without the verb. The bootstrap's logic with this Output runs
+// against the live mesh in deploy/local/bootstrape2e.
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -20,6 +21,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/sentryagent/agentidp/cli/bootstrap"
+	"github.com/sentryagent/agentidp/cli/bootstrap/kubesecret/kubesecrettest"
 )
 
 func cred(secret string) bootstrap.Credential {
@@ -29,18 +31,18 @@ func cred(secret string) bootstrap.Credential {
 
 func TestSecretCreateLoadUpdate(t *testing.T) {
 	ctx := context.Background()
-	client := fake.NewClientset()
+	client := kubesecrettest.Clientset()
 	s := New(client, "agentidp", "agentidp-platform-admin")
 	if got := s.String(); got != "Kubernetes Secret agentidp/agentidp-platform-admin" {
 		t.Errorf("String() = %q", got)
 	}
-	if _, ok, err := s.Load(ctx); ok || err != nil {
-		t.Fatalf("a missing Secret: ok=%v err=%v, want nothing held", ok, err)
+	if c, v, err := s.Load(ctx); c.Complete() || v != "" || err != nil {
+		t.Fatalf("a missing Secret: %+v, %q, %v; want nothing held", c, v, err)
 	}
 	if err := s.Prepare(ctx); err != nil {
 		t.Fatalf("Prepare with no Secret yet: %v", err)
 	}
-	if err := s.Save(ctx, cred("one")); err != nil {
+	if err := s.Save(ctx, cred("one"), ""); err != nil {
 		t.Fatal(err)
 	}
 	sec, err := client.CoreV1().Secrets("agentidp").Get(ctx, "agentidp-platform-admin", metav1.GetOptions{})
@@ -60,19 +62,28 @@ func TestSecretCreateLoadUpdate(t *testing.T) {
 		sec.Annotations[annotationCredential] != "cred-one" || sec.Annotations[annotationAgent] != "agent-1" {
 		t.Errorf("type %s, labels %v, annotations %v", sec.Type, sec.Labels, sec.Annotations)
 	}
-	got, ok, err := s.Load(ctx)
-	if err != nil || !ok || got.ClientID != "agent-1" || got.ClientSecret.Reveal() != "one" || got.CredentialID != "cred-one" {
-		t.Fatalf("Load = %+v, %v, %v", got, ok, err)
+	got, v1, err := s.Load(ctx)
+	if err != nil || v1 != bootstrap.Version(sec.ResourceVersion) || got.ClientID != "agent-1" || got.ClientSecret.Reveal() != "one" || got.CredentialID != "cred-one" {
+		t.Fatalf("Load = %+v, %q, %v", got, v1, err)
 	}
 
-	// Someone labels it; a new credential replaces the data and keeps that.
+	// Someone labels it: a Save against the version read before is
+	// refused; against the current one it replaces the data and keeps the
+	// label.
 	sec.Labels["team"] = "platform"
 	if _, err := client.CoreV1().Secrets("agentidp").Update(ctx, sec, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	c := cred("two")
 	c.URL = ""
-	if err := s.Save(ctx, c); err != nil {
+	if err := s.Save(ctx, c, v1); !errors.Is(err, bootstrap.ErrChanged) {
+		t.Errorf("Save against a stale version: %v, want ErrChanged", err)
+	}
+	if err := s.Save(ctx, c, ""); !errors.Is(err, bootstrap.ErrChanged) {
+		t.Errorf("Save as new of an existing Secret: %v, want ErrChanged", err)
+	}
+	_, v2, _ := s.Load(ctx)
+	if err := s.Save(ctx, c, v2); err != nil {
 		t.Fatal(err)
 	}
 	sec, _ = client.CoreV1().Secrets("agentidp").Get(ctx, "agentidp-platform-admin", metav1.GetOptions{})
@@ -84,30 +95,22 @@ func TestSecretCreateLoadUpdate(t *testing.T) {
 	}
 }
 
-// A Secret created by someone else between the Get and the Create (another
-// Job pod) is updated, not an error.
-func TestSecretSaveRacesCreate(t *testing.T) {
+// Another Job pod writes the Secret between this one's Load and Save: the
+// API server refuses the second write (a Conflict on update), and Save
+// says ErrChanged.
+func TestSecretSaveLosesARace(t *testing.T) {
 	ctx := context.Background()
-	client := fake.NewClientset()
-	first := true
-	client.PrependReactor("create", "secrets", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		if !first {
-			return false, nil, nil
-		}
-		first = false
-		// The other writer wins the create.
-		other := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "ns"}, Data: map[string][]byte{"AGENTIDP_CLIENT_ID": []byte("x")}}
-		if err := client.Tracker().Add(other); err != nil {
-			t.Fatal(err)
-		}
-		return true, nil, apierrors.NewAlreadyExists(corev1.Resource("secrets"), "s")
-	})
+	client := kubesecrettest.Clientset(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "ns", ResourceVersion: "1"}})
 	s := New(client, "ns", "s")
-	if err := s.Save(ctx, cred("mine")); err != nil {
+	_, v, _ := s.Load(ctx)
+	if err := s.Save(ctx, cred("theirs"), v); err != nil {
 		t.Fatal(err)
 	}
-	if got, ok, _ := s.Load(ctx); !ok || got.ClientSecret.Reveal() != "mine" {
-		t.Errorf("after the race: %+v", got)
+	if err := s.Save(ctx, cred("mine"), v); !errors.Is(err, bootstrap.ErrChanged) {
+		t.Fatalf("the second Save against the same version = %v, want ErrChanged", err)
+	}
+	if got, _, _ := s.Load(ctx); got.ClientSecret.Reveal() != "theirs" {
+		t.Errorf("the Secret holds %s, want the first writer's", got.CredentialID)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/hashicorp/vault/api"
 
@@ -43,20 +44,33 @@ func (k *KV) String() string { return fmt.Sprintf("Vault KV entry %s/%s", k.moun
 func (k *KV) Holds() bool { return true }
 
 // Load reads the entry's current version; a missing entry holds nothing.
-func (k *KV) Load(ctx context.Context) (bootstrap.Credential, bool, error) {
+// The Version is the KV version number.
+func (k *KV) Load(ctx context.Context) (bootstrap.Credential, bootstrap.Version, error) {
 	s, err := k.client.KVv2(k.mount).Get(ctx, k.path)
 	if errors.Is(err, api.ErrSecretNotFound) {
-		return bootstrap.Credential{}, false, nil
+		// Never written, or its current version deleted: the next write
+		// must still name the current version number (check-and-set).
+		return bootstrap.Credential{}, k.currentVersion(ctx), nil
 	}
 	if err != nil {
-		return bootstrap.Credential{}, false, err
+		return bootstrap.Credential{}, "", err
 	}
 	str := func(key string) string { v, _ := s.Data[key].(string); return v }
 	c := bootstrap.Credential{
 		URL: str(bootstrap.VarURL), ClientID: str(bootstrap.VarClientID),
 		ClientSecret: bootstrap.Secret(str(bootstrap.VarClientSecret)), CredentialID: str(keyCredentialID),
 	}
-	return c, c.ClientID != "" && c.ClientSecret != "", nil
+	return c, bootstrap.Version(strconv.Itoa(s.VersionMetadata.Version)), nil
+}
+
+// currentVersion is the entry's version number when its current version is
+// deleted ("" if it never existed, or the policy may not read metadata).
+func (k *KV) currentVersion(ctx context.Context) bootstrap.Version {
+	m, err := k.client.KVv2(k.mount).GetMetadata(ctx, k.path)
+	if err != nil || m == nil || m.CurrentVersion == 0 {
+		return ""
+	}
+	return bootstrap.Version(strconv.Itoa(m.CurrentVersion))
 }
 
 // Prepare asks Vault what the token may do on the entry: writing it needs
@@ -92,12 +106,29 @@ func (k *KV) RenewToken(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// Save writes a new version of the entry.
-func (k *KV) Save(ctx context.Context, c bootstrap.Credential) error {
+// Save writes a new version of the entry with KV v2's check-and-set: only
+// if the entry is still at version since (absent, for ""). Vault refuses
+// otherwise; a refusal with the entry moved on is ErrChanged.
+func (k *KV) Save(ctx context.Context, c bootstrap.Credential, since bootstrap.Version) error {
 	data := map[string]any{keyCredentialID: c.CredentialID}
 	for key, v := range c.Vars() {
 		data[key] = v
 	}
-	_, err := k.client.KVv2(k.mount).Put(ctx, k.path, data)
+	cas := 0
+	if since != "" {
+		n, err := strconv.Atoi(string(since))
+		if err != nil {
+			return fmt.Errorf("version %q of %s: %w", since, k, err)
+		}
+		cas = n
+	}
+	_, err := k.client.KVv2(k.mount).Put(ctx, k.path, data, api.WithCheckAndSet(cas))
+	if err != nil {
+		// Vault answers a failed check-and-set like any bad request: look
+		// at the entry instead of at the message.
+		if _, now, lerr := k.Load(ctx); lerr == nil && now != since {
+			return fmt.Errorf("%s changed meanwhile: %w", k, bootstrap.ErrChanged)
+		}
+	}
 	return err
 }

@@ -2,6 +2,7 @@ package vaultkv
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -26,7 +27,8 @@ func TestKV(t *testing.T) {
 	}
 	root.SetToken(v.RootToken)
 	const path = "agentidp/bootstrap/platform-admin"
-	if err := root.Sys().PutPolicy("agentidp-bootstrap", `path "secret/data/`+path+`" { capabilities = ["create", "read", "update"] }`); err != nil {
+	if err := root.Sys().PutPolicy("agentidp-bootstrap", `path "secret/data/`+path+`" { capabilities = ["create", "read", "update"] }
+path "secret/metadata/`+path+`" { capabilities = ["read"] }`); err != nil {
 		t.Fatal(err)
 	}
 	token := func(req *api.TokenCreateRequest) *api.Client {
@@ -43,26 +45,33 @@ func TestKV(t *testing.T) {
 	if got := kv.String(); got != "Vault KV entry secret/"+path {
 		t.Errorf("String() = %q", got)
 	}
-	if _, ok, err := kv.Load(ctx); ok || err != nil {
-		t.Fatalf("a missing entry: ok=%v err=%v, want nothing held", ok, err)
+	if c, v, err := kv.Load(ctx); c.Complete() || v != "" || err != nil {
+		t.Fatalf("a missing entry: %+v, %q, %v; want nothing held", c, v, err)
 	}
 	if err := kv.Prepare(ctx); err != nil {
 		t.Fatalf("Prepare with the policy: %v", err)
 	}
 	c := bootstrap.Credential{URL: "https://idp.example.com", ClientID: "agent-1", ClientSecret: "agentidp_sk_one", CredentialID: "cred-1"}
-	if err := kv.Save(ctx, c); err != nil {
+	if err := kv.Save(ctx, c, ""); err != nil {
 		t.Fatal(err)
 	}
-	got, ok, err := kv.Load(ctx)
-	if err != nil || !ok || got != c {
-		t.Fatalf("Load = %+v, %v, %v; want %+v", got, ok, err, c)
+	got, v1, err := kv.Load(ctx)
+	if err != nil || v1 != "1" || got != c {
+		t.Fatalf("Load = %+v, %q, %v; want %+v at version 1", got, v1, err, c)
 	}
+	// Check-and-set: a write against a version the entry has left is
+	// ErrChanged, and leaves it alone.
 	c2 := bootstrap.Credential{ClientID: "agent-1", ClientSecret: "agentidp_sk_two", CredentialID: "cred-2"}
-	if err := kv.Save(ctx, c2); err != nil {
+	for _, stale := range []bootstrap.Version{"", "7"} {
+		if err := kv.Save(ctx, c2, stale); !errors.Is(err, bootstrap.ErrChanged) {
+			t.Errorf("Save against version %q: %v, want ErrChanged", stale, err)
+		}
+	}
+	if err := kv.Save(ctx, c2, v1); err != nil {
 		t.Fatal(err)
 	}
-	if got, _, _ := kv.Load(ctx); got != c2 {
-		t.Errorf("after a second Save: %+v", got)
+	if got, v2, _ := kv.Load(ctx); got != c2 || v2 != "2" {
+		t.Errorf("after a second Save: %+v at %q", got, v2)
 	}
 	meta, err := root.KVv2("secret").GetMetadata(ctx, path)
 	if err != nil || meta.CurrentVersion != 2 {

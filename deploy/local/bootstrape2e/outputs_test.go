@@ -3,7 +3,10 @@ package bootstrape2e
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	vault "github.com/hashicorp/vault/api"
@@ -12,10 +15,10 @@ import (
 	"google.golang.org/grpc/status"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/sentryagent/agentidp/cli/bootstrap"
 	"github.com/sentryagent/agentidp/cli/bootstrap/kubesecret"
+	"github.com/sentryagent/agentidp/cli/bootstrap/kubesecret/kubesecrettest"
 	"github.com/sentryagent/agentidp/cli/bootstrap/vaultkv"
 	credentialsv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/credentials/v1"
 )
@@ -35,18 +38,19 @@ func (l lostAnswer) CreateCredential(ctx context.Context, in *credentialsv1.Crea
 // cannot store it (a full disk, a Secret the Role may not update).
 type failingSave struct{ bootstrap.Output }
 
-func (failingSave) Save(context.Context, bootstrap.Credential) error {
+func (failingSave) Save(context.Context, bootstrap.Credential, bootstrap.Version) error {
 	return errors.New("no space left on device (simulated)")
 }
 
 // kubernetesSecret runs the Job's logic: the bootstrap with the
 // k8s-secret output, against the live mesh. No Kubernetes API server can
 // run on the build machines: the Secret lives in client-go's fake
-// clientset, which answers get/create/update as the API does. On return
+// clientset (kubesecrettest: with resourceVersions and update conflicts,
+// as the API server has). On return
 // envFile holds the admin's working secret again, for the next steps.
 func kubernetesSecret(t *testing.T, envFile string) {
 	ctx := context.Background()
-	k8s := fake.NewClientset()
+	k8s := kubesecrettest.Clientset()
 	out := kubesecret.New(k8s, "agentidp", "agentidp-platform-admin")
 	get := func() (map[string]string, string, error) {
 		s, err := k8s.CoreV1().Secrets("agentidp").Get(ctx, "agentidp-platform-admin", metav1.GetOptions{})
@@ -113,6 +117,9 @@ func kubernetesSecret(t *testing.T, envFile string) {
 // token for the output vault=agentidp/bootstrap/platform-admin.
 const bootstrapPolicy = `path "secret/data/agentidp/bootstrap/platform-admin" {
   capabilities = ["create", "read", "update"]
+}
+path "secret/metadata/agentidp/bootstrap/platform-admin" {
+  capabilities = ["read"]
 }`
 
 // vaultEntry runs the Terraform deployments' output, a Vault KV entry,
@@ -169,9 +176,9 @@ func vaultEntry(t *testing.T, envFile string) {
 	if err != nil || !res.Issued {
 		t.Fatalf("Run: %+v, %v", res, err)
 	}
-	c, ok, err := out.Load(ctx)
-	if err != nil || !ok || c.ClientID != agentID || c.CredentialID != res.CredentialID || c.URL != mesh.GatewayURL() {
-		t.Fatalf("the entry: %+v, %v, %v", c, ok, err)
+	c, _, err := out.Load(ctx)
+	if err != nil || !c.Complete() || c.ClientID != agentID || c.CredentialID != res.CredentialID || c.URL != mesh.GatewayURL() {
+		t.Fatalf("the entry: %+v, %v", c, err)
 	}
 	works(t, c.ClientID, c.ClientSecret.Reveal())
 	if res, err = bootstrap.Run(ctx, cfg); err != nil || !res.Held {
@@ -184,7 +191,64 @@ func vaultEntry(t *testing.T, envFile string) {
 func keep(t *testing.T, envFile, clientID, secret string) {
 	t.Helper()
 	c := bootstrap.Credential{URL: mesh.GatewayURL(), ClientID: clientID, ClientSecret: bootstrap.Secret(secret)}
-	if err := (&bootstrap.EnvFile{Path: envFile}).Save(context.Background(), c); err != nil {
+	_ = os.Remove(envFile)
+	if err := (&bootstrap.EnvFile{Path: envFile}).Save(context.Background(), c, ""); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// racingRuns starts several bootstraps at once on an admin without a
+// credential, all handing over to one Vault entry, as the first Cloud Run
+// instances of a deployment do: exactly one credential is issued, the
+// entry holds it, the others revoke theirs. Several rounds, since the
+// interleavings differ. On return envFile holds the last round's secret.
+func racingRuns(t *testing.T, envFile string) {
+	ctx := context.Background()
+	agentID := admins(t)[0].GetAgentId()
+	cfgV := vault.DefaultConfig()
+	cfgV.Address = mesh.VaultAddr()
+	root, err := vault.NewClient(cfgV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root.SetToken(mesh.VaultToken())
+	const runs, rounds = 4, 5
+	for round := range rounds {
+		for _, id := range active(t, agentID) {
+			if _, err := creds.RevokeCredential(ctx, &credentialsv1.RevokeCredentialRequest{AgentId: agentID, CredentialId: id}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		path := fmt.Sprintf("agentidp/bootstrap/race-%d", round)
+		results := make([]bootstrap.Result, runs)
+		errs := make([]error, runs)
+		var wg sync.WaitGroup
+		for i := range runs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i], errs[i] = bootstrap.Run(ctx, config(vaultkv.New(root, "secret", path)))
+			}()
+		}
+		wg.Wait()
+		issued := 0
+		for i := range runs {
+			if errs[i] != nil {
+				t.Errorf("round %d, run %d: %v", round, i, errs[i])
+			}
+			if results[i].Issued {
+				issued++
+			}
+		}
+		got := active(t, agentID)
+		c, _, err := vaultkv.New(root, "secret", path).Load(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if issued != 1 || len(got) != 1 || c.CredentialID != got[0] {
+			t.Fatalf("round %d: %d runs issued a secret; active credentials %v; the entry holds %s; want one, held", round, issued, got, c.CredentialID)
+		}
+		works(t, c.ClientID, c.ClientSecret.Reveal())
+		keep(t, envFile, c.ClientID, c.ClientSecret.Reveal())
 	}
 }

@@ -32,11 +32,11 @@ func (s *Stack) BootstrapAdmin(ctx context.Context, envFile string) (Admin, erro
 		return Admin{}, fmt.Errorf("agentidp bootstrap: %w\n%s", err, out)
 	}
 	s.log.Info("bootstrap", "output", strings.TrimSpace(string(out)))
-	c, ok, err := (&bootstrap.EnvFile{Path: envFile}).Load(ctx)
+	c, _, err := (&bootstrap.EnvFile{Path: envFile}).Load(ctx)
 	if err != nil {
 		return Admin{}, err
 	}
-	if !ok {
+	if !c.Complete() {
 		return Admin{}, fmt.Errorf("agentidp bootstrap left no credential in %s:\n%s", envFile, out)
 	}
 	return Admin{ClientID: c.ClientID, ClientSecret: c.ClientSecret.Reveal()}, nil
