@@ -44,13 +44,12 @@ func (k *KV) String() string { return fmt.Sprintf("Vault KV entry %s/%s", k.moun
 func (k *KV) Holds() bool { return true }
 
 // Load reads the entry's current version; a missing entry holds nothing.
-// The Version is the KV version number.
+// The Version is the KV version number (also of a deleted or destroyed
+// current version, which holds nothing: Vault still reports its number).
 func (k *KV) Load(ctx context.Context) (bootstrap.Credential, bootstrap.Version, error) {
 	s, err := k.client.KVv2(k.mount).Get(ctx, k.path)
 	if errors.Is(err, api.ErrSecretNotFound) {
-		// Never written, or its current version deleted: the next write
-		// must still name the current version number (check-and-set).
-		return bootstrap.Credential{}, k.currentVersion(ctx), nil
+		return bootstrap.Credential{}, "", nil
 	}
 	if err != nil {
 		return bootstrap.Credential{}, "", err
@@ -61,16 +60,6 @@ func (k *KV) Load(ctx context.Context) (bootstrap.Credential, bootstrap.Version,
 		ClientSecret: bootstrap.Secret(str(bootstrap.VarClientSecret)), CredentialID: str(keyCredentialID),
 	}
 	return c, bootstrap.Version(strconv.Itoa(s.VersionMetadata.Version)), nil
-}
-
-// currentVersion is the entry's version number when its current version is
-// deleted ("" if it never existed, or the policy may not read metadata).
-func (k *KV) currentVersion(ctx context.Context) bootstrap.Version {
-	m, err := k.client.KVv2(k.mount).GetMetadata(ctx, k.path)
-	if err != nil || m == nil || m.CurrentVersion == 0 {
-		return ""
-	}
-	return bootstrap.Version(strconv.Itoa(m.CurrentVersion))
 }
 
 // Prepare asks Vault what the token may do on the entry: writing it needs

@@ -27,8 +27,7 @@ func TestKV(t *testing.T) {
 	}
 	root.SetToken(v.RootToken)
 	const path = "agentidp/bootstrap/platform-admin"
-	if err := root.Sys().PutPolicy("agentidp-bootstrap", `path "secret/data/`+path+`" { capabilities = ["create", "read", "update"] }
-path "secret/metadata/`+path+`" { capabilities = ["read"] }`); err != nil {
+	if err := root.Sys().PutPolicy("agentidp-bootstrap", `path "secret/data/`+path+`" { capabilities = ["create", "read", "update"] }`); err != nil {
 		t.Fatal(err)
 	}
 	token := func(req *api.TokenCreateRequest) *api.Client {
@@ -76,6 +75,18 @@ path "secret/metadata/`+path+`" { capabilities = ["read"] }`); err != nil {
 	meta, err := root.KVv2("secret").GetMetadata(ctx, path)
 	if err != nil || meta.CurrentVersion != 2 {
 		t.Errorf("versions: %v, %v; want each hand-over kept as a version", meta, err)
+	}
+	// An operator deletes the current version: the entry holds nothing,
+	// and the next write names the deleted version's number.
+	if err := root.KVv2("secret").Delete(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	got, v3, err := kv.Load(ctx)
+	if err != nil || got.Complete() || v3 != "2" {
+		t.Fatalf("after a delete: %+v, %q, %v; want nothing held at version 2", got, v3, err)
+	}
+	if err := kv.Save(ctx, c, v3); err != nil {
+		t.Fatalf("Save after a delete: %v", err)
 	}
 	if renewed, err := kv.RenewToken(ctx); err != nil || !renewed {
 		t.Errorf("RenewToken of a periodic token: %v, %v", renewed, err)

@@ -117,9 +117,6 @@ func kubernetesSecret(t *testing.T, envFile string) {
 // token for the output vault=agentidp/bootstrap/platform-admin.
 const bootstrapPolicy = `path "secret/data/agentidp/bootstrap/platform-admin" {
   capabilities = ["create", "read", "update"]
-}
-path "secret/metadata/agentidp/bootstrap/platform-admin" {
-  capabilities = ["read"]
 }`
 
 // vaultEntry runs the Terraform deployments' output, a Vault KV entry,
