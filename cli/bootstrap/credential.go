@@ -145,7 +145,7 @@ func (r *run) issue(ctx context.Context, agentID string, since Version, before, 
 		if id < mine && !slices.Contains(before, id) {
 			r.revokeOne(ctx, agentID, mine)
 			r.res.CredentialID = id
-			r.logf("another bootstrap issued credential %s at the same time and handed its secret over; revoked this run's %s", id, mine)
+			r.logf("another bootstrap issued credential %s at the same time, and hands that one over; revoked this run's %s", id, mine)
 			return nil
 		}
 	}
