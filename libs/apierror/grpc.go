@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 var kindCodes = [...]codes.Code{
@@ -107,4 +108,29 @@ func kindFromCode(c codes.Code) Kind {
 		return Unavailable
 	}
 	return Internal
+}
+
+// WithRequestID returns st with the request id in its ErrorInfo's metadata
+// (metadata.requestId, as authz's own answers carry it), so that a client
+// quoting an error can be matched with the logs and the audit log, and an
+// error looks the same whichever part of the mesh answered.
+func WithRequestID(st *status.Status, id string) *status.Status {
+	if id == "" {
+		return st
+	}
+	p := st.Proto()
+	for i, d := range p.GetDetails() {
+		var info errdetails.ErrorInfo
+		if !d.MessageIs(&info) || d.UnmarshalTo(&info) != nil {
+			continue
+		}
+		if info.Metadata == nil {
+			info.Metadata = map[string]string{}
+		}
+		info.Metadata["requestId"] = id
+		if a, err := anypb.New(&info); err == nil {
+			p.Details[i] = a
+		}
+	}
+	return status.FromProto(p)
 }

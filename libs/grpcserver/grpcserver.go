@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
@@ -109,7 +110,7 @@ func (unavailable classifier) mapErrors(ctx context.Context, req any, _ *grpc.Un
 	resp, err := handler(ctx, req)
 	if err != nil {
 		err, _ = unavailable.classify(err)
-		return nil, apierror.ToStatus(err).Err()
+		return nil, apierror.WithRequestID(apierror.ToStatus(err), requestID(ctx)).Err()
 	}
 	return resp, nil
 }
@@ -117,9 +118,19 @@ func (unavailable classifier) mapErrors(ctx context.Context, req any, _ *grpc.Un
 func (unavailable classifier) mapStreamErrors(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	if err := handler(srv, ss); err != nil {
 		err, _ = unavailable.classify(err)
-		return apierror.ToStatus(err).Err()
+		return apierror.WithRequestID(apierror.ToStatus(err), requestID(ss.Context())).Err()
 	}
 	return nil
+}
+
+// requestID is the gateway's x-request-id of the call, if any (Envoy
+// issues it; a client's copy is removed before routing).
+func requestID(ctx context.Context) string {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if v := md.Get(requestinfo.HeaderRequestID); len(v) > 0 && len(v[0]) <= 128 {
+		return v[0]
+	}
+	return ""
 }
 
 func logUnary(logger *slog.Logger, unavailable classifier) grpc.UnaryServerInterceptor {

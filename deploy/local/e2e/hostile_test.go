@@ -245,6 +245,8 @@ type fixture struct {
 	rotatedOldSecret             agentClient // its secret is the rotated-out one
 	revokedCred                  agentClient
 	victim                       string
+	stranger                     string // an agent of another owner (strangerOwner)
+	strangerOwner                string
 	owner                        string // two agents named "plain-1", "plain-2"
 	revokedToken                 string // a token of reader, revoked
 	agentsPageToken              string // owner=fx.owner&pageSize=1, page 2
@@ -268,6 +270,10 @@ func newFixture(t *testing.T, lc *leakChecker) *fixture {
 		lc.secrets = append(lc.secrets, c.secret)
 	}
 	fx.victim = register(t, newAgent("hostile-victim"))["agentId"].(string)
+	fx.strangerOwner = fx.owner + "-stranger"
+	stranger := newAgent("hostile-stranger")
+	stranger["owner"] = fx.strangerOwner
+	fx.stranger = register(t, stranger)["agentId"].(string)
 	for i := 1; i <= 2; i++ {
 		body := newAgent(fmt.Sprintf("plain-%d", i))
 		body["owner"] = fx.owner
@@ -507,6 +513,31 @@ func TestHostileInput(t *testing.T) {
 
 		// ── Identity headers from the client ─────────────────────────────────
 		{"headers", "x-agent-scopes claiming audit:read", get(good, "/v1/audit/events", "X-Agent-Scopes", "audit:read agents:write"), 403, apiError, "INSUFFICIENT_SCOPE", nil},
+		{"headers", "x-agent-owner claiming another owner", get(good, "/v1/agents/"+fx.stranger, "X-Agent-Owner", fx.strangerOwner), 404, apiError, "AGENT_NOT_FOUND", nil},
+		{"headers", "x-agent-owner and platform:admin claimed on a list", get(good, "/v1/agents?pageSize=100&owner="+fx.strangerOwner,
+			"X-Agent-Owner", fx.strangerOwner, "X-Agent-Scopes", "agents:read platform:admin"), 200, success, "", noAgents},
+		{"headers", "x-agentidp-gateway claimed by the client", get(good, "/v1/agents/"+fx.stranger, "X-Agentidp-Gateway", "false"), 404, apiError, "AGENT_NOT_FOUND", nil},
+
+		// ── Owners and escalation ────────────────────────────────────────────
+		{"tenancy", "another owner's agent", get(fx.writer.token, "/v1/agents/"+fx.stranger), 404, apiError, "AGENT_NOT_FOUND", nil},
+		{"tenancy", "another owner's agent's credentials", get(fx.writer.token, "/v1/agents/"+fx.stranger+"/credentials"), 404, apiError, "AGENT_NOT_FOUND", nil},
+		{"tenancy", "suspending another owner's agent", as(fx.writer.token, "PATCH", "/v1/agents/"+fx.stranger+"?updateMask=status", map[string]any{"status": "suspended"}), 404, apiError, "AGENT_NOT_FOUND", nil},
+		{"tenancy", "listing another owner's agents by filter", get(fx.writer.token, "/v1/agents?pageSize=100&owner="+fx.strangerOwner), 200, success, "", noAgents},
+		{"tenancy", "registering for another owner", as(fx.writer.token, "POST", "/v1/agents", map[string]any{"name": "x", "owner": fx.strangerOwner}), 403, apiError, "POLICY_DENIED", nil},
+		{"tenancy", "moving itself to another owner", as(fx.writer.token, "PATCH", "/v1/agents/"+fx.writer.id+"?updateMask=owner", map[string]any{"owner": fx.strangerOwner}), 403, apiError, "POLICY_DENIED", nil},
+		{"tenancy", "verifying the whole chain", get(fx.writer.token, "/v1/audit/verify"), 403, apiError, "INSUFFICIENT_SCOPE", nil},
+		{"escalation", "a credential for the platform admin", as(fx.writer.token, "POST", "/v1/agents/"+admin.ClientID+"/credentials", map[string]any{}), 403, apiError, "INSUFFICIENT_SCOPE", nil},
+		{"escalation", "suspending the platform admin", as(fx.writer.token, "PATCH", "/v1/agents/"+admin.ClientID+"?updateMask=status", map[string]any{"status": "suspended"}), 404, apiError, "AGENT_NOT_FOUND", nil},
+		{"escalation", "suspending a stronger agent of its owner", as(fx.writer.token, "PATCH", "/v1/agents/"+fx.introspector.id+"?updateMask=status", map[string]any{"status": "suspended"}), 403, apiError, "POLICY_DENIED", nil},
+
+		// ── Path variables bound again by the query or the body ─────────────
+		{"binding", "query agentId naming another agent", get(good, self+"?agentId="+fx.victim), 400, apiError, "MALFORMED_REQUEST", nil},
+		{"binding", "query agent_id naming another agent", get(good, self+"/credentials?agent_id="+fx.victim), 400, apiError, "MALFORMED_REQUEST", nil},
+		{"binding", "body agentId naming another agent", as(fx.writer.token, "PATCH", "/v1/agents/"+fx.writer.id+"?updateMask=description", map[string]any{"agentId": fx.victim, "description": "x"}), 400, apiError, "MALFORMED_REQUEST", nil},
+		{"binding", "query agent.agentId on an update", as(fx.writer.token, "PATCH", "/v1/agents/"+fx.writer.id+"?updateMask=description&agent.agentId="+fx.victim, map[string]any{"description": "x"}), 400, apiError, "MALFORMED_REQUEST", nil},
+		{"binding", "duplicate agentId keys in a credential body", func(t *testing.T) response {
+			return callAs(t, fx.writer.token, "POST", "/v1/agents/"+fx.writer.id+"/credentials", `{"agentId":"`+fx.writer.id+`","agentId":"`+fx.victim+`"}`)
+		}, 400, apiError, "MALFORMED_REQUEST", nil},
 		{"headers", "x-agent-id of the admin without a token", func(t *testing.T) response {
 			return send(t, "GET", "/v1/agents?pageSize=1", nil, "Authorization", "", "X-Agent-Id", admin.ClientID, "X-Agent-Scopes", "agents:read")
 		}, 401, apiError, "UNAUTHENTICATED", nil},

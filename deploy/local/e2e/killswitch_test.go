@@ -224,7 +224,9 @@ func reportFigure(format string, args ...any) {
 func TestPolicyHotReload(t *testing.T) {
 	skipShort(t)
 	dir := mesh.PolicyDir()
-	c := newAgentClient(t, "agents:read")
+	// A platform admin without audit:read: the policy alone decides whether
+	// it may verify the audit chain (the audit service lets the platform).
+	c := newAgentClient(t, "agents:read", "platform:admin")
 	// Every replica answers want, several times in a row (round robin).
 	settle := func(path string, want int) {
 		t.Helper()
@@ -241,13 +243,14 @@ func TestPolicyHotReload(t *testing.T) {
 		t.Helper()
 		setPolicyRoute(t, operation, set)
 	}
-	expect(t, callAs(t, c.token, "GET", "/v1/audit/events", nil), http.StatusForbidden)
+	expect(t, callAs(t, c.token, "GET", "/v1/audit/verify", nil), http.StatusForbidden)
+	original := []string{"audit:read", "platform:admin"}
 
 	t.Run("editing scopes.json changes decisions", func(t *testing.T) {
-		setRoute("ListAuditEvents", func(r, _ map[string]any) { r["scopes"] = []string{"agents:read"} })
-		settle("/v1/audit/events", 200)
-		setRoute("ListAuditEvents", func(r, _ map[string]any) { r["scopes"] = []string{"audit:read"} })
-		settle("/v1/audit/events", 403)
+		setRoute("VerifyAuditChain", func(r, _ map[string]any) { r["scopes"] = []string{"agents:read"} })
+		settle("/v1/audit/verify", 200)
+		setRoute("VerifyAuditChain", func(r, _ map[string]any) { r["scopes"] = original })
+		settle("/v1/audit/verify", 403)
 	})
 
 	t.Run("a syntax error leaves the old policy serving", func(t *testing.T) {
@@ -269,23 +272,23 @@ func TestPolicyHotReload(t *testing.T) {
 			}
 			return nil
 		})
-		settle("/v1/audit/events", 403)
+		settle("/v1/audit/verify", 403)
 		settle("/v1/agents/"+c.id, 200)
 	})
 
 	t.Run("a rate limit answers 429 with Retry-After", func(t *testing.T) {
-		setRoute("ListAuditEvents", func(r, limits map[string]any) {
+		setRoute("VerifyAuditChain", func(r, limits map[string]any) {
 			r["scopes"] = []string{"agents:read"}
 			r["rate_limit"] = "tight"
 			limits["tight"] = map[string]any{"per_second": 1, "burst": 2}
 		})
-		defer setRoute("ListAuditEvents", func(r, _ map[string]any) {
-			r["scopes"] = []string{"audit:read"}
+		defer setRoute("VerifyAuditChain", func(r, _ map[string]any) {
+			r["scopes"] = original
 			delete(r, "rate_limit")
 		})
 		var limited response
 		eventually(t, 10*time.Second, func() error {
-			r := callAs(t, c.token, "GET", "/v1/audit/events", nil)
+			r := callAs(t, c.token, "GET", "/v1/audit/verify", nil)
 			if r.Status == http.StatusTooManyRequests {
 				limited = r
 				return nil

@@ -82,7 +82,7 @@ func TestObservability(t *testing.T) {
 		return nil
 	})
 	setPolicyRoute(t, "VerifyAuditChain", func(r, _ map[string]any) {
-		r["scopes"] = []string{"audit:read"}
+		r["scopes"] = []string{"audit:read", "platform:admin"}
 		delete(r, "rate_limit")
 	})
 

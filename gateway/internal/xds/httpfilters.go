@@ -74,6 +74,10 @@ func httpFilters(descriptor []byte, grpcServices []string, authzTimeout time.Dur
 				MatchIncomingRequestRoute: true,
 				// gRPC errors become google.rpc.Status JSON with details.
 				ConvertGrpcStatus: true,
+				// "+" in a query string is a space, as form encoding (Go's
+				// url.Values, URLSearchParams) writes it and as authz's policy
+				// input reads it: the policy and the service must see one value.
+				QueryParamUnescapePlus: true,
 				RequestValidationOptions: &transcoder.GrpcJsonTranscoder_RequestValidationOptions{
 					RejectUnknownMethod:          true,
 					RejectUnknownQueryParameters: true,

@@ -1,14 +1,9 @@
 package migrations_test
 
 import (
-	"context"
 	"io/fs"
 	"strings"
 	"testing"
-
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 
 	"github.com/sentryagent/agentidp/libs/feed"
 	"github.com/sentryagent/agentidp/libs/testkit"
@@ -32,34 +27,4 @@ func TestCursorTableMatchesFeed(t *testing.T) {
 }
 
 // Every migration applies in order, rolls back, and applies again.
-func TestMigrationsUpDownUp(t *testing.T) {
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, testkit.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	db := stdlib.OpenDBFromPool(pool)
-	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.DownTo(ctx, 0); err != nil {
-		t.Fatal(err)
-	}
-	res, err := p.Up(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := fs.Glob(migrations.FS, "*.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res) != len(files) {
-		t.Fatalf("applied %d migrations, want %d", len(res), len(files))
-	}
-}
+func TestMigrationsUpDownUp(t *testing.T) { testkit.CheckMigrations(t, migrations.FS) }

@@ -98,10 +98,13 @@ type Config struct {
 	// CredentialFeedLive reports whether the credentials feed is live; when
 	// it is not, every request asks Redis about its credential.
 	CredentialFeedLive func() bool
-	Agents             Agents
-	Policy             Policy
-	Limiter            Limiter
-	Audit              Auditor
+	// AgentFeedLive reports whether the registry feed is live (the
+	// projection then holds every agent but those registered a moment ago).
+	AgentFeedLive func() bool
+	Agents        Agents
+	Policy        Policy
+	Limiter       Limiter
+	Audit         Auditor
 	// Ready reports whether start-up is over (keys, feeds, subscription).
 	Ready   func() bool
 	Metrics *Metrics
@@ -324,6 +327,13 @@ func (s *Service) target(ctx context.Context, r *input.Request) (*state.Agent, *
 	switch {
 	case errors.Is(err, state.ErrNoAgent):
 		return nil, nil
+	case err != nil && s.cfg.AgentFeedLive != nil && s.cfg.AgentFeedLive():
+		// The projection is current, so the agent was registered a moment
+		// ago or does not exist, and the registry cannot say which right
+		// now. The request goes on without input.target: the services
+		// apply the owner and subset rules themselves, in their queries.
+		s.cfg.Logger.Debug("target agent unknown and the registry unavailable; the service decides", "error", err)
+		return nil, nil
 	case err != nil:
 		s.cfg.Logger.Warn("cannot establish the target agent's state", "error", err)
 		return nil, s.deny(r, 503, ReasonUnavailable, "cannot establish the state of the agent the request names", "")
@@ -400,6 +410,7 @@ func (s *Service) auditDenial(r *input.Request, res *Result, c *token.Claims, pa
 		Action:    auditlog.ActionAuthzDenied,
 		Target:    bounded("request:"+r.Method+" "+path, auditlog.MaxTargetLen),
 		Outcome:   auditlog.OutcomeDenied,
+		Owner:     bounded(c.Owner, auditlog.MaxOwnerLen),
 		RequestID: bounded(r.ID, auditlog.MaxRequestIDLen),
 		Details: map[string]string{
 			"reason": res.Reason, "status": itoa(res.Status), "method": bounded(r.Method, 16),

@@ -26,7 +26,7 @@ func (s *Service) auditToken(ctx context.Context, req TokenRequest, client *Clie
 	if err == nil {
 		s.emit(ctx, auditlog.Event{
 			Actor: client.AgentID, Action: auditlog.ActionTokenIssued, Outcome: auditlog.OutcomeSuccess,
-			Target: "token:" + claims.ID, AgentID: auditAgentID(client.AgentID),
+			Target: "token:" + claims.ID, AgentID: auditAgentID(client.AgentID), Owner: client.Owner,
 			// Two details only: each costs the emitter's validation time on
 			// the hot path (client_id is the agent id; expiry is iat + TTL).
 			Details: map[string]string{"credential_id": client.CredentialID, "scope": claims.Scope},
@@ -51,7 +51,7 @@ func (s *Service) auditToken(ctx context.Context, req TokenRequest, client *Clie
 		Details: map[string]string{"error": ErrorCode(e), "requested_scope": req.Scope},
 	}
 	if client != nil {
-		ev.Actor = client.AgentID
+		ev.Actor, ev.Owner = client.AgentID, client.Owner
 		ev.Details["credential_id"] = client.CredentialID
 	}
 	s.emit(ctx, ev)

@@ -351,7 +351,7 @@ func (s *Service) Revoke(ctx context.Context, req RevokeRequest) error {
 	s.cfg.Metrics.revoked("revoked")
 	s.emit(ctx, auditlog.Event{
 		Actor: client.AgentID, Action: auditlog.ActionTokenRevoked, Outcome: auditlog.OutcomeSuccess,
-		Target: "token:" + claims.ID, AgentID: auditAgentID(client.AgentID),
+		Target: "token:" + claims.ID, AgentID: auditAgentID(client.AgentID), Owner: client.Owner,
 		Details: map[string]string{"credential_id": claims.CredentialID},
 	})
 	return nil

@@ -9,8 +9,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
-	auditv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/audit/v1"
 	"github.com/sentryagent/agentidp/libs/auditlog"
+	auditv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/audit/v1"
 	"github.com/sentryagent/agentidp/libs/requestinfo"
 )
 
