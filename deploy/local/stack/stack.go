@@ -224,9 +224,10 @@ func (s *Stack) firstPorts(name string) [2]int {
 func (s *Stack) binDir() string          { return filepath.Join(s.cfg.Dir, "bin") }
 func (s *Stack) logPath(n string) string { return filepath.Join(s.cfg.Dir, "logs", n+".log") }
 
-// build compiles every service and the control plane with the workspace.
+// build compiles every service, the control plane and the agentidp command
+// (BootstrapAdmin) with the workspace.
 func (s *Stack) build(ctx context.Context) error {
-	pkgs := []string{"./gateway/cmd/gateway"}
+	pkgs := []string{"./gateway/cmd/gateway", "./cli/cmd/agentidp"}
 	for _, name := range serviceOrder {
 		pkgs = append(pkgs, "./services/"+name+"/cmd/"+name)
 	}
