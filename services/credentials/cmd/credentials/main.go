@@ -227,7 +227,7 @@ func run() error {
 	g.Go(func() error { return serve.HTTP(ctx, httpSrv, httpLis, cfg.ShutdownTimeout) })
 	// The registry's change feed: projection of agents, revocation on decommission.
 	agentFeed := feed.New(feed.AgentEvents(registryv1.NewAgentEventsServiceClient(registryConn)),
-		feed.PostgresCursor{Pool: pool, Consumer: agents.ConsumerName}, feed.Config{Name: "agents", Logger: logger})
+		postgres.FeedCursor{Pool: pool, Consumer: agents.ConsumerName}, feed.Config{Name: "agents", Logger: logger})
 	g.Go(func() error { return agentFeed.Run(ctx, feed.Each(agents.Handler(store, svc.Revoked, logger))) })
 	g.Go(func() error { return store.Listen(ctx) }) // wakes WatchCredentialEvents streams
 	g.Go(func() error { return svc.RunReconciler(ctx, cfg.ReconcileInterval) })
