@@ -17,8 +17,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sentryagent/agentidp/libs/auditlog"
-	"github.com/sentryagent/agentidp/libs/postgres"
 	credentialsv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/credentials/v1"
+	"github.com/sentryagent/agentidp/libs/postgres"
 	"github.com/sentryagent/agentidp/libs/testkit"
 	"github.com/sentryagent/agentidp/services/audit/internal/audit"
 	"github.com/sentryagent/agentidp/services/audit/internal/audittest"

@@ -98,10 +98,10 @@ type Config struct {
 	// CredentialFeedLive reports whether the credentials feed is live; when
 	// it is not, every request asks Redis about its credential.
 	CredentialFeedLive func() bool
-	Agents        Agents
-	Policy        Policy
-	Limiter       Limiter
-	Audit         Auditor
+	Agents             Agents
+	Policy             Policy
+	Limiter            Limiter
+	Audit              Auditor
 	// Ready reports whether start-up is over (keys, feeds, subscription).
 	Ready   func() bool
 	Metrics *Metrics
