@@ -398,7 +398,11 @@ func TestHostileInput(t *testing.T) {
 	}
 	der, _ := x509.MarshalPKIXPublicKey(pub)
 	publicPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-	rawPoint := append(pub.X.FillBytes(make([]byte, 32)), pub.Y.FillBytes(make([]byte, 32))...)
+	uncompressed, err := pub.Bytes() // 0x04 || X || Y
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawPoint := uncompressed[1:]
 	attacker, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	attackerJWK, _ := json.Marshal(jose.JSONWebKey{Key: &attacker.PublicKey, KeyID: "attacker", Algorithm: "ES256", Use: "sig"})
 	good := fx.reader.token

@@ -27,13 +27,15 @@ func Clientset(objects ...runtime.Object) *fake.Clientset {
 	c.PrependReactor("*", "secrets", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		mu.Lock()
 		defer mu.Unlock()
-		switch a := a.(type) {
-		case k8stesting.CreateAction:
-			s := a.GetObject().(*corev1.Secret)
+		// By verb: an UpdateAction is also a CreateAction (both carry an
+		// object), so a type switch would never reach the update.
+		switch a.GetVerb() {
+		case "create":
+			s := a.(k8stesting.CreateAction).GetObject().(*corev1.Secret)
 			next++
 			s.ResourceVersion = strconv.Itoa(next)
-		case k8stesting.UpdateAction:
-			s := a.GetObject().(*corev1.Secret)
+		case "update":
+			s := a.(k8stesting.UpdateAction).GetObject().(*corev1.Secret)
 			cur, err := c.Tracker().Get(corev1.SchemeGroupVersion.WithResource("secrets"), a.GetNamespace(), s.Name)
 			if err != nil {
 				return true, nil, err

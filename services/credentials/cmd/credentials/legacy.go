@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,6 +17,12 @@ import (
 	"github.com/sentryagent/agentidp/services/credentials/internal/credential"
 	pgstore "github.com/sentryagent/agentidp/services/credentials/internal/store/postgres"
 )
+
+// usageError is a command's usage text, printed as it is: several lines,
+// unlike an error message.
+type usageError string
+
+func (u usageError) Error() string { return string(u) }
 
 // legacyUsage documents the operator command (docs/credentials.md).
 const legacyUsage = `usage: credentials legacy-secrets list
@@ -37,7 +42,7 @@ type legacyConfig struct {
 // legacySecrets runs `credentials legacy-secrets ...`.
 func legacySecrets(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 || (args[0] != "list" && args[0] != "retire") {
-		return errors.New(legacyUsage)
+		return usageError(legacyUsage)
 	}
 	fs := flag.NewFlagSet("legacy-secrets "+args[0], flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -46,10 +51,10 @@ func legacySecrets(ctx context.Context, args []string, out io.Writer) error {
 	var only credentialIDs
 	fs.Var(&only, "credential", "retire this credential's legacy secrets (repeatable)")
 	if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 {
-		return errors.New(legacyUsage)
+		return usageError(legacyUsage)
 	}
 	if args[0] == "retire" && *all == (len(only) > 0) {
-		return errors.New("retire: give either -all or one or more -credential ID\n\n" + legacyUsage)
+		return usageError("retire: give either -all or one or more -credential ID\n\n" + legacyUsage)
 	}
 	cfg, err := config.Load[legacyConfig]()
 	if err != nil {

@@ -146,11 +146,6 @@ func (s *Store) Lookup(ctx context.Context, q authcache.Lookup) (authcache.Found
 	return f, nil
 }
 
-func str(v any) string {
-	s, _ := v.(string)
-	return s
-}
-
 // PutEntry caches a successful authentication for ttl.
 func (s *Store) PutEntry(ctx context.Context, clientID, mac string, e authcache.Entry, ttl time.Duration) error {
 	return s.rdb.Set(ctx, entryKey(clientID, mac), authcache.EncodeEntry(e), ttl).Err()
