@@ -53,8 +53,9 @@ type StoredKey struct {
 var ErrConflict = errors.New("keys: the key store changed concurrently")
 
 // Store keeps the Doc with optimistic concurrency: Save succeeds only if
-// the stored version is still the one Load returned. Version 0 means
-// "nothing stored yet".
+// the stored version is still the one Load returned (else ErrConflict, and
+// nothing is written); a version is never reused. Version 0 means "nothing
+// stored yet". Implementations must pass storetest's suite.
 type Store interface {
 	Load(ctx context.Context) (doc Doc, version int64, err error)
 	Save(ctx context.Context, doc Doc, version int64) error

@@ -55,3 +55,78 @@ func TestFileStore(t *testing.T) {
 		t.Fatal("short key accepted")
 	}
 }
+
+// What a crash or a stranger may leave in the directory: a temporary file
+// of an interrupted save is ignored; a key file that does not decrypt is
+// an error for Load and Save alike, never "nothing stored" (a replica
+// would then create new keys and overwrite the ones every token is signed
+// with).
+func TestFileStoreHalfWritten(t *testing.T) {
+	ctx := context.Background()
+	kek := make([]byte, 32)
+	kek[0] = 7
+	k, err := keys.Generate(keys.ES256, time.Now(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := keys.Doc{CacheKey: make([]byte, 32), Keys: []keys.StoredKey{k}}
+	tests := []struct {
+		name    string
+		damage  func(t *testing.T, dir string)
+		wantErr bool
+	}{
+		{"temporary file of an interrupted save", func(t *testing.T, dir string) {
+			write(t, filepath.Join(dir, filestore.FileName+".tmp-123"), `{"format":"agentidp-token-signing-keys/v1","vers`)
+		}, false},
+		{"truncated key file", func(t *testing.T, dir string) {
+			path := filepath.Join(dir, filestore.FileName)
+			b, _ := os.ReadFile(path)
+			write(t, path, string(b[:len(b)/2]))
+		}, true},
+		{"empty key file", func(t *testing.T, dir string) { write(t, filepath.Join(dir, filestore.FileName), "") }, true},
+		{"key file of another key", func(t *testing.T, dir string) {
+			otherDir := t.TempDir()
+			other, _ := filestore.New(otherDir, make([]byte, 32))
+			if err := other.Save(ctx, stored, 0); err != nil {
+				t.Fatal(err)
+			}
+			b, _ := os.ReadFile(filepath.Join(otherDir, filestore.FileName))
+			write(t, filepath.Join(dir, filestore.FileName), string(b))
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := filestore.New(dir, kek)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Save(ctx, stored, 0); err != nil {
+				t.Fatal(err)
+			}
+			tt.damage(t, dir)
+			before, _ := os.ReadFile(filepath.Join(dir, filestore.FileName))
+			got, v, loadErr := s.Load(ctx)
+			saveErr := s.Save(ctx, keys.Doc{}, v)
+			if !tt.wantErr {
+				if loadErr != nil || v != 1 || len(got.Keys) != 1 || saveErr != nil {
+					t.Fatalf("load: %d keys at version %d, %v; save: %v", len(got.Keys), v, loadErr, saveErr)
+				}
+				return
+			}
+			if loadErr == nil || saveErr == nil {
+				t.Fatalf("load: %d keys at version %d, %v; save: %v; want errors", len(got.Keys), v, loadErr, saveErr)
+			}
+			if after, _ := os.ReadFile(filepath.Join(dir, filestore.FileName)); string(after) != string(before) {
+				t.Fatal("a save over a key file that does not decrypt replaced it")
+			}
+		})
+	}
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
