@@ -37,8 +37,8 @@ type RecordResult struct {
 	Duplicates int
 }
 
-// Store persists the log. Implementations must keep the chain linear:
-// appends are serialised.
+// Store persists the log. Implementations must keep the chain linear
+// (appends are serialised) and pass storetest's suite.
 type Store interface {
 	// Append assigns the next sequences to the events whose id is new,
 	// chains them, and stores them with RecordedAt = max(now, head's), in

@@ -15,6 +15,7 @@ import (
 	libpostgres "github.com/sentryagent/agentidp/libs/postgres"
 	"github.com/sentryagent/agentidp/libs/testkit"
 	"github.com/sentryagent/agentidp/services/audit/internal/audit"
+	"github.com/sentryagent/agentidp/services/audit/internal/audit/storetest"
 	"github.com/sentryagent/agentidp/services/audit/internal/audittest"
 	"github.com/sentryagent/agentidp/services/audit/migrations"
 )
@@ -43,37 +44,10 @@ func verify(t *testing.T, db *audittest.DB) audit.Verification {
 	return v
 }
 
-func TestAppendChainsAndDeduplicates(t *testing.T) {
-	db := audittest.New(t)
-	ctx := context.Background()
-	now := time.Now()
-	first := appendN(t, db, 0, 10, uuid.NewString(), now)
-	if len(first) != 10 || first[0].Sequence != 1 || first[9].Sequence != 10 {
-		t.Fatalf("sequences %d..%d (%d events)", first[0].Sequence, first[len(first)-1].Sequence, len(first))
-	}
-	// Redelivery of 5 old events with 5 new ones stores only the new ones.
-	again := appendN(t, db, 5, 10, first[0].AgentID, now)
-	if len(again) != 5 || again[0].Sequence != 11 || again[0].Target != "token:10" {
-		t.Fatalf("redelivery stored %d events starting at %d (%s)", len(again), again[0].Sequence, again[0].Target)
-	}
-	got, err := db.Store.Get(ctx, first[3].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Sequence != 4 || got.Details["n"] != "3" || got.AgentID != first[0].AgentID || !got.OccurredAt.Equal(first[3].OccurredAt) {
-		t.Fatalf("get = %+v", got)
-	}
-	if v := verify(t, db); !v.OK || v.Checked != 15 {
-		t.Fatalf("verify = %+v", v)
-	}
-	// The head's time never goes back: a slow clock still appends after it.
-	later := appendN(t, db, 100, 1, "", now.Add(-time.Hour))
-	if !later[0].RecordedAt.Equal(first[0].RecordedAt.Truncate(time.Microsecond)) {
-		t.Fatalf("recordedAt went back: %v after %v", later[0].RecordedAt, first[0].RecordedAt)
-	}
-	if _, err := db.Store.Get(ctx, uuid.Must(uuid.NewV7())); !errors.Is(err, audit.ErrNotFound) {
-		t.Fatalf("unknown id: %v", err)
-	}
+// The PostgreSQL store passes the audit.Store conformance suite, as the
+// service's restricted role.
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) audit.Store { return audittest.New(t).Store })
 }
 
 // The service's role may add and read events, never change them; the
