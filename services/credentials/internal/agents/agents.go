@@ -52,6 +52,7 @@ func fromProto(a *registryv1.Agent) credential.Agent {
 }
 
 // ProjectionStore applies feed events (internal/store/postgres).
+// Implementations must pass credential/storetest's suite.
 type ProjectionStore interface {
 	ApplyAgent(ctx context.Context, a credential.Agent, seq int64, at time.Time) (revoked []uuid.UUID, err error)
 }

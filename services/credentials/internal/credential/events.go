@@ -53,7 +53,8 @@ func OwnerFrom(ctx context.Context) (string, bool) {
 	return o, ok
 }
 
-// GraceStore ends grace periods.
+// GraceStore ends grace periods. Implementations must pass storetest's
+// suite.
 type GraceStore interface {
 	// EndGracePeriods records a grace_ended event for every rotation whose
 	// grace period has passed at now and returns how many it recorded.

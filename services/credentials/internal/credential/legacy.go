@@ -23,6 +23,7 @@ type LegacySecret struct {
 }
 
 // LegacyStore lists and retires legacy secrets (the operator command).
+// Implementations must pass storetest's suite.
 type LegacyStore interface {
 	// LegacySecrets lists the versions of active credentials that accept
 	// a bcrypt-verified secret now.

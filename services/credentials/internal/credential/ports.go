@@ -12,9 +12,12 @@ import (
 
 // The service's dependencies, each as narrow as its use. internal/store/
 // postgres implements the stores, internal/vault the Vault, internal/agents
-// the Directory.
+// the Directory. Every implementation of a store interface here (and of
+// GraceStore, LegacyStore, UsageStore, agents.ProjectionStore and the
+// transport's EventLog) must pass the conformance suite in storetest.
 
-// Store persists credentials and their secret versions.
+// Store persists credentials and their secret versions. Implementations
+// must pass storetest's suite.
 type Store interface {
 	// CreateActive inserts an active credential and its hashed version 1 in
 	// one transaction (embedded mode).
@@ -66,6 +69,7 @@ type VerifyRecord struct {
 }
 
 // VerifyStore reads credentials for verification, in one query each.
+// Implementations must pass storetest's suite.
 type VerifyStore interface {
 	// ForVerify returns ErrNotFound for an unknown or pending credential.
 	ForVerify(ctx context.Context, id uuid.UUID) (VerifyRecord, error)
@@ -79,7 +83,8 @@ type VerifyStore interface {
 	UpgradeVerifier(ctx context.Context, credentialID uuid.UUID, version int64, from, to string) error
 }
 
-// PendingStore is the reconciler's view.
+// PendingStore is the reconciler's view. Implementations must pass
+// storetest's suite.
 type PendingStore interface {
 	PendingCredentials(ctx context.Context, olderThan time.Time) ([]uuid.UUID, error)
 	PendingRotations(ctx context.Context, olderThan time.Time) ([]uuid.UUID, error)
@@ -95,6 +100,7 @@ type PendingStore interface {
 }
 
 // ProjectionReader reads the local projection of the registry's agents.
+// Implementations must pass storetest's suite.
 type ProjectionReader interface {
 	// ProjectedAgent returns nil when the feed has not brought the agent yet.
 	ProjectedAgent(ctx context.Context, id uuid.UUID) (*Agent, error)

@@ -10,6 +10,7 @@ import (
 )
 
 // UsageStore writes lastUsedAt for many credentials in one statement.
+// Implementations must pass storetest's suite.
 type UsageStore interface {
 	TouchLastUsed(ctx context.Context, ids []uuid.UUID, at []time.Time) error
 }

@@ -76,8 +76,7 @@ func (s *Store) UndoPendingCredential(ctx context.Context, id uuid.UUID, olderTh
 func (s *Store) UndoPendingRotation(ctx context.Context, id uuid.UUID, olderThan time.Time, undo func(credential.Credential, []int64) error) (bool, error) {
 	done := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		c, err := scan(tx.QueryRow(ctx, `SELECT `+columns+` FROM `+fromCurrent+`
-			WHERE c.credential_id = $1 AND c.status <> 'pending' FOR UPDATE OF c`, id))
+		c, err := lockCredential(ctx, tx, `credential_id = $1 AND status <> 'pending'`, id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}

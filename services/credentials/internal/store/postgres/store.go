@@ -161,6 +161,17 @@ func (s *Store) Activate(ctx context.Context, id uuid.UUID, vaultVersion int64) 
 		if err := lockAgent(ctx, tx, agentID); err != nil {
 			return err
 		}
+		// The credential before its version, as the reconciler's undo
+		// takes them (its delete cascades to the versions): in the other
+		// order the two deadlock, and PostgreSQL may abort the undo after
+		// it destroyed the secret in Vault, leaving this activation to
+		// commit a credential without one. Waiting here, an activation
+		// racing the undo finds the row gone.
+		if _, err := lockCredential(ctx, tx, `credential_id = $1 AND status = 'pending'`, id); errors.Is(err, pgx.ErrNoRows) {
+			return credential.ErrPendingGone
+		} else if err != nil {
+			return err
+		}
 		if gone, err := agentDecommissioned(ctx, tx, agentID); err != nil || gone {
 			return cmpErr(err, credential.ErrAgentNotActive.WithMessage("agent %s was decommissioned", agentID))
 		}
@@ -176,7 +187,7 @@ func (s *Store) Activate(ctx context.Context, id uuid.UUID, vaultVersion int64) 
 		if _, err := tx.Exec(ctx, `UPDATE credentials SET status = 'active' WHERE credential_id = $1 AND status = 'pending'`, id); err != nil {
 			return err
 		}
-		if out, err = scan(tx.QueryRow(ctx, `SELECT `+columns+` FROM `+fromCurrent+` WHERE c.credential_id = $1`, id)); err != nil {
+		if out, err = readCredential(ctx, tx, id); err != nil {
 			return err
 		}
 		return appendEvent(ctx, tx, credential.EventCreated, out.ID, out.AgentID, out.CreatedAt)
@@ -224,23 +235,21 @@ func (s *Store) Revoke(ctx context.Context, agentID, id uuid.UUID, at time.Time)
 	var c credential.Credential
 	changed := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var err error
-		c, err = scan(tx.QueryRow(ctx, `
-			WITH r AS (
-				UPDATE credentials SET status = 'revoked', revoked_at = $3, grace_end_pending = false
-				WHERE credential_id = $1 AND agent_id = $2 AND status = 'active'
-				RETURNING *
-			)
-			SELECT `+columns+` FROM r c
-			JOIN credential_secrets cur ON cur.credential_id = c.credential_id AND cur.version = c.secret_version`,
-			id, agentID, at))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
+		// The update alone, then the read in a statement of its own: an
+		// update joined to the current version in one statement that waits
+		// for a concurrent rotation re-checks only the updated row, finds
+		// no current version in its older snapshot, and would commit the
+		// revocation without reporting it or recording it in the feed.
+		tag, err := tx.Exec(ctx, `
+			UPDATE credentials SET status = 'revoked', revoked_at = $3, grace_end_pending = false
+			WHERE credential_id = $1 AND agent_id = $2 AND status = 'active'`, id, agentID, at)
+		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
 		changed = true
+		if c, err = readCredential(ctx, tx, id); err != nil {
+			return err
+		}
 		return appendEvent(ctx, tx, credential.EventRevoked, id, agentID, at)
 	})
 	if err != nil {
@@ -253,11 +262,27 @@ func (s *Store) Revoke(ctx context.Context, agentID, id uuid.UUID, at time.Time)
 	return c, false, err
 }
 
+// lockCredential locks the credentials row matching where (whose $1 is
+// the credential id) and reads the credential in a second statement. One
+// SELECT ... FOR UPDATE joined to the current version would, after waiting
+// for a concurrent rotation, re-check the join against the version of its
+// older snapshot, find none and answer pgx.ErrNoRows for a credential that
+// exists. (READ COMMITTED: each statement sees what committed before it.)
+func lockCredential(ctx context.Context, tx pgx.Tx, where string, args ...any) (credential.Credential, error) {
+	var locked uuid.UUID
+	if err := tx.QueryRow(ctx, `SELECT credential_id FROM credentials WHERE `+where+` FOR UPDATE`, args...).Scan(&locked); err != nil {
+		return credential.Credential{}, err
+	}
+	return readCredential(ctx, tx, locked)
+}
+
+func readCredential(ctx context.Context, tx pgx.Tx, id uuid.UUID) (credential.Credential, error) {
+	return scan(tx.QueryRow(ctx, `SELECT `+columns+` FROM `+fromCurrent+` WHERE c.credential_id = $1`, id))
+}
+
 // lockForRotation locks the agent's visible credential and runs check.
 func lockForRotation(ctx context.Context, tx pgx.Tx, agentID, id uuid.UUID, check func(credential.Credential) error) (credential.Credential, error) {
-	c, err := scan(tx.QueryRow(ctx, `SELECT `+columns+` FROM `+fromCurrent+`
-		WHERE c.credential_id = $1 AND c.agent_id = $2 AND c.status <> 'pending'
-		FOR UPDATE OF c`, id, agentID))
+	c, err := lockCredential(ctx, tx, `credential_id = $1 AND agent_id = $2 AND status <> 'pending'`, id, agentID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, notFound(id)
 	}

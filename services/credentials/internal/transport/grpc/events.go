@@ -18,6 +18,7 @@ const (
 )
 
 // EventLog reads the change feed (internal/store/postgres).
+// Implementations must pass credential/storetest's suite.
 type EventLog interface {
 	EventsAfter(ctx context.Context, after int64, limit int) ([]credential.Event, error)
 	LastSequence(ctx context.Context) (int64, error)
