@@ -1,6 +1,13 @@
 # Shared helpers for AgentIdP's scripts. Source it; do not run it.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
+# in_ci: true on a CI run: CI is set to anything but "", 0 or false (.ci/run
+# sets CI=1; CI systems set CI=true). There nothing may be skipped for a
+# missing toolchain.
+in_ci() {
+  case "${CI:-}" in ""|0|false|FALSE|False) return 1 ;; esac
+}
+
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 

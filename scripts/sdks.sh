@@ -19,7 +19,8 @@
 # are reinstalled only when requirements-dev.txt changes; npm ci runs only when
 # package-lock.json changes (and prefers npm's cache); Maven runs with -o once
 # a build has filled ~/.m2 for the current pom.xml. An SDK whose toolchain is
-# missing is skipped with a warning (SDKS_REQUIRE_ALL=1 makes that an error).
+# missing is skipped with a warning on a developer's machine; in CI (CI set,
+# as .ci/run does) or with SDKS_REQUIRE_ALL=1 that is an error.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -34,13 +35,26 @@ mkdir -p "$STAMPS"
 
 warn() { printf '\033[1;33mwarning:\033[0m %s\n' "$*" >&2; }
 
-# need TOOL... : true if every tool is on PATH; otherwise skips (or fails).
+# toolchain SDK: what the SDK's toolchain is, for messages.
+toolchain() {
+  case "$1" in
+    python) echo "Python 3.9 or later with venv and pip" ;;
+    go) echo "Go" ;;
+    java) echo "a JDK 17 or later and Maven" ;;
+    typescript) echo "Node.js 20 or later with npm" ;;
+  esac
+}
+
+# need TOOL... : true if every tool is on PATH; otherwise skips the SDK, or
+# fails in CI (or with SDKS_REQUIRE_ALL=1), where no SDK may go untested.
 need() {
   local t
   for t in "$@"; do
     if ! command -v "$t" >/dev/null; then
-      [ -z "${SDKS_REQUIRE_ALL:-}" ] || die "$t is not installed (needed for the $sdk SDK)"
-      warn "skipping the $sdk SDK: $t is not installed"
+      if in_ci || [ -n "${SDKS_REQUIRE_ALL:-}" ]; then
+        die "$t is not installed: the $sdk SDK needs $(toolchain "$sdk"), and in CI every SDK is built and tested"
+      fi
+      warn "skipping the $sdk SDK: $t is not installed (it needs $(toolchain "$sdk")); in CI this fails the run"
       return 1
     fi
   done
