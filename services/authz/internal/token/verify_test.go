@@ -31,7 +31,7 @@ func (k keySet) LookupOrRefresh(_ context.Context, kid string) (jwks.Key, bool) 
 
 var enc = base64.RawURLEncoding
 
-func sign(t *testing.T, key crypto.Signer, header, claims map[string]any) string {
+func sign(t testing.TB, key crypto.Signer, header, claims map[string]any) string {
 	t.Helper()
 	hb, _ := json.Marshal(header)
 	cb, _ := json.Marshal(claims)
