@@ -1,4 +1,4 @@
-package token_test
+package accesstoken_test
 
 import (
 	"context"
@@ -9,8 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sentryagent/agentidp/services/authz/internal/jwks"
-	"github.com/sentryagent/agentidp/services/authz/internal/token"
+	"github.com/sentryagent/agentidp/libs/accesstoken"
 )
 
 // BenchmarkVerify is the cost of a cache miss in authz's Check: verifying
@@ -21,11 +20,11 @@ func BenchmarkVerify(b *testing.B) {
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	_, ed, _ := ed25519.GenerateKey(rand.Reader)
 	keys := keySet{
-		"ec": {ID: "ec", Alg: jwks.ES256, Public: &ec.PublicKey},
-		"ed": {ID: "ed", Alg: jwks.EdDSA, Public: ed.Public()},
+		"ec": {ID: "ec", Alg: accesstoken.ES256, Public: &ec.PublicKey},
+		"ed": {ID: "ed", Alg: accesstoken.EdDSA, Public: ed.Public()},
 	}
 	now := time.Now()
-	v := token.New(token.Config{Keys: keys, Issuer: "http://127.0.0.1:8080", Audience: "agentidp", Skew: 30 * time.Second})
+	v := accesstoken.New(accesstoken.Config{Keys: keys, Issuer: "http://127.0.0.1:8080", Audience: "agentidp", Skew: 30 * time.Second})
 	claims := map[string]any{"iss": "http://127.0.0.1:8080", "sub": "0190c6e8-0000-7000-8000-000000000001",
 		"aud": []string{"agentidp"}, "exp": now.Unix() + 900, "iat": now.Unix(), "jti": "n0Qh2X3tq1bBZ8m6o3ZkzA",
 		"client_id": "0190c6e8-0000-7000-8000-000000000001", "scope": "agents:read tokens:introspect",
