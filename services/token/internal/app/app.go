@@ -193,7 +193,7 @@ func openKeyStore(cfg *Config) (keys.Store, error) {
 	if cfg.VaultAddr != "" {
 		return vaultstore.New(vaultstore.Config{
 			Addr: cfg.VaultAddr, Token: cfg.VaultToken, Mount: cfg.VaultMount, Timeout: cfg.VaultTimeout,
-		}), nil
+		})
 	}
 	kek, err := cfg.kek()
 	if err != nil {
