@@ -531,3 +531,11 @@ test_the_fast_path_applies_without_the_full_path if {
 	d.allowed
 	d.rate_limit == "default"
 }
+
+test_a_target_whose_state_is_unknown_is_the_services_to_judge if {
+	# authz could not establish it (the registry unreachable): the services
+	# apply the owner and subset rules in their own queries.
+	unknown := {"id": other, "unavailable": true}
+	allowed(on(get(sprintf("/v1/agents/%s", [other]), ["agents:read"]), unknown))
+	allowed(on(req("POST", sprintf("/v1/agents/%s/credentials", [other]), {}, {}, me, ["credentials:write"]), unknown))
+}

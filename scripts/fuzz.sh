@@ -83,7 +83,7 @@ fuzz_one() { # dir importpath binary name
   return 1
 }
 export -f fuzz_one
-export fuzztime minimize cache workers ROOT
+export fuzztime minimize cache workers ROOT work
 status=0
 xargs -P "$jobs" -L1 bash -c 'fuzz_one "$@"' _ <"$work/targets" || status=$?
 

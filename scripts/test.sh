@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test of every part: installs what is missing, vets, then runs all Go
-# tests with the race detector against real servers they start themselves.
+# Every test of every part: installs what is missing, vets and lints, then
+# runs all Go tests with the race detector against real servers they start
+# themselves.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -16,6 +17,12 @@ cd "$ROOT"
 pkgs=$(go_packages)
 log "go vet"
 go vet $pkgs
+# staticcheck's default checks (bugs, dead code, deprecated APIs, style),
+# built from the Go module proxy at the version tools/staticcheck pins.
+log "staticcheck"
+staticcheck="$(tools_bin)/staticcheck"
+(cd "$ROOT/tools/staticcheck" && GOWORK=off go build -o "$staticcheck" honnef.co/go/tools/cmd/staticcheck)
+"$staticcheck" $pkgs
 log "go test -race"
 # deploy/checks parses deployment files with no concurrent code of its own:
 # the race detector would only add minutes of compiling Kubernetes' packages.

@@ -11,12 +11,19 @@
 //
 // Against `make dev`: . ../.dev/env && DASHBOARD_URL=$AGENTIDP_URL npm run e2e
 //
-// One scenario, in order, as an operator would go: sign in as the admin,
-// register an agent, give it a credential (the secret read once), rotate it,
-// suspend and reactivate the agent, find all of it in the audit log,
-// decommission another agent, look at health, then sign in as the new
-// agent (agents:read only) and find every write unavailable. Each page is
+// One scenario, in order, as an operator would go: sign in as the admin (the
+// platform admin), register an agent for an owner of this run, give it a
+// credential (the secret read once), rotate it, suspend and reactivate the
+// agent, find all of it in the audit log, decommission another agent, look
+// at health, then sign in as the new agent (agents:read only) and find every
+// write unavailable but its own rotation, only its owner's agents listed and
+// another owner's agent not found, and as an auditor of the same owner only
+// that owner's events, without the chain's verification. Each page is
 // screenshotted and scanned with axe-core (no serious or critical issue).
+//
+// Everything it makes is named and owned per run (e2e-<run>), and it finds
+// what it made by owner and name, so it holds on a stack that already holds
+// many agents (a long-lived `make dev`).
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -36,6 +43,11 @@ const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/
 const suffix = Date.now().toString(36);
 const READER = `e2e-reader-${suffix}`;
 const DOOMED = `e2e-doomed-${suffix}`;
+const AUDITOR = `e2e-auditor-${suffix}`;
+const STRANGER = `e2e-stranger-${suffix}`;
+// Owners (tenants) of this run: the reader's, and another one's.
+const OWNER = `e2e-team-${suffix}`;
+const OTHER_OWNER = `e2e-other-${suffix}`;
 
 /** @type {import("playwright-core").Browser} */
 let browser;
@@ -104,6 +116,42 @@ async function signIn(page, id, secret) {
   if (await refused.isVisible()) throw new Error(`sign-in refused: ${await refused.innerText()}`);
 }
 
+/** signIn, retried for a few seconds: a change (a new agent, a reactivation) reaches the token service a moment later. */
+async function signInEventually(page, id, secret) {
+  for (let i = 0; ; i++) {
+    try {
+      await signIn(page, id, secret);
+      return;
+    } catch (e) {
+      console.error(`sign-in attempt ${i + 1}: ${e.message.split("\n")[0]}`);
+      if (i >= 5) throw e;
+      await page.waitForTimeout(1000);
+    }
+  }
+}
+
+/** The admin's access token for adminApi, fetched once (the token endpoint limits each client's rate). */
+let adminToken;
+
+/** Calls the API as the admin (setting up what the browser need not show). */
+async function adminApi(method, path, body) {
+  if (!adminToken) {
+    const t = await fetch(`${BASE}/oauth2/token`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: `Basic ${btoa(`${encodeURIComponent(ADMIN_ID)}:${encodeURIComponent(ADMIN_SECRET)}`)}` },
+      body: "grant_type=client_credentials",
+    });
+    assert.equal(t.status, 200, `the admin's token: ${await t.clone().text()}`);
+    adminToken = (await t.json()).access_token;
+  }
+  const r = await fetch(`${BASE}${path}`, {
+    method, headers: { Authorization: `Bearer ${adminToken}`, "Content-Type": "application/json" }, body: body && JSON.stringify(body),
+  });
+  const text = await r.text();
+  assert.ok(r.ok, `${method} ${path}: ${r.status} ${text}`);
+  return JSON.parse(text);
+}
+
 /** Re-applies the audit filters until every action shows (the log ingests asynchronously). */
 async function waitForActions(page, actions, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
@@ -133,6 +181,16 @@ test("the dashboard against the live mesh", { skip: !live && "DASHBOARD_URL, AGE
   };
   let agentId = "";
   let secret = "";
+  let strangerId = ""; // an agent of another owner
+
+  await t.test("a stack that already holds many agents", async () => {
+    // More than a page of agents named like this run's, registered before
+    // them (lists are oldest first): what the suite made must be found by
+    // owner and name, never expected on the first page.
+    for (let i = 0; i < 25; i++) {
+      await adminApi("POST", `/v1/agents?requestId=e2e-crowd-${suffix}-${i}`, { name: `e2e-crowd-${suffix}-${i}`, owner: `e2e-crowd-${suffix}` });
+    }
+  });
 
   await t.test("deep links need a session; health does not", async () => {
     await page.goto("/agents");
@@ -153,6 +211,11 @@ test("the dashboard against the live mesh", { skip: !live && "DASHBOARD_URL, AGE
     await page.getByLabel("Client secret").fill(ADMIN_SECRET);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("heading", { name: "Overview", level: 1 }).waitFor();
+    // The header names the signed-in agent's owner; the bootstrap admin is a platform admin.
+    const owner = page.getByTestId("caller-owner");
+    assert.equal(await owner.getAttribute("data-platform-admin"), "true");
+    assert.ok(await owner.getAttribute("data-owner"), "the header names no owner");
+    await owner.getByText("platform admin").waitFor();
     const stored = await page.evaluate(() => Object.keys(sessionStorage));
     assert.ok(stored.includes("agentidp.dashboard.token"), `sessionStorage holds ${stored}`);
     const text = await page.evaluate(() => JSON.stringify(sessionStorage) + JSON.stringify(localStorage));
@@ -172,7 +235,8 @@ test("the dashboard against the live mesh", { skip: !live && "DASHBOARD_URL, AGE
     await page.getByText("A name is required.").waitFor();
     assert.equal(await page.getByLabel("Name").getAttribute("aria-invalid"), "true");
     await page.getByLabel("Name").fill(READER);
-    await page.getByLabel("Owner").fill("team-e2e");
+    // A platform admin may register for another owner (anyone else registers for its own).
+    await page.getByLabel("Owner").fill(OWNER);
     await page.getByLabel("Type").fill("Not Valid");
     await page.getByText("1-63 lower-case letters").waitFor();
     await page.getByLabel("Type").fill("assistant");
@@ -187,6 +251,7 @@ test("the dashboard against the live mesh", { skip: !live && "DASHBOARD_URL, AGE
     agentId = page.url().split("/").pop();
     await page.getByRole("heading", { name: READER, level: 1 }).waitFor();
     await page.locator("[data-status=active]").first().waitFor();
+    assert.equal(await page.getByTestId("agent-owner").innerText(), OWNER);
   });
 
   await t.test("generate a credential: the secret is shown once", async () => {
@@ -265,7 +330,7 @@ test("the dashboard against the live mesh", { skip: !live && "DASHBOARD_URL, AGE
   await t.test("search, filter and decommission with a confirmation naming the agent", async () => {
     await page.goto("/agents/new");
     await page.getByLabel("Name").fill(DOOMED);
-    await page.getByLabel("Owner").fill("team-e2e");
+    await page.getByLabel("Owner").fill(OWNER);
     await page.getByRole("button", { name: "Register", exact: true }).click();
     await page.getByRole("heading", { name: DOOMED, level: 1 }).waitFor();
     await page.getByTestId("decommission-agent").click();
@@ -279,6 +344,9 @@ test("the dashboard against the live mesh", { skip: !live && "DASHBOARD_URL, AGE
     await confirm.click();
     await page.waitForURL((u) => u.pathname === "/agents");
 
+    // This run's owner holds only this run's agents, whatever the stack holds besides.
+    await page.getByLabel("Owner").fill(OWNER);
+    await page.getByLabel("Owner").press("Enter");
     await page.getByLabel("Name").fill(`e2e-`);
     await page.locator(`[data-testid=agents-table] >> text=${READER}`).waitFor();
     await page.locator(`[data-testid=agents-table] >> text=${DOOMED}`).waitFor();
@@ -288,6 +356,9 @@ test("the dashboard against the live mesh", { skip: !live && "DASHBOARD_URL, AGE
     await page.getByLabel("Status").selectOption("");
     await page.getByLabel("Name").fill(READER);
     await page.locator(`[data-testid=agents-table] >> text=${DOOMED}`).waitFor({ state: "detached" });
+    for (const o of await page.locator("[data-testid=agents-table] tr[data-agent]").evaluateAll((rows) => rows.map((r) => r.dataset.owner))) {
+      assert.equal(o, OWNER);
+    }
     await shot(page, "08-agents.png");
     await axe(page, "the agents list");
   });
@@ -347,20 +418,15 @@ test("the dashboard against the live mesh", { skip: !live && "DASHBOARD_URL, AGE
 
   await t.test("as an agent with only agents:read, every write is unavailable", async () => {
     // Reactivation reaches the token service within milliseconds; allow a moment.
-    for (let i = 0; ; i++) {
-      try {
-        await signIn(page, agentId, secret);
-        break;
-      } catch (e) {
-        console.error(`sign-in attempt ${i + 1}: ${e.message.split("\n")[0]}`);
-        if (i >= 5) throw e;
-        await page.waitForTimeout(1000);
-      }
-    }
+    await signInEventually(page, agentId, secret);
+    const owner = page.getByTestId("caller-owner");
+    assert.equal(await owner.getAttribute("data-owner"), OWNER);
+    assert.equal(await owner.getAttribute("data-platform-admin"), "false");
     await page.getByTestId("identity-menu").click();
     const scopes = await page.getByTestId("scopes").innerText();
     assert.match(scopes, /agents:read\s*\(granted\)/);
     assert.match(scopes, /agents:write\s*\(not granted\)/);
+    assert.match(scopes, /platform:admin\s*\(not granted\)/);
     await page.keyboard.press("Escape");
     await page.goto("/");
     await page.getByText("Needs the audit:read scope").first().waitFor(); // the chart says why it is empty
@@ -380,11 +446,13 @@ test("the dashboard against the live mesh", { skip: !live && "DASHBOARD_URL, AGE
 
     await page.goto(`/agents/${agentId}`);
     await page.getByRole("heading", { name: READER, level: 1 }).waitFor();
-    for (const id of ["suspend-agent", "decommission-agent", "generate-credential", "rotate-credential", "revoke-credential"]) {
+    for (const id of ["suspend-agent", "decommission-agent", "generate-credential", "revoke-credential"]) {
       const b = page.getByTestId(id).first();
       assert.equal(await b.getAttribute("aria-disabled"), "true", `${id} is available`);
       assert.ok(await b.getAttribute("data-disabled-reason"), `${id} gives no reason`);
     }
+    // An agent rotates its own credential with a token carrying all its scopes (no credentials:write needed).
+    assert.equal(await page.getByTestId("rotate-credential").first().getAttribute("aria-disabled"), null, "its own rotation is unavailable");
     await page.goto("/agents/new");
     await page.waitForURL((u) => u.pathname === "/agents");
     await page.goto(`/agents/${agentId}`);
@@ -402,6 +470,53 @@ test("the dashboard against the live mesh", { skip: !live && "DASHBOARD_URL, AGE
     assert.match(text, /audit:read/);
     await shot(page, "14-readonly-audit-403.png");
     await axe(page, "the audit log, forbidden");
+  });
+
+  await t.test("an agent sees only its owner's agents; another owner's is not found (needs authz)", { skip: !authzEnforced && "the gateway does not enforce authz: /v1 answers without a token" }, async () => {
+    strangerId = (await adminApi("POST", `/v1/agents?requestId=${STRANGER}`, { name: STRANGER, owner: OTHER_OWNER, scopes: ["agents:read"] })).agentId;
+    await page.goto("/agents");
+    const ownerBox = page.getByLabel("Owner");
+    assert.equal(await ownerBox.inputValue(), OWNER);
+    assert.equal(await ownerBox.getAttribute("readonly"), "");
+    await page.locator(`[data-testid=agents-table] >> text=${READER}`).waitFor();
+    const owners = await page.locator("[data-testid=agents-table] tr[data-agent]").evaluateAll((rows) => rows.map((r) => r.dataset.owner));
+    assert.ok(owners.length > 0 && owners.every((o) => o === OWNER), `the list shows owners ${owners.join(", ")}`);
+    await page.getByLabel("Name").fill(STRANGER);
+    await page.getByText("No agent matches these filters").waitFor();
+    await page.goto(`/agents/${strangerId}`);
+    await page.getByTestId("agent-not-found").waitFor();
+    await page.getByRole("heading", { name: "Agent not found", level: 1 }).waitFor();
+    assert.ok(!(await page.content()).includes(STRANGER), "another owner's agent shows its name");
+    await shot(page, "15-other-owner-not-found.png");
+    await axe(page, "another owner's agent");
+  });
+
+  await t.test("an auditor reads only its owner's events and cannot verify the chain (needs authz)", { skip: !authzEnforced && "the gateway does not enforce authz: /v1 answers without a token" }, async () => {
+    const auditor = await adminApi("POST", `/v1/agents?requestId=${AUDITOR}`, { name: AUDITOR, owner: OWNER, scopes: ["agents:read", "audit:read"] });
+    const cred = await adminApi("POST", `/v1/agents/${auditor.agentId}/credentials`, {});
+    await page.getByTestId("identity-menu").click();
+    await page.getByTestId("sign-out").click();
+    await page.waitForURL("**/login");
+    await signInEventually(page, auditor.agentId, cred.clientSecret);
+    await page.goto("/audit");
+    await page.getByRole("heading", { name: "Audit Log", level: 1 }).waitFor();
+    await page.locator("[data-testid=chain-status][data-state=not-allowed]").waitFor();
+    const verify = page.getByTestId("verify-chain");
+    assert.equal(await verify.getAttribute("aria-disabled"), "true");
+    assert.match(await verify.getAttribute("data-disabled-reason"), /platform:admin/);
+    assert.equal(await page.getByLabel("Owner").count(), 0, "a non-platform agent is offered an owner filter");
+    await page.locator("[data-testid=audit-table] tr[data-action]").first().waitFor();
+    const owners = await page.locator("[data-testid=audit-table] tr[data-action]").evaluateAll((rows) => rows.map((r) => r.dataset.owner));
+    assert.ok(owners.every((o) => o === OWNER), `the audit log shows owners ${owners.join(", ")}`);
+    await shot(page, "16-auditor-audit-log.png");
+    await axe(page, "the audit log of one owner");
+    await page.locator("[data-testid=audit-table] tr[data-action]").first().getByRole("link", { name: /Details/ }).click();
+    assert.equal(await page.getByTestId("event-owner").innerText(), OWNER);
+    await page.keyboard.press("Escape");
+    // Another owner's agent has no events for it.
+    await page.getByLabel("Agent ID").fill(strangerId);
+    await page.getByTestId("apply-filters").click();
+    await page.getByText("No events match").waitFor();
   });
 
   await t.test("no page error and no CSP violation", () => {

@@ -540,3 +540,80 @@ func statsListenerAddr(img *envoyImage) string {
 	}
 	return mm[1] + ":" + mm[2]
 }
+
+// TestComposeBootstrap checks the one-shot that gives the compose stack its
+// first platform admin: the CLI's image, the bootstrap command printing the
+// credential once, settings the bootstrap reads, each service it calls by
+// name and port, and a container that runs once and is as locked down as
+// the services.
+func TestComposeBootstrap(t *testing.T) {
+	m := loadMesh(t)
+	p := loadCompose(t, m, composeBase)
+	bs := m.Bootstrap
+	svc, ok := p.Services[bs.Name]
+	if !ok {
+		t.Fatalf("no compose service %q: a compose deployment would have no way to its first admin", bs.Name)
+	}
+	if svc.Build == nil || argOf(svc.Build, "MODULE") != bs.Module || argOf(svc.Build, "CMD") != cliCommand || svc.Build.Target != "" {
+		t.Errorf("build: want args MODULE=%s CMD=%s and the default target", bs.Module, cliCommand)
+	}
+	checkBootstrapArgs(t, svc.Command, "stdout")
+	if svc.Restart != "no" {
+		t.Errorf("restart %q, want \"no\": a one-shot that exits 0 must not be restarted", svc.Restart)
+	}
+	if !svc.ReadOnly || !nonRootUser(svc.User) || !slices.Contains(svc.CapDrop, "ALL") {
+		t.Errorf("want read_only, a non-root user and cap_drop ALL (got %v, %q, %v)", svc.ReadOnly, svc.User, svc.CapDrop)
+	}
+	if len(svc.Ports) > 0 || len(svc.Expose) > 0 {
+		t.Errorf("publishes or exposes %v %v: it listens on nothing", svc.Ports, svc.Expose)
+	}
+	var names []string
+	for k := range svc.Environment {
+		names = append(names, k)
+	}
+	checkEnvNames(t, bs, names)
+	envoyImg := loadEnvoyImage(t)
+	checkEnv(t, m, bs, func(v string) (string, bool) { return envValue(svc, v) }, envoyImg, func(dep string) string { return dep })
+	for dep := range m.Deps(bs) {
+		if _, ok := svc.DependsOn[dep]; !ok {
+			t.Errorf("depends_on lacks %s, which it calls", dep)
+		}
+	}
+	// The URL handed over with the secret is the one tokens name.
+	issuer, _ := envValue(p.Services["token"], "ISSUER")
+	if u, _ := envValue(svc, "AGENTIDP_URL"); u != issuer {
+		t.Errorf("AGENTIDP_URL=%q, the token service's ISSUER is %q", u, issuer)
+	}
+}
+
+// checkBootstrapArgs checks a command line that runs `agentidp bootstrap`
+// with the given kind of output (stdout, k8s-secret, vault): the
+// subcommand, one --output, and no flag that would rotate or replace on
+// every run (those are an operator's decision, never a deployment's).
+func checkBootstrapArgs(t *testing.T, args []string, output string) string {
+	t.Helper()
+	if len(args) == 0 || args[0] != "bootstrap" {
+		t.Errorf("command %v, want `bootstrap ...` (the image's entrypoint is agentidp)", args)
+		return ""
+	}
+	var value string
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--output" || a == "-o":
+			if i+1 < len(args) {
+				value = args[i+1]
+				i++
+			}
+		case strings.HasPrefix(a, "--output="):
+			value = strings.TrimPrefix(a, "--output=")
+		case a == "--rotate" || a == "--rotate-if-missing" || a == "--force":
+			t.Errorf("command %v passes %s: every run would rotate or replace the admin", args, a)
+		}
+	}
+	kind, arg, _ := strings.Cut(value, "=")
+	if kind != output || (output != "stdout" && arg == "") {
+		t.Errorf("command %v: --output %q, want %s", args, value, output)
+	}
+	return arg
+}

@@ -334,10 +334,17 @@ func TestImageBuildContexts(t *testing.T) {
 		}
 	}
 	copied := []string{"libs"} // besides the module itself (COPY in the Dockerfile)
+	// Every deployable's image, and the CLI's (the bootstrap one-shot).
+	type image struct{ name, module, cmd string }
+	var images []image
 	for _, name := range m.Names() {
-		s := m.Services[name]
-		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile(filepath.Join(m.Root, s.Module, "go.mod"))
+		images = append(images, image{name, m.Services[name].Module, name})
+	}
+	images = append(images, image{cliModule, m.Bootstrap.Module, cliCommand})
+	for _, img := range images {
+		name, module := img.cmd, img.module
+		t.Run(img.name, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join(m.Root, module, "go.mod"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -349,7 +356,7 @@ func TestImageBuildContexts(t *testing.T) {
 			// image copies.
 			replaced := map[string]string{}
 			for _, r := range mf.Replace {
-				replaced[r.Old.Path] = filepath.ToSlash(filepath.Clean(filepath.Join(s.Module, r.New.Path)))
+				replaced[r.Old.Path] = filepath.ToSlash(filepath.Clean(filepath.Join(module, r.New.Path)))
 			}
 			for _, r := range mf.Require {
 				if !strings.HasPrefix(r.Mod.Path, "github.com/sentryagent/agentidp/") {
@@ -357,12 +364,12 @@ func TestImageBuildContexts(t *testing.T) {
 				}
 				dir, ok := replaced[r.Mod.Path]
 				if !ok {
-					t.Errorf("%s requires %s without a replace: a GOWORK=off build cannot find it", s.Module, r.Mod.Path)
+					t.Errorf("%s requires %s without a replace: a GOWORK=off build cannot find it", module, r.Mod.Path)
 				} else if !slices.Contains(copied, dir) {
-					t.Errorf("%s replaces %s with %s, which the Dockerfile does not copy (only libs/ and the module)", s.Module, r.Mod.Path, dir)
+					t.Errorf("%s replaces %s with %s, which the Dockerfile does not copy (only libs/ and the module)", module, r.Mod.Path, dir)
 				}
 			}
-			for _, f := range []string{s.Module + "/go.mod", s.Module + "/go.sum", "libs/go.mod", "libs/go.sum", s.Module + "/cmd/" + name + "/main.go"} {
+			for _, f := range []string{module + "/go.mod", module + "/go.sum", "libs/go.mod", "libs/go.sum", module + "/cmd/" + name + "/main.go"} {
 				if excluded(f) {
 					t.Errorf(".dockerignore excludes %s", f)
 				}
@@ -372,7 +379,7 @@ func TestImageBuildContexts(t *testing.T) {
 			}
 			// The packages of the binary, resolved exactly as the image build does.
 			cmd := exec.Command("go", "list", "-deps", "-json=Dir,GoFiles,EmbedFiles,Module", "./cmd/"+name)
-			cmd.Dir = filepath.Join(m.Root, s.Module)
+			cmd.Dir = filepath.Join(m.Root, module)
 			cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly", "CGO_ENABLED=0")
 			out, err := cmd.Output()
 			if err != nil {
@@ -383,7 +390,7 @@ func TestImageBuildContexts(t *testing.T) {
 				if bytes.Contains(stderr, []byte("dial tcp")) || bytes.Contains(stderr, []byte("no such host")) {
 					t.Skipf("GOWORK=off needs modules the cache lacks and the Go proxy is unreachable: %s", stderr)
 				}
-				t.Fatalf("GOWORK=off go list ./cmd/%s in %s: %v\n%s", name, s.Module, err, stderr)
+				t.Fatalf("GOWORK=off go list ./cmd/%s in %s: %v\n%s", name, module, err, stderr)
 			}
 			dec := json.NewDecoder(bytes.NewReader(out))
 			files := 0

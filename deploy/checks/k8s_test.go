@@ -12,9 +12,11 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -38,6 +40,10 @@ type rendered struct {
 	Policies     []*networkingv1.NetworkPolicy
 	PDBs         []*policyv1.PodDisruptionBudget
 	HPAs         []*autoscalingv2.HorizontalPodAutoscaler
+	Jobs         []*batchv1.Job
+	Accounts     map[string]*corev1.ServiceAccount
+	Roles        map[string]*rbacv1.Role
+	Bindings     []*rbacv1.RoleBinding
 	Secrets      []string
 	SecretRefs   map[string]bool // "name/key" referenced by env
 	Unrecognised []string
@@ -57,6 +63,7 @@ func buildOverlay(t *testing.T, dir string) *rendered {
 	r := &rendered{
 		Deployments: map[string]*appsv1.Deployment{}, Services: map[string]*corev1.Service{},
 		ConfigMaps: map[string]*corev1.ConfigMap{}, SecretRefs: map[string]bool{},
+		Accounts: map[string]*corev1.ServiceAccount{}, Roles: map[string]*rbacv1.Role{},
 	}
 	namespaces := map[string]bool{}
 	for _, res := range resMap.Resources() {
@@ -85,6 +92,14 @@ func buildOverlay(t *testing.T, dir string) *rendered {
 			r.PDBs = append(r.PDBs, o)
 		case *autoscalingv2.HorizontalPodAutoscaler:
 			r.HPAs = append(r.HPAs, o)
+		case *batchv1.Job:
+			r.Jobs = append(r.Jobs, o)
+		case *corev1.ServiceAccount:
+			r.Accounts[o.Name] = o
+		case *rbacv1.Role:
+			r.Roles[o.Name] = o
+		case *rbacv1.RoleBinding:
+			r.Bindings = append(r.Bindings, o)
 		case *corev1.Secret:
 			r.Secrets = append(r.Secrets, o.Name)
 		case *corev1.Namespace:
@@ -216,6 +231,7 @@ func TestKubernetes(t *testing.T) {
 			for _, name := range m.Names() {
 				t.Run(name, func(t *testing.T) { checkK8sService(t, m, r, m.Services[name], envoyImg, overlay) })
 			}
+			t.Run("bootstrap", func(t *testing.T) { checkK8sBootstrap(t, m, r, envoyImg, overlay) })
 		})
 	}
 }
@@ -593,4 +609,208 @@ func TestKubernetesStrictDecoding(t *testing.T) {
 		t.Fatal("a misspelt field decoded without error")
 	}
 	var _ runtime.Object = &appsv1.Deployment{}
+}
+
+// checkK8sBootstrap checks the Job that gives a Kubernetes deployment its
+// first platform admin: the CLI's image running `bootstrap --output
+// k8s-secret=NAME`, its settings, a service account whose Role allows
+// exactly what the Job does with the Secret (and nothing else), a
+// NetworkPolicy letting it reach the services it calls and the API server
+// only, and the Secret documented for operators.
+func checkK8sBootstrap(t *testing.T, m *mesh, r *rendered, envoyImg *envoyImage, overlay string) {
+	bs := m.Bootstrap
+	var job *batchv1.Job
+	var c *corev1.Container
+	for _, j := range r.Jobs {
+		for _, cc := range allContainers(&j.Spec.Template.Spec) {
+			if imageName(cc.Image) == cliModule {
+				job, c = j, cc
+			}
+		}
+	}
+	if job == nil {
+		t.Fatalf("no Job runs the %s image: a Kubernetes deployment would have no way to its first admin", cliModule)
+	}
+	pod := &job.Spec.Template.Spec
+	podLabels := job.Spec.Template.Labels
+	if podLabels["app.kubernetes.io/name"] != bs.Name {
+		t.Errorf("the Job's pods are labelled app.kubernetes.io/name=%q, want %q (the services' policies admit it by that name)", podLabels["app.kubernetes.io/name"], bs.Name)
+	}
+	secretName := checkBootstrapArgs(t, append(append([]string{}, c.Command...), c.Args...), "k8s-secret")
+
+	// A Job that runs once and can run again.
+	if p := pod.RestartPolicy; p != corev1.RestartPolicyNever && p != corev1.RestartPolicyOnFailure {
+		t.Errorf("restartPolicy %q", p)
+	}
+	if job.Spec.BackoffLimit == nil || job.Spec.ActiveDeadlineSeconds == nil {
+		t.Errorf("want a backoffLimit and an activeDeadlineSeconds: retries, but not forever")
+	}
+	if job.Spec.TTLSecondsAfterFinished == nil {
+		t.Errorf("no ttlSecondsAfterFinished: a finished Job is immutable, so the next apply with a new image would fail")
+	}
+	for _, cc := range allContainers(pod) {
+		checkContainerBasics(t, pod, cc)
+	}
+	if overlay == "production" {
+		if tag := c.Image[strings.LastIndex(c.Image, ":")+1:]; tag == "dev" || tag == "latest" || !strings.Contains(c.Image, ":") {
+			t.Errorf("production runs image %s: pin a release tag", c.Image)
+		}
+	}
+
+	// Settings: what the bootstrap reads, each service by name and port,
+	// and the URL tokens name (the token service's ISSUER, from the same
+	// ConfigMap key).
+	var names []string
+	literal := map[string]string{}
+	set := map[string]bool{}
+	for _, e := range c.Env {
+		names = append(names, e.Name)
+		set[e.Name] = true
+		if e.ValueFrom == nil {
+			literal[e.Name] = e.Value
+		}
+		if secretLike.MatchString(e.Name) && (e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil) {
+			t.Errorf("%s is not taken from a Secret", e.Name)
+		}
+	}
+	checkEnvNames(t, bs, names)
+	checkEnv(t, m, bs, func(v string) (string, bool) {
+		if l, ok := literal[v]; ok {
+			return l, true
+		}
+		return "", set[v]
+	}, envoyImg, func(dep string) string { return dep })
+	envSource := func(c *corev1.Container, name string) string {
+		for _, e := range c.Env {
+			if e.Name == name && e.ValueFrom != nil && e.ValueFrom.ConfigMapKeyRef != nil {
+				return e.ValueFrom.ConfigMapKeyRef.Name + "/" + e.ValueFrom.ConfigMapKeyRef.Key
+			}
+		}
+		return ""
+	}
+	if tok := r.Deployments["token"]; tok != nil {
+		if want, got := envSource(containerFor(tok, "token"), "ISSUER"), envSource(c, "AGENTIDP_URL"); got == "" || got != want {
+			t.Errorf("AGENTIDP_URL comes from %q, the token service's ISSUER from %q", got, want)
+		}
+	}
+
+	// The API: its own service account, with a token (the only pod that
+	// has one), bound to a Role that allows exactly the Secret's get,
+	// update and create.
+	sa := pod.ServiceAccountName
+	if sa == "" || r.Accounts[sa] == nil {
+		t.Fatalf("serviceAccountName %q is not a ServiceAccount of the manifests", sa)
+	}
+	if pod.AutomountServiceAccountToken == nil || !*pod.AutomountServiceAccountToken {
+		t.Errorf("automountServiceAccountToken is not true: the bootstrap needs its token to write the Secret")
+	}
+	for name, d := range r.Deployments {
+		if a := d.Spec.Template.Spec.AutomountServiceAccountToken; a == nil || *a {
+			t.Errorf("Deployment %s mounts a service account token; only the bootstrap talks to the API", name)
+		}
+	}
+	granted := map[string]bool{}
+	for _, b := range r.Bindings {
+		bound := false
+		for _, s := range b.Subjects {
+			if s.Kind == rbacv1.ServiceAccountKind && s.Name == sa && s.Namespace == r.Namespace {
+				bound = true
+			}
+		}
+		if !bound {
+			continue
+		}
+		role := r.Roles[b.RoleRef.Name]
+		if b.RoleRef.Kind != "Role" || role == nil {
+			t.Errorf("RoleBinding %s binds %s %s, not a Role of the manifests", b.Name, b.RoleRef.Kind, b.RoleRef.Name)
+			continue
+		}
+		for _, rule := range role.Rules {
+			for _, g := range rule.APIGroups {
+				for _, res := range rule.Resources {
+					for _, v := range rule.Verbs {
+						names := rule.ResourceNames
+						if len(names) == 0 {
+							names = []string{"*"}
+						}
+						for _, n := range names {
+							granted[g+"/"+res+"/"+n+":"+v] = true
+						}
+					}
+				}
+			}
+			if len(rule.NonResourceURLs) > 0 {
+				t.Errorf("Role %s grants non-resource URLs %v", role.Name, rule.NonResourceURLs)
+			}
+		}
+	}
+	want := map[string]bool{
+		"/secrets/" + secretName + ":get": true, "/secrets/" + secretName + ":update": true,
+		// RBAC cannot limit create to a name: the name is not part of the
+		// request it authorises.
+		"/secrets/*:create": true,
+	}
+	for g := range granted {
+		if !want[g] {
+			t.Errorf("the bootstrap's service account may %s; it needs only get and update of the Secret %s, and create", g, secretName)
+		}
+	}
+	for g := range want {
+		if !granted[g] {
+			t.Errorf("the bootstrap's service account may not %s", g)
+		}
+	}
+
+	// The network: nothing in, out only to the services it calls and to
+	// the API server.
+	selected := false
+	for _, np := range r.Policies {
+		if !selects(&np.Spec.PodSelector, podLabels) {
+			continue
+		}
+		if len(np.Spec.PodSelector.MatchLabels)+len(np.Spec.PodSelector.MatchExpressions) > 0 {
+			selected = true
+		}
+		if len(np.Spec.Ingress) > 0 {
+			t.Errorf("NetworkPolicy %s admits ingress to the bootstrap, which serves nothing", np.Name)
+		}
+	}
+	if !selected {
+		t.Errorf("no NetworkPolicy of its own selects the bootstrap's pods")
+	}
+	egressTo := func(peer string, port int) bool {
+		for _, np := range r.Policies {
+			if !selects(&np.Spec.PodSelector, podLabels) {
+				continue
+			}
+			for _, rule := range np.Spec.Egress {
+				if !rulePorts(rule.Ports, port) {
+					continue
+				}
+				for _, p := range rule.To {
+					if peerName(p) == peer || (strings.HasPrefix(peer, "ipBlock:") && strings.HasPrefix(peerName(p), "ipBlock:")) {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+	for dep := range m.Deps(bs) {
+		if !egressTo(dep, m.Services[dep].ServePort()) {
+			t.Errorf("no egress rule lets it reach %s:%d, which it calls", dep, m.Services[dep].ServePort())
+		}
+	}
+	if !egressTo("ipBlock:", 443) {
+		t.Errorf("no egress rule lets it reach the Kubernetes API (443)")
+	}
+
+	// Operators find the Secret in the docs.
+	docs, err := os.ReadFile(filepath.Join(m.Root, "docs", "deploy.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(docs), "`"+secretName+"`") {
+		t.Errorf("docs/deploy.md does not name the Secret %s the bootstrap Job writes", secretName)
+	}
 }

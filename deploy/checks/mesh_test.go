@@ -121,6 +121,11 @@ func (s *service) Stores() []string {
 type mesh struct {
 	Root     string
 	Services map[string]*service
+	// Bootstrap is `agentidp bootstrap`, the one-shot that creates the
+	// first platform admin (compose service, Kubernetes Job, Terraform
+	// task): not a deployable, but a caller of the services it names with
+	// AGENTIDP_<SERVICE>_ADDR.
+	Bootstrap *service
 	// Routed are the gateway catalog's service names, in catalog order, and
 	// whether each is reached over HTTP (else gRPC).
 	Routed   []string
@@ -150,7 +155,9 @@ func (m *mesh) dependencyOf(s *service, name string) string {
 	if !strings.HasSuffix(name, "_ADDR") && !strings.HasSuffix(name, "_URL") {
 		return ""
 	}
-	prefix, _, _ := strings.Cut(name, "_")
+	// The CLI's settings carry the product's prefix
+	// (AGENTIDP_REGISTRY_ADDR): the service is the word after it.
+	prefix, _, _ := strings.Cut(strings.TrimPrefix(name, "AGENTIDP_"), "_")
 	dep := strings.ToLower(prefix)
 	if _, ok := m.Services[dep]; ok {
 		return dep
@@ -188,8 +195,8 @@ func (m *mesh) Deps(s *service) map[string]string {
 	return out
 }
 
-// Callers returns who dials s: services whose settings name it, and the
-// gateway for every service it routes to.
+// Callers returns who dials s: services whose settings name it, the
+// gateway for every service it routes to, and the bootstrap.
 func (m *mesh) Callers(name string) []string {
 	var out []string
 	for _, other := range m.Services {
@@ -199,6 +206,9 @@ func (m *mesh) Callers(name string) []string {
 	}
 	if slices.Contains(m.Routed, name) && !slices.Contains(out, "gateway") {
 		out = append(out, "gateway")
+	}
+	if _, ok := m.Deps(m.Bootstrap)[name]; ok {
+		out = append(out, m.Bootstrap.Name)
 	}
 	sort.Strings(out)
 	return out
@@ -281,7 +291,40 @@ func parseMesh() (*mesh, error) {
 	if err := parseCatalog(root, m); err != nil {
 		return nil, fmt.Errorf("gateway catalog: %w", err)
 	}
+	if m.Bootstrap, err = parseBootstrap(root, work); err != nil {
+		return nil, fmt.Errorf("agentidp bootstrap: %w", err)
+	}
 	return m, nil
+}
+
+// The operator CLI and the struct whose env tags are the bootstrap's
+// settings (cli/internal/command).
+const (
+	cliModule       = "cli"
+	cliCommand      = "agentidp"
+	bootstrapEnvDir = "internal/command"
+	bootstrapEnvTyp = "bootstrapEnv"
+)
+
+// parseBootstrap reads the bootstrap's settings from the CLI's source.
+func parseBootstrap(root string, work *modfile.WorkFile) (*service, error) {
+	if !slices.ContainsFunc(work.Use, func(u *modfile.Use) bool { return filepath.Clean(u.Path) == cliModule }) {
+		return nil, fmt.Errorf("go.work does not use ./%s", cliModule)
+	}
+	if _, err := os.Stat(filepath.Join(root, cliModule, "cmd", cliCommand, "main.go")); err != nil {
+		return nil, err
+	}
+	pkg, err := parseDir(filepath.Join(root, cliModule, bootstrapEnvDir))
+	if err != nil {
+		return nil, err
+	}
+	st := findStruct(pkg, bootstrapEnvTyp)
+	if st == nil {
+		return nil, fmt.Errorf("%s/%s: no struct %s", cliModule, bootstrapEnvDir, bootstrapEnvTyp)
+	}
+	env := map[string]envVar{}
+	collectEnv(st, env)
+	return &service{Name: "bootstrap", Module: cliModule, Env: env}, nil
 }
 
 // parseCommonConfig reads libs/config's Common struct, embedded by every Config.
@@ -528,6 +571,18 @@ func TestMesh(t *testing.T) {
 		if wantHTTP := s.ServeVar() == "HTTP_ADDR"; m.RoutedHT[name] != wantHTTP {
 			t.Errorf("%s: the catalog's protocol (HTTP=%v) disagrees with its serving listener %s", name, m.RoutedHT[name], s.ServeVar())
 		}
+	}
+	// The bootstrap calls the services that hold agents and credentials,
+	// through settings a deployment can point at them.
+	bs := m.Bootstrap
+	t.Logf("agentidp bootstrap calls %v", m.Deps(bs))
+	for _, want := range []string{"registry", "credentials"} {
+		if _, ok := m.Deps(bs)[want]; !ok {
+			t.Errorf("agentidp bootstrap has no AGENTIDP_%s_ADDR setting (cli/%s.%s)", strings.ToUpper(want), bootstrapEnvDir, bootstrapEnvTyp)
+		}
+	}
+	if len(bs.listenVars(m)) > 0 {
+		t.Errorf("agentidp bootstrap listens (%v): it is a one-shot client", bs.listenVars(m))
 	}
 	// Every process listens on its own ports: Cloud Run instances and the
 	// gateway pod share one network namespace, so a clash would bite there.

@@ -541,3 +541,108 @@ func TestTerraformComputeEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestTerraformBootstrap checks the first-admin bootstrap of each compute
+// module (an ECS one-off task on AWS, a container in every Cloud Run
+// instance on Google Cloud): it sets only settings the bootstrap reads,
+// names every service the bootstrap calls, takes its Vault token from a
+// secret, lets it reach those services, and runs `bootstrap --output
+// vault=PATH` with the path the module's output names.
+func TestTerraformBootstrap(t *testing.T) {
+	m := loadMesh(t)
+	bs := m.Bootstrap
+	var deps []string
+	for dep := range m.Deps(bs) {
+		deps = append(deps, dep)
+	}
+	sort.Strings(deps)
+	for _, p := range providers {
+		t.Run(p, func(t *testing.T) {
+			dir := filepath.Join(m.Root, tfModules, "agentidp", "compute", p)
+			files, _ := filepath.Glob(filepath.Join(dir, "*.tf"))
+			locals := map[string]hclsyntax.Expression{}
+			var commands [][]string
+			for _, f := range files {
+				file, diags := hclparse.NewParser().ParseHCLFile(f)
+				if diags.HasErrors() {
+					t.Fatal(diags)
+				}
+				body := file.Body.(*hclsyntax.Body)
+				for _, b := range body.Blocks {
+					if b.Type == "locals" {
+						for name, attr := range b.Body.Attributes {
+							locals[name] = attr.Expr
+						}
+					}
+				}
+				// Every list literal that starts with "bootstrap": a command line.
+				hclsyntax.VisitAll(body, func(n hclsyntax.Node) hcl.Diagnostics {
+					tup, ok := n.(*hclsyntax.TupleConsExpr)
+					if !ok || len(tup.Exprs) == 0 {
+						return nil
+					}
+					var args []string
+					for _, e := range tup.Exprs {
+						v, d := e.Value(nil)
+						if d.HasErrors() || v.Type() != cty.String {
+							return nil
+						}
+						args = append(args, v.AsString())
+					}
+					if args[0] == "bootstrap" {
+						commands = append(commands, args)
+					}
+					return nil
+				})
+			}
+			keys := func(name string) []string {
+				expr, ok := locals[name]
+				if !ok {
+					t.Fatalf("compute/%s: no local.%s", p, name)
+				}
+				obj, ok := expr.(*hclsyntax.ObjectConsExpr)
+				if !ok {
+					t.Fatalf("compute/%s: local.%s is not an object literal", p, name)
+				}
+				var out []string
+				for _, item := range obj.Items {
+					out = append(out, hcl.ExprAsKeyword(item.KeyExpr))
+				}
+				return out
+			}
+			env, secrets := keys("bootstrap_env"), keys("bootstrap_secrets")
+			for _, k := range append(append([]string{}, env...), secrets...) {
+				if !bs.knows(k) {
+					t.Errorf("the bootstrap's environment sets %s, which agentidp bootstrap does not read", k)
+				}
+			}
+			for _, k := range env {
+				if secretLike.MatchString(k) {
+					t.Errorf("local.bootstrap_env sets %s in the clear: take it from a secret (local.bootstrap_secrets)", k)
+				}
+			}
+			for _, dep := range deps {
+				if v := m.Deps(bs)[dep]; !slices.Contains(env, v) {
+					t.Errorf("local.bootstrap_env does not set %s: the bootstrap would dial %s on its loopback default", v, dep)
+				}
+			}
+			if !slices.Contains(secrets, "VAULT_TOKEN") || !slices.Contains(env, "VAULT_ADDR") {
+				t.Errorf("the bootstrap writes to Vault: want VAULT_ADDR in local.bootstrap_env and VAULT_TOKEN in local.bootstrap_secrets")
+			}
+			calls, d := locals["bootstrap_calls"].Value(nil)
+			if d.HasErrors() || !slices.Equal(ctyStrings(calls), deps) {
+				t.Errorf("local.bootstrap_calls (who admits it, or whom it waits for) is %v, the bootstrap calls %v", calls.GoString(), deps)
+			}
+			pathVal, d := locals["bootstrap_path"].Value(nil)
+			if d.HasErrors() || pathVal.Type() != cty.String {
+				t.Fatalf("compute/%s: local.bootstrap_path is not a literal string", p)
+			}
+			if len(commands) != 1 {
+				t.Fatalf("compute/%s: %d command lines start with \"bootstrap\", want one: %v", p, len(commands), commands)
+			}
+			if path := checkBootstrapArgs(t, commands[0], "vault"); path != pathVal.AsString() {
+				t.Errorf("the bootstrap writes to vault=%s, the output platform_admin_vault_path names %s", path, pathVal.AsString())
+			}
+		})
+	}
+}

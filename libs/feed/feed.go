@@ -34,7 +34,7 @@ type Stream[E Event] interface {
 // end when ctx does.
 type Open[E Event] func(ctx context.Context, afterSequence int64) (Stream[E], error)
 
-// Cursor persists the sequence of the last event handled (PostgresCursor,
+// Cursor persists the sequence of the last event handled (postgres.FeedCursor,
 // MemoryCursor, the token service's Redis cursor).
 type Cursor interface {
 	Load(ctx context.Context) (int64, error)

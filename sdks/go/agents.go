@@ -11,7 +11,9 @@ import (
 )
 
 // AgentsService registers agents and manages their lifecycle
-// (/v1/agents).
+// (/v1/agents). A caller without platform:admin reaches only its own
+// owner's agents: another owner's agent answers AGENT_NOT_FOUND (404), the
+// error an agent that does not exist gives.
 type AgentsService struct{ c *Client }
 
 // Register creates an agent in status active. It is retried safely: the

@@ -18,6 +18,7 @@ func (s *AuditService) QueryPage(ctx context.Context, f AuditFilter, pageToken s
 	set(q, "action", f.Action)
 	set(q, "outcome", f.Outcome)
 	set(q, "actor", f.Actor)
+	set(q, "owner", f.Owner)
 	set(q, "pageToken", pageToken)
 	if !f.StartTime.IsZero() {
 		q.Set("startTime", f.StartTime.UTC().Format(time.RFC3339Nano))

@@ -304,9 +304,9 @@ func (r *runner) exec(s step, a map[string]any) (any, error) {
 		allow(r.t, a, "token")
 		return nil, c.Tokens.Revoke(ctx, idp.Secret(str(a, "token")))
 	case "audit.query":
-		allow(r.t, a, "agentId", "action", "outcome", "actor", "pageSize", "limit")
+		allow(r.t, a, "agentId", "action", "outcome", "actor", "owner", "pageSize", "limit")
 		f := idp.AuditFilter{AgentID: str(a, "agentId"), Action: str(a, "action"), Outcome: str(a, "outcome"),
-			Actor: str(a, "actor"), PageSize: num(a, "pageSize")}
+			Actor: str(a, "actor"), Owner: str(a, "owner"), PageSize: num(a, "pageSize")}
 		return collect(c.Audit.Query(ctx, f), num(a, "limit"))
 	case "audit.get":
 		allow(r.t, a, "eventId")
@@ -385,7 +385,7 @@ func plain(v any) any {
 		return map[string]any{"accessToken": x.AccessToken.Reveal(), "tokenType": x.TokenType,
 			"expiresIn": float64(x.ExpiresIn), "scope": x.Scope}
 	case *idp.Introspection:
-		return map[string]any{"active": x.Active, "scope": x.Scope, "clientId": x.ClientID, "sub": x.Sub,
+		return map[string]any{"active": x.Active, "scope": x.Scope, "owner": x.Owner, "clientId": x.ClientID, "sub": x.Sub,
 			"exp": float64(x.Exp), "iat": float64(x.Iat), "jti": x.Jti, "iss": x.Iss, "aud": plain(x.Aud),
 			"tokenType": x.TokenType}
 	case *idp.IssuedCredential:
@@ -566,6 +566,16 @@ func matchOp(op string, arg, act any, where string) error {
 			}
 		default:
 			return fail()
+		}
+	case "$every":
+		items, ok := act.([]any)
+		if !ok {
+			return fail()
+		}
+		for i, it := range items {
+			if err := match(arg, it, fmt.Sprintf("%s[%d]", where, i)); err != nil {
+				return err
+			}
 		}
 	case "$notContains":
 		s, ok := act.(string)

@@ -8,11 +8,14 @@ import (
 
 // Agent is a registered AI agent. Its AgentID is also its OAuth client_id.
 type Agent struct {
-	AgentID          string            `json:"agentId"`
-	Name             string            `json:"name"`
-	Description      string            `json:"description,omitempty"`
-	AgentType        string            `json:"agentType,omitempty"`
-	Version          string            `json:"version,omitempty"`
+	AgentID     string `json:"agentId"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	AgentType   string `json:"agentType,omitempty"`
+	Version     string `json:"version,omitempty"`
+	// Owner is the agent's tenant: a caller without platform:admin sees
+	// and manages only its own owner's agents (another owner's agent is
+	// AGENT_NOT_FOUND, like one that does not exist).
 	Owner            string            `json:"owner,omitempty"`
 	Capabilities     []string          `json:"capabilities,omitempty"`
 	Scopes           []string          `json:"scopes,omitempty"`
@@ -22,6 +25,9 @@ type Agent struct {
 	CreatedAt        time.Time         `json:"createdAt,omitzero"`
 	UpdatedAt        time.Time         `json:"updatedAt,omitzero"`
 	DecommissionedAt time.Time         `json:"decommissionedAt,omitzero"`
+	// SuspendedAt is when the agent was last suspended, kept after a
+	// reactivation: tokens issued until then stay invalid.
+	SuspendedAt time.Time `json:"suspendedAt,omitzero"`
 	// Etag changes with every update; pass it to Update to make it
 	// conditional.
 	Etag string `json:"etag,omitempty"`
@@ -37,10 +43,12 @@ const (
 // AgentInput registers an agent. Name is required; the server assigns the
 // id, status and timestamps.
 type AgentInput struct {
-	Name          string            `json:"name"`
-	Description   string            `json:"description,omitempty"`
-	AgentType     string            `json:"agentType,omitempty"`
-	Version       string            `json:"version,omitempty"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	AgentType   string `json:"agentType,omitempty"`
+	Version     string `json:"version,omitempty"`
+	// Owner defaults to the caller's own; naming another needs
+	// platform:admin.
 	Owner         string            `json:"owner,omitempty"`
 	Capabilities  []string          `json:"capabilities,omitempty"`
 	Scopes        []string          `json:"scopes,omitempty"`
@@ -59,7 +67,7 @@ type AgentUpdate struct {
 	Description   *string
 	AgentType     *string
 	Version       *string
-	Owner         *string
+	Owner         *string // moving an agent to another owner needs platform:admin
 	Capabilities  *[]string
 	Scopes        *[]string
 	DeploymentEnv *string
@@ -76,7 +84,9 @@ func Ptr[T any](v T) *T { return &v }
 
 // AgentFilter selects agents to list. Zero fields do not filter.
 type AgentFilter struct {
-	Status    string
+	Status string
+	// Owner filters by owner; a caller without platform:admin only ever
+	// sees its own owner's agents, whatever it asks for.
 	Owner     string
 	AgentType string
 	Search    string // case-insensitive substring of the name
@@ -154,6 +164,7 @@ type TokenResponse struct {
 type Introspection struct {
 	Active    bool     `json:"active"`
 	Scope     string   `json:"scope,omitempty"`
+	Owner     string   `json:"owner,omitempty"` // the token's agent's owner (tenant)
 	ClientID  string   `json:"client_id,omitempty"`
 	TokenType string   `json:"token_type,omitempty"`
 	Exp       int64    `json:"exp,omitempty"`
@@ -180,6 +191,9 @@ type AuditEvent struct {
 	PrevHash      string            `json:"prevHash,omitempty"`
 	Hash          string            `json:"hash,omitempty"`
 	RecordedAt    time.Time         `json:"recordedAt,omitzero"`
+	// Owner is the owner (tenant) whose log the event belongs to: the
+	// owner of the agent concerned; empty for platform events.
+	Owner string `json:"owner,omitempty"`
 }
 
 // UnmarshalJSON accepts Sequence as a JSON number or string.
@@ -200,10 +214,13 @@ func (e *AuditEvent) UnmarshalJSON(b []byte) error {
 
 // AuditFilter selects audit events. Zero fields do not filter.
 type AuditFilter struct {
-	AgentID   string
-	Action    string
-	Outcome   string // success, failure or denied
-	Actor     string
+	AgentID string
+	Action  string
+	Outcome string // success, failure or denied
+	Actor   string
+	// Owner filters by owner; a caller without platform:admin only ever
+	// reads its own owner's events, whatever it asks for.
+	Owner     string
 	StartTime time.Time // inclusive
 	EndTime   time.Time // exclusive
 	PageSize  int       // 1 to 1000; 0: the server's default (50)

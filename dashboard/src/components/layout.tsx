@@ -1,13 +1,15 @@
-import { Activity, Bot, LayoutDashboard, LogOut, Monitor, Moon, ScrollText, ShieldCheck, Sun, User } from "lucide-react";
+import { Activity, Bot, Building2, LayoutDashboard, LogOut, Monitor, Moon, ScrollText, ShieldCheck, Sun, User } from "lucide-react";
 import { useEffect, useRef, type ReactNode } from "react";
 import { NavLink, Outlet, useLocation, useNavigate } from "react-router";
 
+import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import {
   DropdownMenu, DropdownMenuContent, DropdownMenuItem, DropdownMenuLabel, DropdownMenuRadioGroup, DropdownMenuRadioItem,
   DropdownMenuSeparator, DropdownMenuTrigger,
 } from "@/components/ui/dropdown-menu";
-import { useSession, useSessionManager } from "@/hooks/session";
+import { useCallerOwner } from "@/hooks/queries";
+import { usePlatformAdmin, useSession, useSessionManager } from "@/hooks/session";
 import { useTheme, type Theme } from "@/hooks/theme";
 import { formatTime } from "@/lib/format";
 import { SCOPES } from "@/lib/scopes";
@@ -42,8 +44,26 @@ export function ThemeMenu() {
   );
 }
 
+/**
+ * The owner (tenant) the signed-in agent belongs to: what it sees and
+ * manages. A platform admin sees every owner, and the header says so.
+ */
+export function OwnerBadge() {
+  const owner = useCallerOwner();
+  const platform = usePlatformAdmin();
+  return (
+    <div className="flex min-w-0 items-center gap-2 text-sm" data-testid="caller-owner" data-owner={owner ?? ""} data-platform-admin={platform}>
+      <Building2 className="h-4 w-4 shrink-0 text-muted-foreground" aria-hidden />
+      <span className="hidden text-muted-foreground sm:inline">Owner</span>
+      <span className="truncate font-mono text-xs" title={owner}>{owner ?? "…"}</span>
+      {platform && <Badge variant="outline" className="shrink-0" title="platform:admin: sees and manages every owner">platform admin</Badge>}
+    </div>
+  );
+}
+
 function IdentityMenu() {
   const session = useSession();
+  const platform = usePlatformAdmin();
   const manager = useSessionManager();
   const navigate = useNavigate();
   if (!session) {
@@ -61,6 +81,11 @@ function IdentityMenu() {
         <DropdownMenuLabel className="font-normal">
           <p className="text-xs text-muted-foreground">Signed in as</p>
           <p className="break-all font-mono text-xs">{session.clientId}</p>
+          <p className="mt-1 text-xs text-muted-foreground">
+            {platform
+              ? "A platform admin: you see and manage every owner's agents."
+              : "You see and manage only your owner's agents, credentials and audit events."}
+          </p>
           {session.expiresAt && (
             <p className="mt-1 text-xs text-muted-foreground">
               Token valid until {formatTime(session.expiresAt)}{session.canRenew ? ", renewed automatically" : "; sign in again after that"}
@@ -113,7 +138,8 @@ export function AppShell({ children }: { children?: ReactNode }) {
           <NavLink to="/" className="flex items-center gap-2 font-semibold">
             <ShieldCheck className="h-5 w-5" aria-hidden /> AgentIdP
           </NavLink>
-          <div className="ml-auto flex items-center gap-2">
+          <div className="ml-auto flex min-w-0 items-center gap-2">
+            {session && <OwnerBadge />}
             <ThemeMenu />
             <IdentityMenu />
           </div>

@@ -38,6 +38,22 @@ export function useAgent(agentId: string) {
   return useQuery({ queryKey: keys.agent(agentId), queryFn: ({ signal }) => client.agents.get(agentId, { signal }) });
 }
 
+/**
+ * The signed-in agent's owner: its token's owner claim or, for a token
+ * without one, its own agent record (an agent may always read itself).
+ * Undefined while that loads or if it cannot be read.
+ */
+export function useCallerOwner(): string | undefined {
+  const { client, clientId, owner } = useRequiredSession();
+  const q = useQuery({
+    queryKey: keys.agent(clientId),
+    enabled: owner === undefined,
+    queryFn: ({ signal }) => client.agents.get(clientId, { signal }),
+    staleTime: 60_000,
+  });
+  return owner ?? (q.data?.owner || undefined);
+}
+
 export function useCredentials(agentId: string, enabled = true) {
   const { client } = useRequiredSession();
   return useQuery({

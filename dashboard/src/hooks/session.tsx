@@ -1,6 +1,8 @@
 import { createContext, useContext, useSyncExternalStore, type ReactNode } from "react";
 
-import { permission, type Action, type Permission } from "@/lib/scopes";
+import type { Agent } from "@sentryagent/idp-sdk";
+
+import { agentPermission, isPlatformAdmin, permission, type Action, type AgentAction, type Permission } from "@/lib/scopes";
 import type { Session, SessionManager } from "@/lib/session";
 
 const ManagerContext = createContext<SessionManager | undefined>(undefined);
@@ -42,4 +44,15 @@ export function useRequiredSession(): Session {
 export function usePermission(action: Action): Permission {
   const s = useSession();
   return permission(s?.scopes ?? new Set(), action);
+}
+
+/** Whether the signed-in agent may take `action` on `agent` (its scopes, and the escalation rule). */
+export function useAgentPermission(agent: Pick<Agent, "agentId" | "name" | "scopes">, action: AgentAction): Permission {
+  const s = useSession();
+  return agentPermission({ clientId: s?.clientId ?? "", scopes: s?.scopes ?? new Set() }, agent, action);
+}
+
+/** Whether the signed-in agent is a platform admin (sees and manages every owner). */
+export function usePlatformAdmin(): boolean {
+  return isPlatformAdmin(useSession()?.scopes ?? new Set());
 }

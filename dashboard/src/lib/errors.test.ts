@@ -1,7 +1,7 @@
 import { AgentIdPError } from "@sentryagent/idp-sdk";
 import { describe, expect, it } from "vitest";
 
-import { describeError, endsSession, SESSION_EXPIRED } from "./errors";
+import { describeError, endsSession, isNotFound, SESSION_EXPIRED } from "./errors";
 
 const err = (httpStatus: number, code: string, message = "", details: Array<Record<string, unknown>> = []) =>
   new AgentIdPError({ code, message, httpStatus, details, requestId: "req-1" });
@@ -12,6 +12,14 @@ describe("describeError", () => {
     expect(p).toMatchObject({ forbidden: true, title: "Permission denied", code: "INSUFFICIENT_SCOPE", httpStatus: 403, requestId: "req-1" });
     expect(p.detail).toContain("needs the audit:read scope");
     expect(p.detail).toContain("this request needs the scope audit:read");
+  });
+  it("does not blame a scope for a tenancy or escalation denial", () => {
+    for (const code of ["POLICY_DENIED", "SCOPE_ESCALATION", "OWNER_NOT_ALLOWED"]) {
+      const p = describeError(err(403, code, "agent x holds scopes the caller does not hold: audit:read"), "credentials:write");
+      expect(p).toMatchObject({ forbidden: true, title: "Permission denied" });
+      expect(p.detail).not.toContain("needs the credentials:write scope");
+      expect(p.detail).toContain("holds scopes the caller does not hold");
+    }
   });
   it("reads the blamed field from ErrorInfo", () => {
     const p = describeError(err(400, "FIELD_INVALID", "bad", [{ "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "FIELD_INVALID", metadata: { field: "agent.name" } }]));
@@ -30,6 +38,15 @@ describe("describeError", () => {
   });
   it("handles non-API errors", () => {
     expect(describeError(new Error("boom"))).toMatchObject({ title: "Something went wrong", detail: "boom" });
+  });
+});
+
+describe("isNotFound", () => {
+  it("is any 404: an unknown id and another owner's answer alike", () => {
+    expect(isNotFound(err(404, "AGENT_NOT_FOUND"))).toBe(true);
+    expect(isNotFound(err(404, "AUDIT_EVENT_NOT_FOUND"))).toBe(true);
+    expect(isNotFound(err(403, "POLICY_DENIED"))).toBe(false);
+    expect(isNotFound(new Error("x"))).toBe(false);
   });
 });
 

@@ -18,6 +18,13 @@ export const SESSION_EXPIRED = "session_expired";
 
 const ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo";
 
+/**
+ * 403 codes that mean a scope is missing. Any other 403 (POLICY_DENIED,
+ * SCOPE_ESCALATION, OWNER_NOT_ALLOWED) is a rule a scope does not lift: the
+ * target agent is more powerful than the caller, or of another owner.
+ */
+const SCOPE_DENIALS = new Set(["INSUFFICIENT_SCOPE", "insufficient_scope", "PERMISSION_DENIED"]);
+
 function errorInfoField(e: AgentIdPError): string | undefined {
   for (const d of e.details) {
     if (d["@type"] === ERROR_INFO) {
@@ -40,6 +47,10 @@ export function describeError(e: unknown, requiredScope?: string): Problem {
   }
   const base = { code: e.code, httpStatus: e.httpStatus, requestId: e.requestId, field: errorInfoField(e), forbidden: false };
   const server = e.message ? ` The server said: “${e.message}”.` : "";
+  if (e.httpStatus === 403 && !SCOPE_DENIALS.has(e.code)) {
+    // The policy's tenancy and escalation rules: no scope would help.
+    return { ...base, forbidden: true, title: "Permission denied", detail: `Your agent is not allowed to do this.${server}` };
+  }
   if (e.httpStatus === 403) {
     const what = requiredScope
       ? `Your agent is not allowed to do this: it needs the ${requiredScope} scope.`
@@ -69,6 +80,14 @@ export function describeError(e: unknown, requiredScope?: string): Problem {
     return { ...base, title: "The request was refused", detail: e.message || e.code };
   }
   return { ...base, title: "Server error", detail: e.message || e.code };
+}
+
+/**
+ * Whether the API said the thing does not exist for the caller: an
+ * unknown id or another owner's (the two answers are the same).
+ */
+export function isNotFound(e: unknown): boolean {
+  return e instanceof AgentIdPError && e.httpStatus === 404;
 }
 
 /** Whether the error means the session is over (sign the user out). */

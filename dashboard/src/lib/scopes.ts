@@ -1,11 +1,17 @@
 /**
  * What the signed-in agent may do, read from its access token's `scope`
- * claim (RFC 9068). The gateway's policy decides; the dashboard only uses
- * the scopes to hide or disable what would certainly be refused, and says
- * why. The table mirrors ARCHITECTURE.md's REST table.
+ * and `owner` claims (RFC 9068, docs/token.md). The gateway's policy
+ * decides; the dashboard only uses them to hide or disable what would
+ * certainly be refused, and says why. The table mirrors
+ * policies/data/scopes.json; the tenancy rules mirror docs/authz.md
+ * ("Tenancy and escalation").
  */
+import type { Agent } from "@sentryagent/idp-sdk";
 
-export const SCOPES = ["agents:read", "agents:write", "credentials:write", "tokens:introspect", "audit:read"] as const;
+/** Operators' scope: it reaches every owner and is never subject to the subset rule. */
+export const PLATFORM_ADMIN = "platform:admin";
+
+export const SCOPES = ["agents:read", "agents:write", "credentials:write", "tokens:introspect", "audit:read", PLATFORM_ADMIN] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** The scope each dashboard action needs. */
@@ -19,6 +25,8 @@ export const REQUIRED_SCOPE = {
   rotateCredential: "credentials:write",
   revokeCredential: "credentials:write",
   readAudit: "audit:read",
+  // The hash chain spans every owner's events.
+  verifyAuditChain: PLATFORM_ADMIN,
 } as const satisfies Record<string, Scope>;
 
 export type Action = keyof typeof REQUIRED_SCOPE;
@@ -30,6 +38,45 @@ export function permission(scopes: ReadonlySet<string>, action: Action): Permiss
   const need = REQUIRED_SCOPE[action];
   if (scopes.has(need)) return { allowed: true };
   return { allowed: false, reason: `Needs the ${need} scope, which your token does not carry.` };
+}
+
+/** Whether `scopes` make the caller a platform admin, who sees and manages every owner. */
+export function isPlatformAdmin(scopes: ReadonlySet<string>): boolean {
+  return scopes.has(PLATFORM_ADMIN);
+}
+
+/** The signed-in agent as the tenancy rules see it. */
+export interface Caller {
+  clientId: string;
+  scopes: ReadonlySet<string>;
+}
+
+/** Actions on one agent, which the tenancy and escalation rules also govern. */
+export type AgentAction = "updateAgent" | "decommissionAgent" | "generateCredential" | "rotateCredential" | "revokeCredential";
+
+/**
+ * Whether `caller` may take `action` on `agent`: the scope `action` needs
+ * and, unless the caller is a platform admin, every scope the agent holds
+ * (nobody changes another agent, or creates, rotates or revokes a
+ * credential of any agent, its own included, that is more powerful than its
+ * token). An agent may rotate its own credential without credentials:write
+ * when its token carries every scope the agent holds. Another owner's agent
+ * never gets here: the server answers 404 for it.
+ */
+export function agentPermission(caller: Caller, agent: Pick<Agent, "agentId" | "name" | "scopes">, action: AgentAction): Permission {
+  const self = agent.agentId.toLowerCase() === caller.clientId.toLowerCase();
+  const lacks = isPlatformAdmin(caller.scopes) ? [] : agent.scopes.filter((s) => !caller.scopes.has(s));
+  const credential = action === "generateCredential" || action === "rotateCredential" || action === "revokeCredential";
+  if (self && action === "rotateCredential" && lacks.length === 0) return { allowed: true };
+  const p = permission(caller.scopes, action);
+  if (!p.allowed || lacks.length === 0 || (self && !credential)) return p;
+  const which = `${lacks.length === 1 ? "a scope" : "scopes"} your token does not carry (${lacks.join(", ")})`;
+  return {
+    allowed: false,
+    reason: self
+      ? `Your agent holds ${which}: sign in with a token carrying every scope of it to manage its credentials.`
+      : `${agent.name} holds ${which}: only a platform admin may change it or its credentials.`,
+  };
 }
 
 /** The claims of a JWT, without verifying it (the gateway verifies; this only reads). */
@@ -53,6 +100,12 @@ export function tokenScopes(token: string): Set<string> {
   if (typeof c["scope"] === "string") return new Set(c["scope"].split(" ").filter(Boolean));
   if (Array.isArray(c["scp"])) return new Set(c["scp"].filter((s): s is string => typeof s === "string"));
   return new Set();
+}
+
+/** The token's `owner` claim: the signed-in agent's owner (tenant), if the token says. */
+export function tokenOwner(token: string): string | undefined {
+  const o = jwtClaims(token)?.["owner"];
+  return typeof o === "string" && o !== "" ? o : undefined;
 }
 
 /** When the token expires (its `exp` claim), if it says. */

@@ -28,6 +28,7 @@ describe("SessionManager", () => {
     const s = await m.signIn("agent-1", "good-secret");
     expect(s.clientId).toBe("agent-1");
     expect([...s.scopes]).toEqual(["agents:read", "agents:write"]);
+    expect(s.owner).toBe("team-a"); // the token's owner claim
     expect(s.canRenew).toBe(true);
     expect(s.expiresAt!.getTime()).toBeGreaterThan(Date.now());
     expect(changes).toBeGreaterThan(0);

@@ -9,7 +9,7 @@
 import { AgentIdPClient, Secret, sessionStorageTokenStore, type TokenStore } from "@sentryagent/idp-sdk";
 
 import { SESSION_EXPIRED } from "./errors";
-import { tokenExpiry, tokenScopes } from "./scopes";
+import { tokenExpiry, tokenOwner, tokenScopes } from "./scopes";
 
 export const TOKEN_KEY = "agentidp.dashboard.token";
 export const CLIENT_ID_KEY = "agentidp.dashboard.clientId";
@@ -19,6 +19,12 @@ export interface Session {
   clientId: string;
   /** The scopes of the current access token. */
   scopes: ReadonlySet<string>;
+  /**
+   * The signed-in agent's owner (tenant), from the token's `owner` claim;
+   * undefined for a token without one (useCallerOwner then reads the
+   * agent's own record).
+   */
+  owner: string | undefined;
   /** When the current access token expires. */
   expiresAt: Date | undefined;
   /** False for a session restored after a reload: it cannot renew its token. */
@@ -144,7 +150,7 @@ export class SessionManager {
 
   #make(client: AgentIdPClient, clientId: string, canRenew: boolean): Session {
     const token = sessionStorageTokenStore(TOKEN_KEY, this.#storage).load()?.accessToken ?? "";
-    return { client, clientId, scopes: tokenScopes(token), expiresAt: tokenExpiry(token), canRenew };
+    return { client, clientId, scopes: tokenScopes(token), owner: tokenOwner(token), expiresAt: tokenExpiry(token), canRenew };
   }
 
   /** The token store, telling subscribers when a renewed token changes the scopes. */

@@ -62,9 +62,8 @@ export function validateAgentForm(f: AgentForm): FieldErrors {
   const name = f.name.trim();
   if (!name) e.name = "A name is required.";
   else if ([...name].length > 128) e.name = "At most 128 characters.";
-  const owner = f.owner.trim();
-  if (!owner) e.owner = "An owner is required (a team or a person).";
-  else if ([...owner].length > 256) e.owner = "At most 256 characters.";
+  // No owner: the server gives the agent the caller's own.
+  if ([...f.owner.trim()].length > 256) e.owner = "At most 256 characters.";
   if ([...f.description.trim()].length > 1024) e.description = "At most 1024 characters.";
   const type = f.agentType.trim();
   if (type && !TYPE.test(type)) e.agentType = "1-63 lower-case letters, digits, - or _, starting with a letter.";

@@ -6,7 +6,7 @@ import { toast } from "sonner";
 import { CopyButton } from "@/components/copy-button";
 import { GatedButton } from "@/components/gated-button";
 import { PageHeader } from "@/components/layout";
-import { ErrorState, Loading } from "@/components/states";
+import { EmptyState, ErrorState, Loading } from "@/components/states";
 import { StatusBadge } from "@/components/status-badge";
 import {
   AlertDialog, AlertDialogCancel, AlertDialogContent, AlertDialogDescription, AlertDialogFooter, AlertDialogHeader, AlertDialogTitle,
@@ -17,10 +17,10 @@ import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { Input } from "@/components/ui/input";
 import { Label } from "@/components/ui/label";
 import { useAgent, useAgentLifecycle, type Lifecycle } from "@/hooks/queries";
-import { usePermission, useRequiredSession } from "@/hooks/session";
-import { describeError } from "@/lib/errors";
+import { useRequiredSession } from "@/hooks/session";
+import { describeError, isNotFound } from "@/lib/errors";
 import { formatDateTime } from "@/lib/format";
-import type { Permission } from "@/lib/scopes";
+import { agentPermission, type Permission } from "@/lib/scopes";
 
 import { CredentialsCard } from "./credentials";
 
@@ -43,21 +43,28 @@ export function AgentDetailPage() {
   const navigate = useNavigate();
   const q = useAgent(agentId);
   const lifecycle = useAgentLifecycle(agentId);
-  const canUpdate = usePermission("updateAgent");
-  const canDecommission = usePermission("decommissionAgent");
   const [confirming, setConfirming] = useState(false);
   const [typed, setTyped] = useState("");
 
   if (q.isError) {
+    // Another owner's agent answers exactly as one that does not exist.
     return (
       <>
-        <PageHeader title="Agent" description={<Link to="/agents" className="underline">Back to agents</Link>} />
-        <ErrorState error={q.error} requiredScope="agents:read" onRetry={() => void q.refetch()} />
+        <PageHeader title={isNotFound(q.error) ? "Agent not found" : "Agent"} description={<Link to="/agents" className="underline">Back to agents</Link>} />
+        {isNotFound(q.error) ? (
+          <div data-testid="agent-not-found">
+            <EmptyState title="No such agent">
+              No agent <span className="break-all font-mono">{agentId}</span> is among the agents you can see.
+            </EmptyState>
+          </div>
+        ) : <ErrorState error={q.error} requiredScope="agents:read" onRetry={() => void q.refetch()} />}
       </>
     );
   }
   const a = q.data;
   if (!a) return <Loading label="Loading the agent" />;
+  const canUpdate = agentPermission(session, a, "updateAgent");
+  const canDecommission = agentPermission(session, a, "decommissionAgent");
 
   const self = a.agentId.toLowerCase() === session.clientId.toLowerCase();
   const gate = (p: Permission, selfReason: string): Permission => {
@@ -105,7 +112,7 @@ export function AgentDetailPage() {
           <CardContent>
             <dl className="divide-y">
               <Row label="Agent ID (client ID)"><span className="mr-2 font-mono text-xs">{a.agentId}</span><CopyButton value={a.agentId} what="the agent ID" /></Row>
-              <Row label="Owner">{a.owner || "—"}</Row>
+              <Row label="Owner"><span data-testid="agent-owner">{a.owner || "—"}</span></Row>
               <Row label="Type">{a.agentType || "—"}</Row>
               <Row label="Version">{a.version || "—"}</Row>
               <Row label="Environment">{a.deploymentEnv || "—"}</Row>
@@ -119,6 +126,7 @@ export function AgentDetailPage() {
               </Row>
               <Row label="Registered">{formatDateTime(a.createdAt)}</Row>
               <Row label="Updated">{formatDateTime(a.updatedAt)}</Row>
+              {a.suspendedAt && <Row label="Last suspended">{formatDateTime(a.suspendedAt)}</Row>}
               {a.decommissionedAt && <Row label="Decommissioned">{formatDateTime(a.decommissionedAt)}</Row>}
               <Row label="Audit trail"><Link className="underline underline-offset-4" to={`/audit?agentId=${a.agentId}`}>Events of this agent</Link></Row>
             </dl>

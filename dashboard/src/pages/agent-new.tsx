@@ -10,8 +10,8 @@ import { Card, CardContent } from "@/components/ui/card";
 import { Input } from "@/components/ui/input";
 import { Label } from "@/components/ui/label";
 import { Textarea } from "@/components/ui/textarea";
-import { useRegisterAgent } from "@/hooks/queries";
-import { usePermission, useRequiredSession } from "@/hooks/session";
+import { useCallerOwner, useRegisterAgent } from "@/hooks/queries";
+import { usePermission, usePlatformAdmin, useRequiredSession } from "@/hooks/session";
 import { describeError } from "@/lib/errors";
 import { SCOPES } from "@/lib/scopes";
 import { emptyAgentForm, formFieldOf, toAgentInput, validateAgentForm, type AgentForm, type FieldErrors } from "@/lib/validation";
@@ -32,6 +32,10 @@ export function AgentNewPage() {
   const allowed = usePermission("registerAgent");
   const navigate = useNavigate();
   const register = useRegisterAgent();
+  const platform = usePlatformAdmin();
+  const callerOwner = useCallerOwner();
+  // An empty owner is the caller's own (the server fills it in); only a
+  // platform admin may name another.
   const [form, setForm] = useState<AgentForm>(emptyAgentForm);
   const [errors, setErrors] = useState<FieldErrors>({});
   const [submitted, setSubmitted] = useState(false);
@@ -58,7 +62,9 @@ export function AgentNewPage() {
       document.getElementById(`agent-${firstBad}`)?.focus();
       return;
     }
-    register.mutate(toAgentInput(form), {
+    // Anyone but a platform admin registers for its own owner, which the
+    // server gives an agent registered without one.
+    register.mutate(toAgentInput(platform ? form : { ...form, owner: "" }), {
       onSuccess: (a) => {
         toast.success(`Registered ${a.name}`);
         void navigate(`/agents/${a.agentId}`);
@@ -86,8 +92,14 @@ export function AgentNewPage() {
             <Field id="agent-name" label="Name" required error={errors.name} hint="Up to 128 characters, e.g. invoice-bot.">
               <Input id="agent-name" value={form.name} onChange={(e) => update("name", e.target.value)} {...aria("name")} autoFocus />
             </Field>
-            <Field id="agent-owner" label="Owner" required error={errors.owner} hint="The team or person responsible.">
-              <Input id="agent-owner" value={form.owner} onChange={(e) => update("owner", e.target.value)} {...aria("owner")} />
+            <Field id="agent-owner" label="Owner" error={errors.owner}
+              hint={platform ? "The tenant it belongs to: a team, a customer. Yours unless you name another." : "Yours: only a platform admin registers agents for another owner."}>
+              {platform ? (
+                <Input id="agent-owner" value={form.owner} placeholder={callerOwner ? `${callerOwner} (yours)` : "yours"}
+                  onChange={(e) => update("owner", e.target.value)} {...aria("owner")} />
+              ) : (
+                <Input id="agent-owner" value={callerOwner ?? ""} readOnly aria-readonly="true" className="bg-muted font-mono text-xs" {...aria("owner")} />
+              )}
             </Field>
             <Field id="agent-agentType" label="Type" error={errors.agentType} hint="Lower-case, e.g. assistant; default custom.">
               <Input id="agent-agentType" value={form.agentType} onChange={(e) => update("agentType", e.target.value)} {...aria("agentType")} />

@@ -15,8 +15,8 @@ import { Label } from "@/components/ui/label";
 import { NativeSelect } from "@/components/ui/native-select";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { useHotkey } from "@/hooks/hotkey";
-import { useAgentsPage } from "@/hooks/queries";
-import { usePermission } from "@/hooks/session";
+import { useAgentsPage, useCallerOwner } from "@/hooks/queries";
+import { usePermission, usePlatformAdmin } from "@/hooks/session";
 import { formatDateTime } from "@/lib/format";
 
 const STATUSES: AgentStatus[] = ["active", "suspended", "decommissioned"];
@@ -25,9 +25,13 @@ export function AgentsPage() {
   const [params, setParams] = useSearchParams();
   const navigate = useNavigate();
   const canRegister = usePermission("registerAgent");
+  const platform = usePlatformAdmin();
+  const callerOwner = useCallerOwner();
   const search = params.get("search") ?? "";
   const status = (params.get("status") ?? "") as AgentStatus | "";
-  const owner = params.get("owner") ?? "";
+  // Only a platform admin chooses an owner; the server shows anyone else
+  // only its own owner's agents, whatever the filter says.
+  const owner = platform ? params.get("owner") ?? "" : "";
   const agentType = params.get("type") ?? "";
   const pageSize = Number(params.get("pageSize") ?? 20) || 20;
   const [searchText, setSearchText] = useState(search);
@@ -61,7 +65,9 @@ export function AgentsPage() {
     <>
       <PageHeader
         title="Agents"
-        description="Every registered agent: search by name, filter, open one to manage its lifecycle and credentials."
+        description={platform
+          ? "Every owner's agents: search by name, filter, open one to manage its lifecycle and credentials."
+          : <>The agents of your owner{callerOwner ? <> <span className="font-mono">{callerOwner}</span></> : ""}: search by name, filter, open one to manage its lifecycle and credentials.</>}
         actions={
           <GatedButton permission={canRegister} onClick={() => navigate("/agents/new")} data-testid="register-agent">
             <Plus aria-hidden /> Register agent
@@ -88,8 +94,14 @@ export function AgentsPage() {
             </div>
             <div className="space-y-1.5">
               <Label htmlFor="agent-owner">Owner</Label>
-              <Input id="agent-owner" placeholder="e.g. team-finance" defaultValue={owner}
-                onBlur={(e) => set("owner", e.target.value.trim())} onKeyDown={(e) => { if (e.key === "Enter") set("owner", e.currentTarget.value.trim()); }} />
+              {platform ? (
+                <Input id="agent-owner" placeholder="every owner" defaultValue={owner}
+                  onBlur={(e) => set("owner", e.target.value.trim())} onKeyDown={(e) => { if (e.key === "Enter") set("owner", e.currentTarget.value.trim()); }} />
+              ) : (
+                <Input id="agent-owner" value={callerOwner ?? ""} readOnly aria-readonly="true" aria-describedby="agent-owner-hint"
+                  className="bg-muted font-mono text-xs" title="Only a platform admin sees other owners' agents" />
+              )}
+              {!platform && <p id="agent-owner-hint" className="sr-only">Yours: only a platform admin sees other owners' agents.</p>}
             </div>
             <div className="space-y-1.5">
               <Label htmlFor="agent-type">Type</Label>
@@ -118,7 +130,7 @@ export function AgentsPage() {
               </TableHeader>
               <TableBody>
                 {!q.data ? <TableSkeleton cols={6} /> : q.data.items.map((a) => (
-                  <TableRow key={a.agentId}>
+                  <TableRow key={a.agentId} data-agent={a.agentId} data-owner={a.owner}>
                     <TableCell className="font-medium">
                       <Link to={`/agents/${a.agentId}`} className="underline-offset-4 hover:underline focus-visible:underline">{a.name}</Link>
                       <div className="font-mono text-xs text-muted-foreground">{a.agentId}</div>

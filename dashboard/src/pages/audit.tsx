@@ -3,6 +3,7 @@ import { Loader2, RefreshCw, ShieldAlert, ShieldCheck } from "lucide-react";
 import { useCallback, useRef, type FormEvent } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 
+import { GatedButton } from "@/components/gated-button";
 import { PageHeader } from "@/components/layout";
 import { Pager, useCursor } from "@/components/pager";
 import { EmptyState, ErrorState, Loading, TableSkeleton } from "@/components/states";
@@ -16,7 +17,8 @@ import { Label } from "@/components/ui/label";
 import { NativeSelect } from "@/components/ui/native-select";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { useHotkey } from "@/hooks/hotkey";
-import { useAuditEvent, useAuditPage, useAuditVerify } from "@/hooks/queries";
+import { useAuditEvent, useAuditPage, useAuditVerify, useCallerOwner } from "@/hooks/queries";
+import { usePermission, usePlatformAdmin } from "@/hooks/session";
 import { formatDateTime, fromLocalInput, shortId, toLocalInput } from "@/lib/format";
 
 /** The actions producers record today (docs/audit.md). */
@@ -28,8 +30,29 @@ export const KNOWN_ACTIONS = [
 const OUTCOMES = ["success", "failure", "denied"] as const;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/**
+ * The hash chain's verification. The chain spans every owner's events, so
+ * only a platform admin verifies it; anyone else sees why not.
+ */
 function ChainStatus() {
-  const q = useAuditVerify();
+  const canVerify = usePermission("verifyAuditChain");
+  const q = useAuditVerify(canVerify.allowed);
+  if (!canVerify.allowed) {
+    return (
+      <Alert data-testid="chain-status" data-state="not-allowed">
+        <ShieldCheck className="h-4 w-4" aria-hidden />
+        <AlertTitle>Hash chain</AlertTitle>
+        <AlertDescription>
+          <p>The chain links every owner's events, so only a platform admin verifies it.</p>
+          <div className="mt-2">
+            <GatedButton variant="outline" size="sm" permission={canVerify} data-testid="verify-chain">
+              <ShieldCheck aria-hidden /> Verify the chain
+            </GatedButton>
+          </div>
+        </AlertDescription>
+      </Alert>
+    );
+  }
   if (q.isError) return <ErrorState error={q.error} requiredScope="audit:read" onRetry={() => void q.refetch()} />;
   if (!q.data) {
     return (
@@ -93,6 +116,7 @@ function EventDialog({ eventId, onClose }: { eventId: string | undefined; onClos
             {([
               ["Occurred", formatDateTime(e.occurredAt)], ["Recorded", formatDateTime(e.recordedAt)],
               ["Outcome", <StatusBadge key="o" status={e.outcome} />], ["Actor", <span key="a" className="font-mono text-xs">{e.actor}</span>],
+              ["Owner", <span key="w" className="font-mono text-xs" data-testid="event-owner">{e.owner || "— (platform)"}</span>],
               ["Target", <span key="t" className="font-mono text-xs">{e.target || "—"}</span>],
               ["Agent", e.agentId ? <Link key="g" className="font-mono text-xs underline" to={`/agents/${e.agentId}`}>{e.agentId}</Link> : "—"],
               ["Request", <span key="r" className="font-mono text-xs">{e.requestId || "—"}</span>], ["Source", e.sourceAddress || "—"],
@@ -126,6 +150,11 @@ export function AuditPage() {
   const action = params.get("action") ?? "";
   const outcome = (params.get("outcome") ?? "") as AuditFilter["outcome"] | "";
   const actor = params.get("actor") ?? "";
+  const platform = usePlatformAdmin();
+  const callerOwner = useCallerOwner();
+  // Only a platform admin reads other owners' logs; the server confines
+  // anyone else to its own, whatever it asks for.
+  const owner = platform ? params.get("owner") ?? "" : "";
   const start = fromLocalInput(params.get("from") ?? "");
   const end = fromLocalInput(params.get("to") ?? "");
   const pageSize = Number(params.get("pageSize") ?? 50) || 50;
@@ -134,7 +163,7 @@ export function AuditPage() {
 
   const filter: AuditFilter = {
     pageSize, ...(agentId && !badAgent ? { agentId } : {}), ...(action ? { action } : {}), ...(outcome ? { outcome } : {}),
-    ...(actor ? { actor } : {}), ...(start ? { startTime: start } : {}), ...(end ? { endTime: end } : {}),
+    ...(actor ? { actor } : {}), ...(owner ? { owner } : {}), ...(start ? { startTime: start } : {}), ...(end ? { endTime: end } : {}),
   };
   const cursor = useCursor(JSON.stringify(filter));
   const q = useAuditPage(filter, cursor.token, !badAgent && !badRange);
@@ -144,7 +173,7 @@ export function AuditPage() {
     e.preventDefault();
     const f = new FormData(e.currentTarget);
     const n = new URLSearchParams();
-    for (const k of ["agentId", "action", "outcome", "actor", "from", "to"]) {
+    for (const k of ["agentId", "action", "outcome", "actor", "owner", "from", "to"]) {
       const raw = f.get(k);
       const v = typeof raw === "string" ? raw.trim() : "";
       if (v) n.set(k, v);
@@ -155,7 +184,9 @@ export function AuditPage() {
 
   return (
     <>
-      <PageHeader title="Audit Log" description="Everything that changed, newest first; hash-chained so that tampering shows." />
+      <PageHeader title="Audit Log" description={platform
+        ? "Everything that changed, every owner's, newest first; hash-chained so that tampering shows."
+        : <>Everything that changed in your owner{callerOwner ? <> <span className="font-mono">{callerOwner}</span></> : ""}, newest first; hash-chained so that tampering shows.</>} />
       <div className="mb-6"><ChainStatus /></div>
       <Card>
         <CardContent className="p-4">
@@ -182,6 +213,12 @@ export function AuditPage() {
               <Label htmlFor="audit-actor">Actor</Label>
               <Input id="audit-actor" name="actor" defaultValue={actor} placeholder="agent ID or system" spellCheck={false} className="font-mono text-xs" />
             </div>
+            {platform && (
+              <div className="space-y-1.5 lg:col-span-2">
+                <Label htmlFor="audit-owner">Owner</Label>
+                <Input id="audit-owner" name="owner" defaultValue={owner} placeholder="every owner" spellCheck={false} />
+              </div>
+            )}
             <div className="space-y-1.5 lg:col-span-2">
               <Label htmlFor="audit-from">From</Label>
               <Input id="audit-from" name="from" type="datetime-local" defaultValue={toLocalInput(start)} />
@@ -210,17 +247,19 @@ export function AuditPage() {
                   <TableHead>Action</TableHead>
                   <TableHead>Outcome</TableHead>
                   <TableHead>Actor</TableHead>
+                  <TableHead>Owner</TableHead>
                   <TableHead>Target</TableHead>
                   <TableHead><span className="sr-only">Details</span></TableHead>
                 </TableRow>
               </TableHeader>
               <TableBody>
-                {!q.data ? <TableSkeleton cols={6} /> : q.data.items.map((e) => (
-                  <TableRow key={e.eventId} data-action={e.action} className="cursor-pointer" onClick={() => void navigate(`/audit/${e.eventId}${qs}`)}>
+                {!q.data ? <TableSkeleton cols={7} /> : q.data.items.map((e) => (
+                  <TableRow key={e.eventId} data-action={e.action} data-owner={e.owner} className="cursor-pointer" onClick={() => void navigate(`/audit/${e.eventId}${qs}`)}>
                     <TableCell className="whitespace-nowrap text-muted-foreground">{formatDateTime(e.occurredAt)}</TableCell>
                     <TableCell className="font-mono text-xs">{e.action}</TableCell>
                     <TableCell><StatusBadge status={e.outcome} /></TableCell>
                     <TableCell className="font-mono text-xs" title={e.actor}>{shortId(e.actor)}</TableCell>
+                    <TableCell className="max-w-[10rem] truncate font-mono text-xs" title={e.owner}>{e.owner || "—"}</TableCell>
                     <TableCell className="max-w-[14rem] truncate font-mono text-xs" title={e.target}>{e.target || "—"}</TableCell>
                     <TableCell className="text-right">
                       <Link to={`/audit/${e.eventId}${qs}`} className="text-sm underline underline-offset-4" onClick={(ev) => ev.stopPropagation()}

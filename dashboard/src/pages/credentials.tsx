@@ -18,7 +18,7 @@ import { Label } from "@/components/ui/label";
 import { NativeSelect } from "@/components/ui/native-select";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { useCredentials, useGenerateCredential, useRevokeCredential, useRotateCredential } from "@/hooks/queries";
-import { usePermission } from "@/hooks/session";
+import { useAgentPermission } from "@/hooks/session";
 import { describeError } from "@/lib/errors";
 import { formatDateTime, relative } from "@/lib/format";
 
@@ -42,9 +42,11 @@ export function CredentialsCard({ agent }: { agent: Agent }) {
   const generate = useGenerateCredential(agent.agentId);
   const rotate = useRotateCredential(agent.agentId);
   const revoke = useRevokeCredential(agent.agentId);
-  const canGenerate = usePermission("generateCredential");
-  const canRotate = usePermission("rotateCredential");
-  const canRevoke = usePermission("revokeCredential");
+  // The scope each needs and the escalation rule (agents more powerful
+  // than the caller's token are out of its reach; an agent rotates its own).
+  const canGenerate = useAgentPermission(agent, "generateCredential");
+  const canRotate = useAgentPermission(agent, "rotateCredential");
+  const canRevoke = useAgentPermission(agent, "revokeCredential");
   const [issued, setIssued] = useState<{ cred: IssuedCredential; title: string }>();
   const [generating, setGenerating] = useState(false);
   const [ttl, setTtl] = useState(0);

@@ -42,7 +42,12 @@ func TestMain(m *testing.M) {
 			// the benchmarks drive one agent hard; the limiter has its own
 			// test.
 			cfg.PolicyDir = policies
-			cfg.ExtraEnv = map[string][]string{"token": {"RATE_LIMIT_PER_SECOND=1000000", "RATE_LIMIT_BURST=1000000"}}
+			// The suite fails client authentication on purpose, from one
+			// address (127.0.0.1), far beyond the failure limits:
+			// TestHostileRateLimits runs a mesh with the defaults.
+			cfg.ExtraEnv = map[string][]string{"token": {"RATE_LIMIT_PER_SECOND=1000000", "RATE_LIMIT_BURST=1000000",
+				"AUTH_FAILURE_LIMIT_PER_SECOND=1000000", "AUTH_FAILURE_LIMIT_BURST=1000000",
+				"SOURCE_AUTH_FAILURE_LIMIT_PER_SECOND=1000000", "SOURCE_AUTH_FAILURE_LIMIT_BURST=1000000"}}
 			return err
 		},
 		Ready: func(_ context.Context, s *stack.Stack, a stack.Admin) (err error) {

@@ -93,11 +93,25 @@ type Config struct {
 	// ExtraEnv is added to a service's environment, by service name (e.g.
 	// a higher token rate limit for benchmarks).
 	ExtraEnv map[string][]string
+	// OAuthRateLimit is the gateway's per-client-address limit on
+	// /oauth2/* (rateLimits.oauth in its config). nil: LoopbackOAuthRateLimit.
+	OAuthRateLimit *RateLimit
 	// RepoRoot is the directory holding go.work; found from the working
 	// directory when empty.
 	RepoRoot string
 	Logger   *slog.Logger
 }
+
+// RateLimit is a per-client-address limit of the gateway (its config's
+// rateLimits): PerSecond sustained (0: none), Burst at once.
+type RateLimit struct{ PerSecond, Burst int }
+
+// LoopbackOAuthRateLimit is a local stack's limit on /oauth2/* unless
+// Config says otherwise: every client of a stack on 127.0.0.1 is one
+// address, and the benchmarks, the soak and the chaos suite drive thousands
+// of requests a second from it. The production default is the gateway's
+// (gateway/README.md); tests of the limit itself set their own.
+var LoopbackOAuthRateLimit = RateLimit{PerSecond: 1_000_000, Burst: 1_000_000}
 
 // Stack is a running mesh.
 type Stack struct {
@@ -210,9 +224,10 @@ func (s *Stack) firstPorts(name string) [2]int {
 func (s *Stack) binDir() string          { return filepath.Join(s.cfg.Dir, "bin") }
 func (s *Stack) logPath(n string) string { return filepath.Join(s.cfg.Dir, "logs", n+".log") }
 
-// build compiles every service and the control plane with the workspace.
+// build compiles every service, the control plane and the agentidp command
+// (BootstrapAdmin) with the workspace.
 func (s *Stack) build(ctx context.Context) error {
-	pkgs := []string{"./gateway/cmd/gateway"}
+	pkgs := []string{"./gateway/cmd/gateway", "./cli/cmd/agentidp"}
 	for _, name := range serviceOrder {
 		pkgs = append(pkgs, "./services/"+name+"/cmd/"+name)
 	}
@@ -409,7 +424,12 @@ func (s *Stack) writeGatewayConfig() error {
 	var b strings.Builder
 	b.WriteString("# Written by deploy/local (make dev). Edit to add endpoints: the gateway\n")
 	b.WriteString("# reloads it within a second, without restarting Envoy.\n")
-	fmt.Fprintf(&b, "listener:\n  address: 127.0.0.1\n  port: %d\nservices:\n", s.cfg.Ports.Gateway)
+	fmt.Fprintf(&b, "listener:\n  address: 127.0.0.1\n  port: %d\n", s.cfg.Ports.Gateway)
+	limit := LoopbackOAuthRateLimit
+	if s.cfg.OAuthRateLimit != nil {
+		limit = *s.cfg.OAuthRateLimit
+	}
+	fmt.Fprintf(&b, "rateLimits:\n  oauth: {perSecond: %d, burst: %d}\nservices:\n", limit.PerSecond, limit.Burst)
 	for _, name := range serviceOrder {
 		if !routed[name] {
 			continue
@@ -425,6 +445,16 @@ func (s *Stack) writeGatewayConfig() error {
 		return err
 	}
 	return os.Rename(tmp, s.gatewayConfigPath())
+}
+
+// SetOAuthRateLimit changes the gateway's per-client-address limit on
+// /oauth2/* (the control plane applies the rewritten config within a
+// second, without restarting Envoy).
+func (s *Stack) SetOAuthRateLimit(l RateLimit) error {
+	s.mu.Lock()
+	s.cfg.OAuthRateLimit = &l
+	s.mu.Unlock()
+	return s.writeGatewayConfig()
 }
 
 func (s *Stack) startGateway(ctx context.Context) error {

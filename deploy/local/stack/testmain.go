@@ -17,15 +17,18 @@ type TestMainOptions struct {
 	// Configure may adjust the configuration before the mesh starts (Dir,
 	// Ports and Logger are filled in); an error stops the run.
 	Configure func(dir string, cfg *Config) error
-	// Ready runs once the mesh is up and the bootstrap admin exists (it is
+	// Ready runs once the mesh is up and the platform admin exists (it is
 	// also written to dir/env); the package keeps what its tests need. An
 	// error stops the run with the processes' logs.
 	Ready func(ctx context.Context, s *Stack, admin Admin) error
+	// NoAdmin leaves the deployment without an admin (Ready gets a zero
+	// Admin): for the tests of the bootstrap itself.
+	NoAdmin bool
 }
 
 // TestMain is the TestMain of a package whose tests need the whole mesh:
 // unless the binary runs with -test.short, it starts a mesh on free ports
-// in a temporary directory, bootstraps the admin, runs the tests, prints
+// in a temporary directory, bootstraps the platform admin, runs the tests, prints
 // the tail of every process's log if they fail, and stops the mesh. It
 // returns the exit code for os.Exit. In -short mode the tests run without
 // a mesh (they skip themselves).
@@ -60,7 +63,10 @@ func TestMain(m interface{ Run() int }, o TestMainOptions) int {
 		return fail("start stack", err)
 	}
 	defer s.Stop()
-	admin, err := s.BootstrapAdmin(ctx, filepath.Join(dir, "env"))
+	var admin Admin
+	if !o.NoAdmin {
+		admin, err = s.BootstrapAdmin(ctx, filepath.Join(dir, "env"))
+	}
 	if err == nil && o.Ready != nil {
 		err = o.Ready(ctx, s, admin)
 	}

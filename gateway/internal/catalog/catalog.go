@@ -30,7 +30,16 @@ type Route struct {
 	Path   string
 	Prefix string
 	Regex  string
+	// Limit names the per-client-address limit of the gateway config
+	// (rateLimits) that Envoy applies to the route; "" none.
+	Limit Limit
 }
+
+// Limit names a per-client-address limit of the gateway config.
+type Limit string
+
+// LimitOAuth is rateLimits.oauth: the OAuth endpoints anyone may call.
+const LimitOAuth Limit = "oauth"
 
 // Service is one row of the routing table.
 type Service struct {
@@ -84,7 +93,7 @@ var services = []Service{
 		// their errors are RFC 6749 JSON, not google.rpc.Status.
 		Name:          "token",
 		Protocol:      HTTP,
-		Routes:        []Route{{Prefix: "/oauth2/"}, {Prefix: "/.well-known/"}},
+		Routes:        []Route{{Prefix: "/oauth2/", Limit: LimitOAuth}, {Prefix: "/.well-known/"}},
 		ReadinessPath: "/readyz",
 		Public:        true,
 	},

@@ -24,6 +24,46 @@ import (
 type Config struct {
 	Listener Listener           `yaml:"listener"`
 	Services map[string]Service `yaml:"services"`
+	// RateLimits cap each client address before any service sees its
+	// requests.
+	RateLimits RateLimits `yaml:"rateLimits"`
+}
+
+// RateLimits are per-client-address limits that Envoy enforces itself
+// (its local rate limit: each Envoy instance counts on its own). The
+// address is the one Envoy saw (IPv6: its /64).
+type RateLimits struct {
+	// OAuth covers /oauth2/* (token, introspection, revocation), which
+	// anyone may call without a token; absent: DefaultOAuthLimit.
+	OAuth *Limit `yaml:"oauth"`
+}
+
+// Limit is a token bucket: PerSecond sustained (0 turns the limit off),
+// Burst at once (default twice PerSecond).
+type Limit struct {
+	PerSecond int `yaml:"perSecond"`
+	Burst     int `yaml:"burst"`
+}
+
+// DefaultOAuthLimit is the production default for /oauth2/*: far above
+// what one host's agents need (a token lives 15 minutes; the token
+// service limits each client to 10/s on its own), far below what it takes
+// to keep the token and credentials services busy from one address.
+var DefaultOAuthLimit = Limit{PerSecond: 100, Burst: 200}
+
+// maxLimit bounds a configured rate or burst (Envoy counts in uint32).
+const maxLimit = 1_000_000_000
+
+// OAuthLimit is the limit in force on /oauth2/*, defaults applied.
+func (c *Config) OAuthLimit() Limit {
+	l := DefaultOAuthLimit
+	if c.RateLimits.OAuth != nil {
+		l = *c.RateLimits.OAuth
+	}
+	if l.Burst == 0 {
+		l.Burst = min(2*l.PerSecond, maxLimit)
+	}
+	return l
 }
 
 // Listener is where Envoy accepts client connections.
@@ -69,6 +109,14 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Services) == 0 {
 		errs = append(errs, fmt.Errorf("services: none configured (known: %s)", strings.Join(catalog.Names(), ", ")))
+	}
+	if l := c.RateLimits.OAuth; l != nil {
+		if l.PerSecond < 0 || l.PerSecond > maxLimit {
+			errs = append(errs, fmt.Errorf("rateLimits.oauth.perSecond: %d is not between 0 (no limit) and %d", l.PerSecond, maxLimit))
+		}
+		if l.Burst < 0 || l.Burst > maxLimit {
+			errs = append(errs, fmt.Errorf("rateLimits.oauth.burst: %d is not between 0 (twice perSecond) and %d", l.Burst, maxLimit))
+		}
 	}
 	for _, name := range c.ServiceNames() {
 		svc := c.Services[name]

@@ -65,6 +65,20 @@ func TestParse(t *testing.T) {
 			wantErrs: []string{"field endpoint not found"},
 		},
 		{
+			name: "rate limits",
+			yaml: "listener: {address: 127.0.0.1, port: 8080}\nservices: {registry: {endpoints: ['127.0.0.1:1']}}\nrateLimits: {oauth: {perSecond: 20, burst: 40}}\n",
+		},
+		{
+			name:     "bad rate limits",
+			yaml:     "listener: {address: 127.0.0.1, port: 8080}\nservices: {registry: {endpoints: ['127.0.0.1:1']}}\nrateLimits: {oauth: {perSecond: -1, burst: 2000000000}}\n",
+			wantErrs: []string{"rateLimits.oauth.perSecond: -1 is not between 0", "rateLimits.oauth.burst: 2000000000 is not between 0"},
+		},
+		{
+			name:     "misspelt rate limit",
+			yaml:     "listener: {address: 127.0.0.1, port: 8080}\nservices: {registry: {endpoints: ['127.0.0.1:1']}}\nrateLimits: {oauth: {rate: 5}}\n",
+			wantErrs: []string{"field rate not found"},
+		},
+		{
 			name:     "empty file",
 			yaml:     "",
 			wantErrs: []string{"config file is empty"},
@@ -91,6 +105,23 @@ func TestParse(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestOAuthLimit(t *testing.T) {
+	for _, tt := range []struct {
+		in   *Limit
+		want Limit
+	}{
+		{nil, DefaultOAuthLimit},
+		{&Limit{PerSecond: 5}, Limit{PerSecond: 5, Burst: 10}},
+		{&Limit{PerSecond: 5, Burst: 7}, Limit{PerSecond: 5, Burst: 7}},
+		{&Limit{}, Limit{}}, // off
+	} {
+		cfg := &Config{RateLimits: RateLimits{OAuth: tt.in}}
+		if got := cfg.OAuthLimit(); got != tt.want {
+			t.Errorf("OAuthLimit(%v) = %v, want %v", tt.in, got, tt.want)
+		}
 	}
 }
 

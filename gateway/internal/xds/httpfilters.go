@@ -44,6 +44,8 @@ const StatusHeader = "x-http-status-code"
 // Requests pass through it top to bottom, responses bottom to top.
 func httpFilters(descriptor []byte, grpcServices []string, authzTimeout time.Duration) []*hcm.HttpFilter {
 	return []*hcm.HttpFilter{
+		// First: a client address over its limit costs nothing more.
+		localRateLimitHTTPFilter(),
 		{
 			// The transcoder's own max_request_body_size only bounds what it
 			// buffers, and it parses JSON as it streams, so a large body

@@ -32,6 +32,14 @@ type localReply struct {
 // 1.40 (see gateway/README.md).
 var localReplies = []localReply{
 	{
+		// A client address over a per-address limit (routeLimit); the
+		// local rate limit adds Retry-After.
+		when:    `response.code_details == "local_rate_limited"`,
+		code:    codes.ResourceExhausted,
+		reason:  "RATE_LIMITED",
+		message: "too many requests from this address; retry later",
+	},
+	{
 		// ext_authz could not get a decision (authz down, slow, or not
 		// configured): the request is refused, never let through.
 		when:    `response.code_details.startsWith("ext_authz_error")`,
@@ -107,10 +115,14 @@ var localReplies = []localReply{
 }
 
 // oauthLocalReplies come first: OAuth clients of /oauth2/* expect RFC 6749
-// §5.2 errors, not google.rpc.Status, also when Envoy answers itself.
-var oauthLocalReplies = []struct{ when, code string }{
-	{`request.path.startsWith('/oauth2/') && response.code >= 500`, "temporarily_unavailable"},
-	{`request.path.startsWith('/oauth2/') && response.code >= 400`, "invalid_request"},
+// §5.2 errors, not google.rpc.Status, also when Envoy answers itself. A
+// 429 is temporarily_unavailable, as the token service's own (RFC 6749 has
+// no rate-limit code, and every OAuth client knows that one).
+var oauthLocalReplies = []struct{ when, code, message string }{
+	{`request.path.startsWith('/oauth2/') && response.code_details == "local_rate_limited"`, "temporarily_unavailable",
+		"too many requests from this address; retry later"},
+	{`request.path.startsWith('/oauth2/') && response.code >= 500`, "temporarily_unavailable", ""},
+	{`request.path.startsWith('/oauth2/') && response.code >= 400`, "invalid_request", ""},
 }
 
 // localReplyConfig maps every error Envoy generates to AgentIdP's JSON
@@ -123,10 +135,14 @@ func localReplyConfig() *hcm.LocalReplyConfig {
 		Filter: celFilter(`response.code_details == "ext_authz_denied"`),
 	}}}
 	for _, r := range oauthLocalReplies {
-		cfg.Mappers = append(cfg.Mappers, &hcm.ResponseMapper{
+		m := &hcm.ResponseMapper{
 			Filter:             celFilter(r.when),
 			BodyFormatOverride: oauthBody(r.code),
-		})
+		}
+		if r.message != "" {
+			m.Body = &core.DataSource{Specifier: &core.DataSource_InlineString{InlineString: r.message}}
+		}
+		cfg.Mappers = append(cfg.Mappers, m)
 	}
 	for _, r := range localReplies {
 		m := &hcm.ResponseMapper{

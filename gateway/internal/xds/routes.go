@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/sentryagent/agentidp/gateway/internal/catalog"
+	"github.com/sentryagent/agentidp/gateway/internal/topology"
 )
 
 const (
@@ -28,7 +29,7 @@ const (
 // each catalog service. A path that matches nothing is a 404 from the
 // transcoder (reject_unknown_method) or the router, which
 // localReplyConfig renders as ROUTE_NOT_FOUND.
-func routeConfig(configured map[string]bool, timeout time.Duration) *route.RouteConfiguration {
+func routeConfig(configured map[string]bool, timeout time.Duration, limits map[catalog.Limit]topology.Limit) *route.RouteConfiguration {
 	routes := []*route.Route{
 		{
 			// Liveness of the gateway itself: answered by Envoy, so it stays
@@ -73,6 +74,12 @@ func routeConfig(configured map[string]bool, timeout time.Duration) *route.Route
 						Header:       &core.HeaderValue{Key: GatewayMark, Value: "true"},
 						AppendAction: core.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
 					}}
+				}
+				if l, ok := limits[r.Limit]; ok && r.Limit != "" && l.PerSecond > 0 {
+					if rt.TypedPerFilterConfig == nil {
+						rt.TypedPerFilterConfig = map[string]*anypb.Any{}
+					}
+					rt.TypedPerFilterConfig[localRateLimitFilter] = routeLimit(l)
 				}
 			}
 			routes = append(routes, rt)

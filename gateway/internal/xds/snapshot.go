@@ -78,7 +78,7 @@ func (b *Builder) Build(res *topology.Resolved) (*cache.Snapshot, error) {
 	}
 	byType := map[types.ResponseType][]types.Resource{
 		types.Listener: {publicListener(res.Listener, b.descriptor, b.grpcServices, b.cfg.AuthzTimeout)},
-		types.Route:    {routeConfig(configured, b.cfg.UpstreamTimeout)},
+		types.Route:    {routeConfig(configured, b.cfg.UpstreamTimeout, map[catalog.Limit]topology.Limit{catalog.LimitOAuth: res.Config.OAuthLimit()})},
 		types.Cluster:  clusters,
 		types.Endpoint: endpoints,
 	}

@@ -9,6 +9,7 @@ import (
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	extauthz "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
+	localratelimit "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -113,7 +114,7 @@ func TestVersionsFollowContent(t *testing.T) {
 }
 
 func TestUnconfiguredServiceAnswers503(t *testing.T) {
-	rc := routeConfig(map[string]bool{}, time.Second)
+	rc := routeConfig(map[string]bool{}, time.Second, nil)
 	var found bool
 	for _, r := range rc.GetVirtualHosts()[0].GetRoutes() {
 		if r.GetMatch().GetPath() == "/v1/agents" {
@@ -173,7 +174,7 @@ func TestBuildRejectsUnknownService(t *testing.T) {
 }
 
 func TestProtectedRoutesFailClosedWithoutAuthz(t *testing.T) {
-	rc := routeConfig(map[string]bool{"registry": true, "token": true}, time.Second)
+	rc := routeConfig(map[string]bool{"registry": true, "token": true}, time.Second, nil)
 	for _, r := range rc.GetVirtualHosts()[0].GetRoutes() {
 		switch {
 		case r.GetMatch().GetPath() == "/v1/agents":
@@ -193,7 +194,7 @@ func TestProtectedRoutesFailClosedWithoutAuthz(t *testing.T) {
 // routes of Public services (token), the dashboard and direct 503s.
 func TestExtAuthzCoverage(t *testing.T) {
 	all := map[string]bool{"registry": true, "credentials": true, "audit": true, "token": true, "authz": true}
-	rc := routeConfig(all, time.Second)
+	rc := routeConfig(all, time.Second, nil)
 	off := map[string]bool{}
 	for _, r := range rc.GetVirtualHosts()[0].GetRoutes() {
 		if _, ok := r.GetTypedPerFilterConfig()[extAuthzFilter]; ok {
@@ -236,5 +237,67 @@ func TestExtAuthzFilter(t *testing.T) {
 		cfg.GetGrpcService().GetTimeout().AsDuration() != 750*time.Millisecond ||
 		cfg.GetWithRequestBody().GetMaxRequestBytes() == 0 || cfg.GetWithRequestBody().GetAllowPartialMessage() {
 		t.Fatalf("ext_authz config: %v", &cfg)
+	}
+}
+
+// TestPerSourceLimit: the OAuth routes, and only they, carry a bucket per
+// client address (the gateway config's rateLimits.oauth, its default when
+// absent, none at 0), and the snapshot passes Envoy's validation rules.
+func TestPerSourceLimit(t *testing.T) {
+	limited := func(cfg *topology.Config) map[string]*localratelimit.LocalRateLimit {
+		t.Helper()
+		res := resolved(8080, "127.0.0.1:9101")
+		res.Config.RateLimits = cfg.RateLimits
+		res.Config.Services["token"] = topology.Service{Endpoints: []string{"127.0.0.1:9103"}}
+		res.Endpoints["token"] = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:9103")}
+		snap, err := newBuilder(t).Build(res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc := snap.GetResources(resource.RouteType)[RouteConfigName].(*route.RouteConfiguration)
+		out := map[string]*localratelimit.LocalRateLimit{}
+		for _, r := range rc.GetVirtualHosts()[0].GetRoutes() {
+			if a, ok := r.GetTypedPerFilterConfig()[localRateLimitFilter]; ok {
+				var l localratelimit.LocalRateLimit
+				if err := a.UnmarshalTo(&l); err != nil {
+					t.Fatal(err)
+				}
+				out[r.GetName()] = &l
+			}
+		}
+		return out
+	}
+	got := limited(&topology.Config{})
+	l, ok := got["token/0"]
+	if len(got) != 1 || !ok {
+		t.Fatalf("limited routes %v, want token/0 (/oauth2/) alone", got)
+	}
+	if err := l.ValidateAll(); err != nil {
+		t.Fatal(err)
+	}
+	d := l.GetDescriptors()
+	if d[0].GetTokenBucket().GetMaxTokens() != uint32(topology.DefaultOAuthLimit.Burst) ||
+		d[0].GetTokenBucket().GetTokensPerFill().GetValue() != uint32(topology.DefaultOAuthLimit.PerSecond) ||
+		d[0].GetEntries()[0].GetKey() != "masked_remote_address" || d[0].GetEntries()[0].GetValue() != "" {
+		t.Errorf("descriptor %v, want a bucket per address at the default limit", d)
+	}
+	action := l.GetRateLimits()[0].GetActions()[0].GetMaskedRemoteAddress()
+	if action.GetV4PrefixMaskLen().GetValue() != 32 || action.GetV6PrefixMaskLen().GetValue() != 64 ||
+		!l.GetEnableRetryAfterHeader() || l.GetAlwaysConsumeDefaultTokenBucket().GetValue() ||
+		l.GetFilterEnforced().GetDefaultValue().GetNumerator() != 100 || l.GetMaxDynamicDescriptors().GetValue() < 10000 {
+		t.Errorf("limit config %v", l)
+	}
+	got = limited(&topology.Config{RateLimits: topology.RateLimits{OAuth: &topology.Limit{PerSecond: 7}}})
+	if b := got["token/0"].GetDescriptors()[0].GetTokenBucket(); b.GetMaxTokens() != 14 || b.GetTokensPerFill().GetValue() != 7 {
+		t.Errorf("configured limit: %v", b)
+	}
+	if got = limited(&topology.Config{RateLimits: topology.RateLimits{OAuth: &topology.Limit{PerSecond: 0}}}); len(got) != 0 {
+		t.Errorf("perSecond 0 still limits %v", got)
+	}
+	// The filter itself is first in the chain and limits nothing alone.
+	f := httpFilters(nil, nil, time.Second)[0]
+	var global localratelimit.LocalRateLimit
+	if err := f.GetTypedConfig().UnmarshalTo(&global); err != nil || f.GetName() != localRateLimitFilter || global.GetTokenBucket() != nil {
+		t.Fatalf("first filter %s: %v %v", f.GetName(), &global, err)
 	}
 }

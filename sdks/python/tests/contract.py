@@ -230,9 +230,9 @@ class Runner:
             allow(a, "token")
             return await _maybe(c.tokens.revoke(a["token"]))
         if op == "audit.query":
-            allow(a, "agentId", "action", "outcome", "actor", "pageSize", "limit")
+            allow(a, "agentId", "action", "outcome", "actor", "owner", "pageSize", "limit")
             events = c.audit.query(agent_id=a.get("agentId"), action=a.get("action"), outcome=a.get("outcome"),
-                                   actor=a.get("actor"), page_size=a.get("pageSize"))
+                                   actor=a.get("actor"), owner=a.get("owner"), page_size=a.get("pageSize"))
             return await _collect(events, a.get("limit", 0))
         if op == "audit.get":
             allow(a, "eventId")
@@ -327,6 +327,11 @@ def _match_op(op: str, arg: Any, act: Any, where: str) -> None:
                 for want in arg:
                     if not any(_matches(want, item) for item in act):
                         raise ContractFailure(f"{where}: no item matches {want!r} in {act!r}")
+    elif op == "$every":
+        ok = isinstance(act, list)
+        if ok:
+            for i, item in enumerate(act):
+                match(arg, item, f"{where}[{i}]")
     elif op == "$notContains":
         ok = isinstance(act, str) and arg not in act
     elif op == "$len":

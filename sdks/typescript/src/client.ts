@@ -97,7 +97,11 @@ function agentBody(fields: AgentChanges): Record<string, unknown> {
   return body;
 }
 
-/** Agents and their lifecycle (`/v1/agents`). */
+/**
+ * Agents and their lifecycle (`/v1/agents`). A caller without platform:admin
+ * reaches only its own owner's agents: another owner's agent is an
+ * AgentIdPError AGENT_NOT_FOUND (404), as one that does not exist.
+ */
 export class Agents {
   readonly #t: Transport;
 

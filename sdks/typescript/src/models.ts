@@ -10,6 +10,11 @@ export interface Agent {
   description: string;
   agentType: string;
   version: string;
+  /**
+   * The agent's tenant. A caller without platform:admin sees and manages only
+   * its own owner's agents (another owner's agent is AGENT_NOT_FOUND, like one
+   * that does not exist).
+   */
   owner: string;
   capabilities: string[];
   scopes: string[];
@@ -19,6 +24,8 @@ export interface Agent {
   createdAt?: Date;
   updatedAt?: Date;
   decommissionedAt?: Date;
+  /** When the agent was last suspended (kept after a reactivation). */
+  suspendedAt?: Date;
   /** Changes with every update; pass it to `update` to make it conditional. */
   etag: string;
 }
@@ -29,6 +36,7 @@ export interface AgentInput {
   description?: string | undefined;
   agentType?: string | undefined;
   version?: string | undefined;
+  /** Defaults to the caller's own owner; naming another needs platform:admin. */
   owner?: string | undefined;
   capabilities?: string[] | undefined;
   scopes?: string[] | undefined;
@@ -47,6 +55,7 @@ export type AgentChanges = Partial<Omit<AgentInput, "requestId">>;
 
 export interface AgentFilter {
   status?: AgentStatus | undefined;
+  /** A caller without platform:admin only ever sees its own owner's agents. */
   owner?: string | undefined;
   agentType?: string | undefined;
   /** Case-insensitive substring of the name. */
@@ -92,6 +101,8 @@ export interface TokenResponse {
 export interface Introspection {
   active: boolean;
   scope?: string;
+  /** The owner (tenant) of the token's agent. */
+  owner?: string;
   clientId?: string;
   tokenType?: string;
   exp?: number;
@@ -116,6 +127,8 @@ export interface AuditEvent {
   sequence: number;
   prevHash: string;
   hash: string;
+  /** Whose log: the owner of the agent concerned; empty for platform events. */
+  owner: string;
   occurredAt?: Date;
   recordedAt?: Date;
 }
@@ -125,6 +138,8 @@ export interface AuditFilter {
   action?: string | undefined;
   outcome?: "success" | "failure" | "denied" | undefined;
   actor?: string | undefined;
+  /** A caller without platform:admin only ever reads its own owner's events. */
+  owner?: string | undefined;
   /** Inclusive. */
   startTime?: Date | undefined;
   /** Exclusive. */
@@ -172,7 +187,10 @@ export function parseAgent(v: unknown): Agent {
       capabilities: strs(d["capabilities"]), scopes: strs(d["scopes"]), deploymentEnv: str(d["deploymentEnv"]),
       metadata: map(d["metadata"]), status: str(d["status"]) as AgentStatus, etag: str(d["etag"]),
     },
-    { createdAt: time(d["createdAt"]), updatedAt: time(d["updatedAt"]), decommissionedAt: time(d["decommissionedAt"]) },
+    {
+      createdAt: time(d["createdAt"]), updatedAt: time(d["updatedAt"]), decommissionedAt: time(d["decommissionedAt"]),
+      suspendedAt: time(d["suspendedAt"]),
+    },
   );
 }
 
@@ -214,7 +232,7 @@ export function parseIntrospection(v: unknown): Introspection {
   if (!out.active) return out;
   const aud = d["aud"];
   return {
-    ...out, scope: str(d["scope"]), clientId: str(d["client_id"]), tokenType: str(d["token_type"]),
+    ...out, scope: str(d["scope"]), owner: str(d["owner"]), clientId: str(d["client_id"]), tokenType: str(d["token_type"]),
     exp: int(d["exp"]), iat: int(d["iat"]), sub: str(d["sub"]), aud: typeof aud === "string" ? [aud] : strs(aud),
     iss: str(d["iss"]), jti: str(d["jti"]),
   };
@@ -227,7 +245,7 @@ export function parseAuditEvent(v: unknown): AuditEvent {
       eventId: str(d["eventId"]), actor: str(d["actor"]), action: str(d["action"]),
       outcome: str(d["outcome"]) as AuditEvent["outcome"], target: str(d["target"]), agentId: str(d["agentId"]),
       requestId: str(d["requestId"]), sourceAddress: str(d["sourceAddress"]), details: map(d["details"]),
-      sequence: int(d["sequence"]), prevHash: str(d["prevHash"]), hash: str(d["hash"]),
+      sequence: int(d["sequence"]), prevHash: str(d["prevHash"]), hash: str(d["hash"]), owner: str(d["owner"]),
     },
     { occurredAt: time(d["occurredAt"]), recordedAt: time(d["recordedAt"]) },
   );

@@ -258,10 +258,11 @@ export class Runner {
         allow(a, "token");
         return c.tokens.revoke(s(a, "token"));
       case "audit.query":
-        allow(a, "agentId", "action", "outcome", "actor", "pageSize", "limit");
+        allow(a, "agentId", "action", "outcome", "actor", "owner", "pageSize", "limit");
         return collect(c.audit.query(defined({
           agentId: opt<string>(a, "agentId"), action: opt<string>(a, "action"),
-          outcome: opt<AuditEvent["outcome"]>(a, "outcome"), actor: opt<string>(a, "actor"), pageSize: opt<number>(a, "pageSize"),
+          outcome: opt<AuditEvent["outcome"]>(a, "outcome"), actor: opt<string>(a, "actor"), owner: opt<string>(a, "owner"),
+          pageSize: opt<number>(a, "pageSize"),
         })), opt<number>(a, "limit") ?? 0);
       case "audit.get":
         allow(a, "eventId");
@@ -355,6 +356,10 @@ function matchOp(op: string, arg: Json, act: Json, where: string): void {
           }
         }
       }
+      break;
+    case "$every":
+      ok = Array.isArray(act);
+      if (ok) (act as Json[]).forEach((it, i) => match(arg, it, `${where}[${i}]`));
       break;
     case "$notContains":
       ok = typeof act === "string" && !act.includes(arg as string);

@@ -77,8 +77,8 @@ CREATE TABLE audit_chain_head (
 INSERT INTO audit_chain_head (sequence, hash, recorded_at)
 VALUES (0, '\x0000000000000000000000000000000000000000000000000000000000000000', '1970-01-01T00:00:00Z');
 
--- Where the service is in each change feed it follows (libs/feed's
--- CursorTableSQL).
+-- Where the service is in each change feed it follows (libs/postgres's
+-- FeedCursorTableSQL).
 CREATE TABLE IF NOT EXISTS event_cursors (
     consumer text PRIMARY KEY,
     sequence bigint NOT NULL

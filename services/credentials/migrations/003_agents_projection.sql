@@ -13,7 +13,7 @@ CREATE TABLE agents (
     CONSTRAINT agents_status_check CHECK (status IN ('active', 'suspended', 'decommissioned'))
 );
 
--- The feed consumer's durable cursor (libs/feed.CursorTableSQL).
+-- The feed consumer's durable cursor (libs/postgres.FeedCursorTableSQL).
 CREATE TABLE IF NOT EXISTS event_cursors (
     consumer text PRIMARY KEY,
     sequence bigint NOT NULL

@@ -13,6 +13,16 @@ output "db_init_command" {
   value       = module.compute.db_init_command
 }
 
+output "bootstrap_command" {
+  description = "Run once after db_init_command: registers the first platform admin and writes its credential to Vault (platform_admin_vault_path). A rerun changes nothing."
+  value       = module.compute.bootstrap_command
+}
+
+output "platform_admin_vault_path" {
+  description = "Where the first platform admin's credential is: a Vault KV v2 entry (vault kv get -mount=<mount> <path>)."
+  value       = module.compute.platform_admin_vault_path
+}
+
 output "egress_ips" {
   description = "Per region, the NAT addresses the services reach Vault from (allow them there)."
   value       = module.network.egress_ips

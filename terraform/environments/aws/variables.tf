@@ -100,10 +100,10 @@ variable "vault_mount" {
 
 variable "vault_token_secrets" {
   type        = map(string)
-  description = "Per service that uses Vault (credentials, token): ARN of an existing Secrets Manager secret holding its Vault token."
+  description = "Per service that uses Vault (credentials, token) and the first-admin bootstrap (bootstrap, docs/deploy.md): ARN of an existing Secrets Manager secret holding its Vault token."
   validation {
-    condition     = alltrue([for s in ["credentials", "token"] : contains(keys(var.vault_token_secrets), s)])
-    error_message = "vault_token_secrets: entries for credentials and token."
+    condition     = alltrue([for s in ["credentials", "token", "bootstrap"] : contains(keys(var.vault_token_secrets), s)])
+    error_message = "vault_token_secrets: entries for credentials, token and bootstrap (the first platform admin, docs/deploy.md)."
   }
 }
 

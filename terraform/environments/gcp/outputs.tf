@@ -8,6 +8,11 @@ output "address" {
   value       = module.lb.addresses[var.regions[0]]
 }
 
+output "platform_admin_vault_path" {
+  description = "Where the first platform admin's credential is: a Vault KV v2 entry, written when the first instance starts (vault kv get -mount=<mount> <path>)."
+  value       = module.compute.platform_admin_vault_path
+}
+
 output "egress_ips" {
   description = "Per region, the Cloud NAT addresses the services reach Vault from (allow them there)."
   value       = module.network.egress_ips

@@ -72,7 +72,7 @@ func run(dir string, withMonitoring bool) error {
 		monitoringLine = fmt.Sprintf("  Prometheus           %s   (alerts: %s/alerts)\n", url, url)
 	}
 
-	dashboardNote := "(sign in with the bootstrap admin below)"
+	dashboardNote := "(sign in with the platform admin below)"
 	if !s.DashboardBuilt() {
 		dashboardNote = "(not built: install Node.js 20 and run scripts/dashboard.sh build)"
 	}
@@ -80,9 +80,6 @@ func run(dir string, withMonitoring bool) error {
 	envFile := filepath.Join(s.Dir(), "env")
 	admin, err := s.BootstrapAdmin(ctx, envFile)
 	if err != nil {
-		return err
-	}
-	if err := stack.WriteEnv(envFile, s.GatewayURL(), admin); err != nil {
 		return err
 	}
 	fmt.Printf(`
@@ -94,8 +91,8 @@ AgentIdP is running.
   Envoy admin          http://127.0.0.1:%[2]d
 %[7]s  Logs                 %[3]s
   Environment          %[4]s   (source it: . %[4]s)
-  Bootstrap admin      client_id     %[5]s
-  (every scope)        client_secret %[6]s
+  Platform admin       client_id     %[5]s
+  (every scope)        client_secret %[6]s   (agentidp bootstrap; docs/deploy.md)
 
 Every /v1 call needs a token (policies/ decides; edits apply live):
   . %[4]s

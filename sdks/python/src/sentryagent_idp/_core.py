@@ -233,10 +233,10 @@ def tokens_revoke(token: Union[str, Secret]) -> Call[None]:
 def audit_query(
     agent_id: Optional[str], action: Optional[str], outcome: Optional[str], actor: Optional[str],
     start_time: Optional[datetime], end_time: Optional[datetime], page_size: Optional[int],
-    page_token: Optional[str],
+    page_token: Optional[str], owner: Optional[str] = None,
 ) -> Call[Page[AuditEvent]]:
-    params = _params(agentId=agent_id, action=action, outcome=outcome, actor=actor, startTime=start_time,
-                     endTime=end_time, pageSize=page_size, pageToken=page_token)
+    params = _params(agentId=agent_id, action=action, outcome=outcome, actor=actor, owner=owner,
+                     startTime=start_time, endTime=end_time, pageSize=page_size, pageToken=page_token)
     return Call("GET", "/v1/audit/events", _page("events", AuditEvent.from_json), params=params, retry=True)
 
 

@@ -181,7 +181,9 @@ async def _iterate(page: Callable[[Optional[str]], Awaitable[Page[T]]]) -> Async
 
 
 class AsyncAgents:
-    """Agents and their lifecycle (/v1/agents)."""
+    """Agents and their lifecycle (/v1/agents). A caller without platform:admin reaches only its
+    own owner's agents: another owner's agent raises AgentIdPError AGENT_NOT_FOUND (404), as one
+    that does not exist would."""
 
     def __init__(self, client: AsyncAgentIdPClient) -> None:
         self._c = client
@@ -300,19 +302,19 @@ class AsyncAudit:
     async def query_page(
         self, *, agent_id: Optional[str] = None, action: Optional[str] = None, outcome: Optional[str] = None,
         actor: Optional[str] = None, start_time: Optional[datetime] = None, end_time: Optional[datetime] = None,
-        page_size: Optional[int] = None, page_token: Optional[str] = None,
+        page_size: Optional[int] = None, page_token: Optional[str] = None, owner: Optional[str] = None,
     ) -> Page[AuditEvent]:
         return await self._c._send(_core.audit_query(agent_id, action, outcome, actor, start_time, end_time,
-                                                     page_size, page_token))
+                                                     page_size, page_token, owner))
 
     def query(
         self, *, agent_id: Optional[str] = None, action: Optional[str] = None, outcome: Optional[str] = None,
         actor: Optional[str] = None, start_time: Optional[datetime] = None, end_time: Optional[datetime] = None,
-        page_size: Optional[int] = None,
+        page_size: Optional[int] = None, owner: Optional[str] = None,
     ) -> AsyncIterator[AuditEvent]:
         return _iterate(lambda t: self.query_page(agent_id=agent_id, action=action, outcome=outcome, actor=actor,
                                                   start_time=start_time, end_time=end_time, page_size=page_size,
-                                                  page_token=t))
+                                                  page_token=t, owner=owner))
 
     async def get(self, event_id: str) -> AuditEvent:
         return await self._c._send(_core.audit_get(event_id))

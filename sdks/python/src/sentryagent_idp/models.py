@@ -88,7 +88,7 @@ class Agent(_Model):
     description: str = ""
     agent_type: str = ""
     version: str = ""
-    owner: str = ""
+    owner: str = ""  # the agent's tenant: callers see only their own owner's agents
     capabilities: List[str] = field(default_factory=list)
     scopes: List[str] = field(default_factory=list)
     deployment_env: str = ""
@@ -97,6 +97,7 @@ class Agent(_Model):
     updated_at: Optional[datetime] = None
     decommissioned_at: Optional[datetime] = None
     etag: str = ""  # pass to update() to make it conditional
+    suspended_at: Optional[datetime] = None  # last suspension, kept after reactivation
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Agent:
@@ -109,6 +110,7 @@ class Agent(_Model):
             metadata=_map(d.get("metadata")), created_at=parse_time(d.get("createdAt")),
             updated_at=parse_time(d.get("updatedAt")),
             decommissioned_at=parse_time(d.get("decommissionedAt")), etag=str(d.get("etag", "")),
+            suspended_at=parse_time(d.get("suspendedAt")),
         )
 
 
@@ -185,6 +187,7 @@ class Introspection(_Model):
 
     active: bool
     scope: str = ""
+    owner: str = ""  # the owner (tenant) of the token's agent
     client_id: str = ""
     token_type: str = ""
     exp: int = 0
@@ -198,7 +201,7 @@ class Introspection(_Model):
     def from_json(cls, d: Mapping[str, Any]) -> Introspection:
         aud = d.get("aud")
         return cls(
-            active=bool(d.get("active")), scope=str(d.get("scope", "")),
+            active=bool(d.get("active")), scope=str(d.get("scope", "")), owner=str(d.get("owner", "")),
             client_id=str(d.get("client_id", "")), token_type=str(d.get("token_type", "")),
             exp=_int(d.get("exp")), iat=_int(d.get("iat")), sub=str(d.get("sub", "")),
             aud=[aud] if isinstance(aud, str) else _strs(aud), iss=str(d.get("iss", "")),
@@ -224,6 +227,7 @@ class AuditEvent(_Model):
     hash: str = ""
     occurred_at: Optional[datetime] = None
     recorded_at: Optional[datetime] = None
+    owner: str = ""  # whose log: the owner of the agent concerned; empty for platform events
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> AuditEvent:
@@ -235,6 +239,7 @@ class AuditEvent(_Model):
             details=_map(d.get("details")), sequence=_int(d.get("sequence")),
             prev_hash=str(d.get("prevHash", "")), hash=str(d.get("hash", "")),
             occurred_at=parse_time(d.get("occurredAt")), recorded_at=parse_time(d.get("recordedAt")),
+            owner=str(d.get("owner", "")),
         )
 
 

@@ -21,7 +21,6 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/sentryagent/agentidp/libs/config"
-	"github.com/sentryagent/agentidp/libs/feed"
 	auditv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/audit/v1"
 	credentialsv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/credentials/v1"
 	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
@@ -225,7 +224,7 @@ func run() error {
 		}
 		registryConn = conn
 		client := registryv1.NewAgentEventsServiceClient(conn)
-		cursor := feed.PostgresCursor{Pool: pool, Consumer: ingest.RegistryFeed}
+		cursor := postgres.FeedCursor{Pool: pool, Consumer: ingest.RegistryFeed}
 		g.Go(func() error { return sink.FollowRegistry(ctx, client, cursor) })
 	}
 	if cfg.CredentialsAddr != Disabled {
@@ -235,7 +234,7 @@ func run() error {
 		}
 		credentialsConn = conn
 		client := credentialsv1.NewCredentialEventsServiceClient(conn)
-		cursor := feed.PostgresCursor{Pool: pool, Consumer: ingest.CredentialsFeed}
+		cursor := postgres.FeedCursor{Pool: pool, Consumer: ingest.CredentialsFeed}
 		g.Go(func() error { return sink.FollowCredentials(ctx, client, cursor) })
 	}
 	g.Go(func() error {

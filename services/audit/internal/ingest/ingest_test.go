@@ -17,8 +17,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sentryagent/agentidp/libs/auditlog"
-	"github.com/sentryagent/agentidp/libs/feed"
 	credentialsv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/credentials/v1"
+	"github.com/sentryagent/agentidp/libs/postgres"
 	"github.com/sentryagent/agentidp/libs/testkit"
 	"github.com/sentryagent/agentidp/services/audit/internal/audit"
 	"github.com/sentryagent/agentidp/services/audit/internal/audittest"
@@ -208,7 +208,7 @@ func TestCredentialsFeedIsRecordedOnceWithItsActors(t *testing.T) {
 	}
 	t.Cleanup(func() { conn.Close() })
 	client := credentialsv1.NewCredentialEventsServiceClient(conn)
-	cursor := feed.PostgresCursor{Pool: db.Store.Pool(), Consumer: ingest.CredentialsFeed}
+	cursor := postgres.FeedCursor{Pool: db.Store.Pool(), Consumer: ingest.CredentialsFeed}
 
 	// Follow twice, the second time from a cursor reset to the start: the
 	// replay stores nothing new.

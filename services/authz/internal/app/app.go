@@ -149,7 +149,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	// store → service → transport
 	svc := check.New(check.Config{
 		Verifier: verifier, Cache: tokens, Revocations: revocations, Record: state.Record{RDB: rdb},
-		Credentials: projection, CredentialFeedLive: followers.Credentials.Live, AgentFeedLive: followers.Agents.Live,
+		Credentials: projection, CredentialFeedLive: followers.Credentials.Live,
 		Agents: agents, Policy: engine,
 		Limiter: ratelimit.New(ratelimit.Config{Redis: rdb, Window: cfg.RateLimitReserveWindow}),
 		Audit:   audit, Ready: func() bool { return ready() == nil },

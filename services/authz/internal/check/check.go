@@ -99,13 +99,10 @@ type Config struct {
 	// CredentialFeedLive reports whether the credentials feed is live; when
 	// it is not, every request asks Redis about its credential.
 	CredentialFeedLive func() bool
-	// AgentFeedLive reports whether the registry feed is live (the
-	// projection then holds every agent but those registered a moment ago).
-	AgentFeedLive func() bool
-	Agents        Agents
-	Policy        Policy
-	Limiter       Limiter
-	Audit         Auditor
+	Agents             Agents
+	Policy             Policy
+	Limiter            Limiter
+	Audit              Auditor
 	// Ready reports whether start-up is over (keys, feeds, subscription).
 	Ready   func() bool
 	Metrics *Metrics
@@ -192,13 +189,7 @@ func (s *Service) check(ctx context.Context, r *input.Request) (*Result, *who) {
 	var tok, ag, target ast.Value
 	if entry != nil {
 		tok, ag = entry.Input, agent.Input
-		t, res := s.target(ctx, r)
-		if res != nil {
-			return res, &who{claims: entry.Claims}
-		}
-		if t != nil {
-			target = t.Input
-		}
+		target = s.target(ctx, r)
 	}
 	in, parsed := input.Build(r, tok, ag, target)
 	d, cached, err := s.cfg.Policy.Eval(ctx, in, len(r.Body) == 0)
@@ -315,31 +306,30 @@ func (s *Service) authenticate(ctx context.Context, r *input.Request, raw string
 	return entry, agent, nil, nil
 }
 
-// target is the agent the request's path names — ".../agents/{agentId}/..."
-// (AIP resource names), as the kill switch's projection knows it — for the
-// policy's owner and escalation rules (input.target); nil when the path
-// names none or the agent does not exist (the service then answers 404).
-func (s *Service) target(ctx context.Context, r *input.Request) (*state.Agent, *Result) {
+// target is input.target: the agent the request's path names —
+// ".../agents/{agentId}/..." (AIP resource names) — as the kill switch's
+// projection knows it, for the policy's owner and escalation rules; nil
+// when the path names none or the agent does not exist (the service then
+// answers 404). When its state cannot be established (an agent the
+// projection does not hold yet, the registry unreachable), the input says
+// so ({"id", "unavailable": true}) and the policy decides: AgentIdP's lets
+// the request through to the service, which applies the same rules in its
+// own queries.
+func (s *Service) target(ctx context.Context, r *input.Request) ast.Value {
 	id := input.TargetAgent(r.Path)
 	if id == "" {
-		return nil, nil
+		return nil
 	}
 	a, err := s.cfg.Agents.Agent(ctx, id)
 	switch {
 	case errors.Is(err, state.ErrNoAgent):
-		return nil, nil
-	case err != nil && s.cfg.AgentFeedLive != nil && s.cfg.AgentFeedLive():
-		// The projection is current, so the agent was registered a moment
-		// ago or does not exist, and the registry cannot say which right
-		// now. The request goes on without input.target: the services
-		// apply the owner and subset rules themselves, in their queries.
-		s.cfg.Logger.Debug("target agent unknown and the registry unavailable; the service decides", "error", err)
-		return nil, nil
+		return nil
 	case err != nil:
-		s.cfg.Logger.Warn("cannot establish the target agent's state", "error", err)
-		return nil, s.deny(r, 503, ReasonUnavailable, "cannot establish the state of the agent the request names", "")
+		s.cfg.Logger.Warn("cannot establish the state of the agent the request names; the policy decides without it", "error", err)
+		s.cfg.Metrics.targetUnavailable.Inc()
+		return input.UnavailableTarget(id)
 	}
-	return a, nil
+	return a.Input
 }
 
 func (s *Service) revoked(r *input.Request, msg string) *Result {

@@ -20,6 +20,8 @@ type Metrics struct {
 	decisionMisses  prometheus.Counter
 	rejections      prometheus.Counter
 	rateLimitErrors prometheus.Counter
+	// targetUnavailable counts requests decided without their target's state.
+	targetUnavailable prometheus.Counter
 	// Observe, if set, also receives each check's duration (benchmarks).
 	Observe func(time.Duration)
 }
@@ -54,6 +56,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: metrics.Namespace, Name: "authz_rate_limit_errors_total",
 			Help: "API calls let through unlimited because Redis did not answer the rate limiter.",
 		}),
+		targetUnavailable: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: metrics.Namespace, Name: "authz_target_unavailable_total",
+			Help: "API calls naming an agent whose state could not be established (the policy decided without it; the service applies the owner and subset rules itself).",
+		}),
 	}
 	cache := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metrics.Namespace, Name: "authz_token_cache_total",
@@ -72,7 +78,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 		m.byKey[[2]string{result, r}] = m.decisions.WithLabelValues(result, r)
 	}
-	reg.MustRegister(m.decisions, m.duration, m.rejections, m.rateLimitErrors, cache, decisions)
+	reg.MustRegister(m.decisions, m.duration, m.rejections, m.rateLimitErrors, m.targetUnavailable, cache, decisions)
 	return m
 }
 

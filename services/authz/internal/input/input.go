@@ -118,6 +118,12 @@ func Build(r *Request, token, agent, target ast.Value) (ast.Value, Parsed) {
 	return ast.NewObject(items...), p
 }
 
+// UnavailableTarget is input.target for an agent whose state cannot be
+// established now.
+func UnavailableTarget(id string) ast.Value {
+	return ast.NewObject(ast.Item(ast.StringTerm("id"), ast.StringTerm(id)), ast.Item(ast.StringTerm("unavailable"), ast.BooleanTerm(true)))
+}
+
 // TargetAgent returns the agent id a request path names, "" if none: the
 // segment after "agents" (AIP resource names: /v1/agents/{agentId}/...),
 // percent-decoded, without a ":verb" suffix, when it is a UUID (agent ids

@@ -68,6 +68,9 @@ type Config struct {
 	GraceSweepInterval time.Duration `env:"GRACE_SWEEP_INTERVAL" envDefault:"1s"`
 	// LastUsedFlushInterval batches lastUsedAt writes.
 	LastUsedFlushInterval time.Duration `env:"LAST_USED_FLUSH_INTERVAL" envDefault:"5s"`
+	// BcryptConcurrency bounds the bcrypt comparisons of legacy secrets
+	// running at once (0: half the CPUs, at least 1).
+	BcryptConcurrency int `env:"BCRYPT_CONCURRENCY" envDefault:"0"`
 }
 
 // Validate checks what parsing cannot.
@@ -101,11 +104,24 @@ func (c Config) Validate() error {
 		return fmt.Errorf("PENDING_TIMEOUT: must be at least 3×VAULT_TIMEOUT (%s), so that no write is still in flight when its row is undone", 3*c.VaultTimeout)
 	case c.ReconcileInterval <= 0 || c.LastUsedFlushInterval <= 0 || c.GraceSweepInterval <= 0:
 		return errors.New("RECONCILE_INTERVAL, LAST_USED_FLUSH_INTERVAL, GRACE_SWEEP_INTERVAL: must be positive")
+	case c.BcryptConcurrency < 0:
+		return errors.New("BCRYPT_CONCURRENCY: must not be negative")
 	}
 	return nil
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "legacy-secrets" {
+		// The operator command (docs/credentials.md), not the server.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := legacySecrets(ctx, os.Args[2:], os.Stdout)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "credentials legacy-secrets:", err)
+			os.Exit(2)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "credentials:", err)
 		os.Exit(1)
@@ -170,6 +186,7 @@ func run() error {
 	if kv != nil {
 		svcCfg.Vault = kv // a typed nil would not be a nil interface
 	}
+	svcCfg.BcryptConcurrency = cfg.BcryptConcurrency
 	svc := credential.New(svcCfg)
 	set := endpoints.New(svc)
 	grpcSrv, healthSrv := grpcserver.New(grpcserver.Config{Logger: logger, Metrics: grpcMetrics,
@@ -210,7 +227,7 @@ func run() error {
 	g.Go(func() error { return serve.HTTP(ctx, httpSrv, httpLis, cfg.ShutdownTimeout) })
 	// The registry's change feed: projection of agents, revocation on decommission.
 	agentFeed := feed.New(feed.AgentEvents(registryv1.NewAgentEventsServiceClient(registryConn)),
-		feed.PostgresCursor{Pool: pool, Consumer: agents.ConsumerName}, feed.Config{Name: "agents", Logger: logger})
+		postgres.FeedCursor{Pool: pool, Consumer: agents.ConsumerName}, feed.Config{Name: "agents", Logger: logger})
 	g.Go(func() error { return agentFeed.Run(ctx, feed.Each(agents.Handler(store, svc.Revoked, logger))) })
 	g.Go(func() error { return store.Listen(ctx) }) // wakes WatchCredentialEvents streams
 	g.Go(func() error { return svc.RunReconciler(ctx, cfg.ReconcileInterval) })

@@ -1,10 +1,13 @@
 package credential
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/sentryagent/agentidp/libs/apierror"
 	"github.com/sentryagent/agentidp/services/credentials/internal/secret"
@@ -97,5 +100,39 @@ func TestParseID(t *testing.T) {
 		if e := apierror.As(err); e == nil || e.Reason != reason || e.Field != "agentId" {
 			t.Fatalf("%q: %v, want %s", in, err, reason)
 		}
+	}
+}
+
+// TestBcryptSlots: legacy (bcrypt) comparisons run in a bounded number of
+// slots; a verification that cannot get one soon is refused as busy
+// (RESOURCE_EXHAUSTED: not a failure for a caller's circuit breaker).
+func TestBcryptSlots(t *testing.T) {
+	s := New(Config{BcryptConcurrency: 1})
+	hash, err := bcrypt.GenerateFromPassword([]byte("phase1"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if ok, err := s.matchBcrypt(ctx, string(hash), "phase1"); !ok || err != nil {
+		t.Fatalf("free slot: %v %v", ok, err)
+	}
+	if err := s.bcrypt.Acquire(ctx, 1); err != nil { // the only slot, taken
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := s.matchBcrypt(ctx, string(hash), "phase1"); !errors.Is(err, ErrVerifierBusy) || apierror.KindOf(err) != apierror.ResourceExhausted {
+		t.Fatalf("every slot taken: %v", err)
+	}
+	if waited := time.Since(start); waited < maxBcryptWait || waited > maxBcryptWait+time.Second {
+		t.Fatalf("waited %v for a slot", waited)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.matchBcrypt(cancelled, string(hash), "phase1"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("caller gone: %v", err)
+	}
+	s.bcrypt.Release(1)
+	if ok, err := s.matchBcrypt(ctx, string(hash), "phase2"); ok || err != nil {
+		t.Fatalf("wrong secret: %v %v", ok, err)
 	}
 }

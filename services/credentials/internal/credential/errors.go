@@ -27,6 +27,11 @@ var (
 		"the database is unavailable; retry later")
 	ErrRegistryUnavailable = apierror.New(apierror.Unavailable, "SERVICE_UNAVAILABLE",
 		"the agent registry is unavailable; retry later")
+	// ErrVerifierBusy: every bcrypt slot stayed taken (legacy secrets).
+	// RESOURCE_EXHAUSTED, not UNAVAILABLE: the service is up, and a
+	// caller's circuit breaker must not open on it.
+	ErrVerifierBusy = apierror.New(apierror.ResourceExhausted, "VERIFIER_BUSY",
+		"too many legacy secret verifications at once; retry later")
 
 	errRequired     = apierror.New(apierror.InvalidArgument, "FIELD_REQUIRED", "")
 	errInvalid      = apierror.New(apierror.InvalidArgument, "FIELD_INVALID", "")

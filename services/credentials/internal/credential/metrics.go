@@ -13,9 +13,11 @@ type Metrics struct {
 	Issued       *prometheus.CounterVec // storage: vault, hash
 	Rotated      *prometheus.CounterVec // storage: vault, hash
 	Revoked      *prometheus.CounterVec // cause: api, decommission
-	Verified     *prometheus.CounterVec // outcome: valid, invalid, unavailable, error
+	Verified     *prometheus.CounterVec // outcome: valid, invalid, busy, unavailable, error
 	CacheLookups *prometheus.CounterVec // result: hit, miss
 	Reconciled   *prometheus.CounterVec // kind: create, rotation
+	// LegacyUpgraded counts bcrypt verifiers replaced by "sha256$" ones.
+	LegacyUpgraded prometheus.Counter
 }
 
 // NewMetrics registers the counters on reg.
@@ -29,10 +31,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Rotated: counter("credentials_rotated_total", "Credential rotations, by where the new secret is kept (vault, hash).", "storage"),
 		Revoked: counter("credentials_revoked_total", "Credentials revoked, by cause (api, decommission).", "cause"),
 		Verified: counter("credential_verifications_total",
-			"VerifyClientSecret answers, by outcome (valid, invalid, unavailable, error).", "outcome"),
+			"VerifyClientSecret answers, by outcome (valid, invalid, busy: every bcrypt slot taken, unavailable, error).", "outcome"),
 		CacheLookups: counter("credential_secret_cache_lookups_total",
 			"Lookups of Vault secret digests in the in-process cache, by result (hit, miss).", "result"),
 		Reconciled: counter("credentials_reconciled_total",
 			"Half-written operations undone by the reconciler, by kind (create, rotation).", "kind"),
+		LegacyUpgraded: f.NewCounter(prometheus.CounterOpts{Namespace: metrics.Namespace, Name: "credentials_legacy_verifiers_upgraded_total",
+			Help: "Phase-1 bcrypt verifiers replaced by sha256 ones on a successful verification."}),
 	}
 }

@@ -69,9 +69,14 @@ type VerifyRecord struct {
 type VerifyStore interface {
 	// ForVerify returns ErrNotFound for an unknown or pending credential.
 	ForVerify(ctx context.Context, id uuid.UUID) (VerifyRecord, error)
-	// LegacyForVerify returns the agent's active credentials that still
-	// accept a phase-1 (bcrypt) secret.
-	LegacyForVerify(ctx context.Context, agentID uuid.UUID) ([]VerifyRecord, error)
+	// LegacyForVerify returns the agent's active credentials that may
+	// accept a phase-1 secret (one that embeds no credential id): those
+	// with a bcrypt verifier, and the one whose verifier is exactly
+	// verifier (the "sha256$" a bcrypt verifier was upgraded to).
+	LegacyForVerify(ctx context.Context, agentID uuid.UUID, verifier string) ([]VerifyRecord, error)
+	// UpgradeVerifier replaces a secret version's verifier from with to,
+	// unless it changed meanwhile (then it does nothing).
+	UpgradeVerifier(ctx context.Context, credentialID uuid.UUID, version int64, from, to string) error
 }
 
 // PendingStore is the reconciler's view.

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/semaphore"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/sentryagent/agentidp/libs/apierror"
@@ -53,6 +55,10 @@ type Config struct {
 	// reconciler may undo it: longer than any request can still be writing
 	// to Vault. Default 30s; at least 3×VaultTimeout.
 	PendingTimeout time.Duration
+	// BcryptConcurrency bounds the bcrypt comparisons (legacy secrets,
+	// ~60 ms of CPU each) running at once; default half the CPUs, at
+	// least 1.
+	BcryptConcurrency int
 	// Now defaults to time.Now.
 	Now func() time.Time
 }
@@ -70,6 +76,7 @@ type Service struct {
 	pendingTimeout time.Duration
 	now            func() time.Time
 	reads          singleflight.Group
+	bcrypt         *semaphore.Weighted
 }
 
 // New returns the service.
@@ -95,6 +102,10 @@ func New(cfg Config) *Service {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if cfg.BcryptConcurrency <= 0 {
+		cfg.BcryptConcurrency = max(1, runtime.GOMAXPROCS(0)/2)
+	}
+	s.bcrypt = semaphore.NewWeighted(int64(cfg.BcryptConcurrency))
 	return s
 }
 

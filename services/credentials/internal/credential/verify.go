@@ -16,6 +16,13 @@ import (
 // verification may cost (each is ~60 ms by design).
 const maxLegacyCandidates = 5
 
+// maxBcryptWait is how long a legacy verification waits for a bcrypt slot
+// before answering ErrVerifierBusy: well under the token service's
+// deadline (CREDENTIALS_TIMEOUT, 2 s), so that a flood of legacy guesses
+// is refused quickly instead of timing out callers, whose circuit breaker
+// would then cut off every client.
+const maxBcryptWait = 500 * time.Millisecond
+
 // candidate is one secret version a presented secret may match.
 type candidate struct {
 	v          Verifier
@@ -38,6 +45,8 @@ func (s *Service) Verify(ctx context.Context, clientID, clientSecret string) (Ve
 		s.metrics.Verified.WithLabelValues("valid").Inc()
 	case errors.Is(err, ErrInvalidClient):
 		s.metrics.Verified.WithLabelValues("invalid").Inc()
+	case errors.Is(err, ErrVerifierBusy):
+		s.metrics.Verified.WithLabelValues("busy").Inc()
 	case apierror.KindOf(err) == apierror.Unavailable:
 		s.metrics.Verified.WithLabelValues("unavailable").Inc()
 	default:
@@ -67,8 +76,9 @@ func (s *Service) verify(ctx context.Context, clientID, clientSecret string) (Ve
 		// secret can be: rejected without a lookup.
 		return Verified{}, ErrInvalidClient
 	}
-	// Phase-1 secrets embed no id: try the client's legacy verifiers.
-	recs, err := s.store.LegacyForVerify(ctx, aid)
+	// Phase-1 secrets embed no id: try the client's legacy verifiers
+	// (bcrypt, or the sha256 one a bcrypt verifier became).
+	recs, err := s.store.LegacyForVerify(ctx, aid, secret.VerifierOf(digest))
 	if err != nil {
 		return Verified{}, err
 	}
@@ -130,6 +140,9 @@ func (s *Service) check(ctx context.Context, clientID uuid.UUID, rec VerifyRecor
 	if agent.Status == AgentDecommissioned {
 		return Verified{}, ErrInvalidClient
 	}
+	if legacy != "" && secret.IsLegacy(matched.v.Hash) {
+		s.upgradeLegacy(ctx, c, matched.v, digest)
+	}
 	s.usage.Record(c.ID, now)
 	return Verified{
 		AgentID: c.AgentID, CredentialID: c.ID, Scopes: agent.Scopes, AgentStatus: agent.Status,
@@ -139,8 +152,11 @@ func (s *Service) check(ctx context.Context, clientID uuid.UUID, rec VerifyRecor
 
 func (s *Service) matches(ctx context.Context, c Credential, v Verifier, digest secret.Digest, legacy string) (bool, error) {
 	switch {
+	case legacy != "" && secret.IsLegacy(v.Hash):
+		return s.matchBcrypt(ctx, v.Hash, legacy)
 	case legacy != "":
-		return secret.MatchLegacy(v.Hash, legacy), nil
+		// A phase-1 secret whose bcrypt verifier was upgraded.
+		return secret.MatchDigest(v.Hash, digest), nil
 	case v.Hash != "":
 		return secret.MatchDigest(v.Hash, digest), nil
 	case v.VaultVersion > 0 && s.vault != nil:
@@ -189,4 +205,36 @@ func (s *Service) vaultDigest(ctx context.Context, c Credential, version int64) 
 		return secret.Digest{}, s.vaultFailed(ctx, "read a secret", err)
 	}
 	return res.(secret.Digest), nil
+}
+
+// matchBcrypt compares a phase-1 secret with a bcrypt verifier in one of
+// the service's few bcrypt slots, so that bad legacy secrets cannot take
+// more than that share of the CPU, however many arrive.
+func (s *Service) matchBcrypt(ctx context.Context, stored, presented string) (bool, error) {
+	wctx, cancel := context.WithTimeout(ctx, maxBcryptWait)
+	defer cancel()
+	if err := s.bcrypt.Acquire(wctx, 1); err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		return false, ErrVerifierBusy
+	}
+	defer s.bcrypt.Release(1)
+	return secret.MatchLegacy(stored, presented), nil
+}
+
+// upgradeLegacy replaces the bcrypt verifier a phase-1 secret just
+// matched with its "sha256$" verifier (the secret is known right now):
+// the next verification costs a SHA-256, not a bcrypt, and the row no
+// longer offers a way to burn CPU. What the secret is worth does not
+// change, so no event is published. A failure only delays the upgrade.
+func (s *Service) upgradeLegacy(ctx context.Context, c Credential, v Verifier, digest secret.Digest) {
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := s.store.UpgradeVerifier(uctx, c.ID, v.Version, v.Hash, secret.VerifierOf(digest)); err != nil {
+		s.logger.Warn("upgrading a legacy bcrypt verifier failed", "credential_id", c.ID, "version", v.Version, "error", err)
+		return
+	}
+	s.metrics.LegacyUpgraded.Inc()
+	s.logger.Info("legacy bcrypt verifier upgraded to sha256", "credential_id", c.ID, "version", v.Version)
 }

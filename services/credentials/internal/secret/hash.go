@@ -31,10 +31,11 @@ func DigestOf(s string) Digest { return sha256.Sum256([]byte(s)) }
 func (d Digest) Equal(o Digest) bool { return subtle.ConstantTimeCompare(d[:], o[:]) == 1 }
 
 // Hash returns the stored verifier of a new secret.
-func Hash(p Plaintext) string {
-	d := DigestOf(p.Reveal())
-	return sha256Scheme + base64.RawStdEncoding.EncodeToString(d[:])
-}
+func Hash(p Plaintext) string { return VerifierOf(DigestOf(p.Reveal())) }
+
+// VerifierOf returns the "sha256$" verifier of a secret with digest d: what
+// a bcrypt verifier is replaced with once its secret is presented.
+func VerifierOf(d Digest) string { return sha256Scheme + base64.RawStdEncoding.EncodeToString(d[:]) }
 
 // IsLegacy reports whether a stored verifier is a phase-1 bcrypt hash.
 func IsLegacy(stored string) bool {
@@ -56,7 +57,8 @@ func MatchDigest(stored string, d Digest) bool {
 	return d.Equal(want)
 }
 
-// MatchLegacy checks a bcrypt verifier (slow by design: ~60 ms at cost 10).
+// MatchLegacy checks a bcrypt verifier (slow by design: ~60 ms at cost 10;
+// callers bound how many run at once).
 func MatchLegacy(stored, presented string) bool {
 	if !IsLegacy(stored) || len(presented) > 72 {
 		return false

@@ -112,7 +112,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		Feeds:    followers,
 		CacheKey: mgr.Set().CacheKey(),
 		Rate:     rate,
+		Failures: cfg.failures(),
 		FreshFor: cfg.CacheTTL, StaleFor: cfg.CacheStaleIfError, LocalTTL: cfg.LocalCacheTTL,
+		UnknownTTL: cfg.UnknownClientCacheTTL, UnknownSize: cfg.UnknownClientCacheSize,
 		Metrics: clientauth.NewMetrics(reg), Logger: logger, Now: deps.Now,
 	})
 	handlers := feed.NewHandlers(feed.Config{

@@ -24,8 +24,9 @@ const benchClients = 32
 //
 // warm: every client's authentication is cached (one Redis round trip,
 // an ES256 signature). miss: CACHE_TTL=1ns, so every request also asks the
-// credentials service. Both run the rate limiter (with a limit no client
-// reaches) and write the access log (JSON, discarded).
+// credentials service. Both run the rate limiters (the client's with a
+// limit no client reaches, the failure limits at their defaults) and write
+// the access log (JSON, discarded).
 func BenchmarkToken(b *testing.B) {
 	serve.TuneGC(400) // as cmd/token does
 	p := startPlatform(b)
@@ -34,7 +35,11 @@ func BenchmarkToken(b *testing.B) {
 		c := p.credential(p.agent("agents:read"), 0)
 		clients[i] = loadgen.Client{ID: c.id, Secret: c.secret}
 	}
-	common := []string{"TEST_LOG=discard", "LOG_LEVEL=info", "RATE_LIMIT_PER_SECOND=1000000", "RATE_LIMIT_BURST=1000000"}
+	// The failure limits at their defaults (the harness turns them off):
+	// every request pays for the source address's checks.
+	common := []string{"TEST_LOG=discard", "LOG_LEVEL=info", "RATE_LIMIT_PER_SECOND=1000000", "RATE_LIMIT_BURST=1000000",
+		"AUTH_FAILURE_LIMIT_PER_SECOND=1", "AUTH_FAILURE_LIMIT_BURST=10",
+		"SOURCE_AUTH_FAILURE_LIMIT_PER_SECOND=5", "SOURCE_AUTH_FAILURE_LIMIT_BURST=50"}
 	run := func(b *testing.B, srv *tokenServer, hitsWanted bool) {
 		ctx := context.Background()
 		cfg := loadgen.Config{TokenURL: srv.base + "/oauth2/token", Clients: clients, Concurrency: benchClients, Requests: 2000}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sentryagent/agentidp/libs/config"
+	"github.com/sentryagent/agentidp/services/token/internal/authcache"
 	"github.com/sentryagent/agentidp/services/token/internal/keys"
 )
 
@@ -53,9 +54,21 @@ type Config struct {
 	KeyReloadInterval   time.Duration `env:"KEY_RELOAD_INTERVAL" envDefault:"30s"`
 	JWKSMaxAge          time.Duration `env:"JWKS_MAX_AGE" envDefault:"5m"`
 
-	// Per-client limit on the token endpoint; 0 turns it off.
+	// Per-client limit on authenticated requests to the endpoints that
+	// authenticate clients; 0 turns it off.
 	RateLimitPerSecond float64 `env:"RATE_LIMIT_PER_SECOND" envDefault:"10"`
 	RateLimitBurst     int     `env:"RATE_LIMIT_BURST" envDefault:"20"`
+	// Limits on failed client authentications per (client_id, source
+	// address) and per source address; 0 turns one off (docs/token.md).
+	AuthFailureLimitPerSecond       float64 `env:"AUTH_FAILURE_LIMIT_PER_SECOND" envDefault:"1"`
+	AuthFailureLimitBurst           int     `env:"AUTH_FAILURE_LIMIT_BURST" envDefault:"10"`
+	SourceAuthFailureLimitPerSecond float64 `env:"SOURCE_AUTH_FAILURE_LIMIT_PER_SECOND" envDefault:"5"`
+	SourceAuthFailureLimitBurst     int     `env:"SOURCE_AUTH_FAILURE_LIMIT_BURST" envDefault:"50"`
+	// UnknownClientCacheTTL: how long a replica remembers a client id that
+	// names no agent (0 turns the negative cache off), at most
+	// UnknownClientCacheSize of them.
+	UnknownClientCacheTTL  time.Duration `env:"UNKNOWN_CLIENT_CACHE_TTL" envDefault:"30s"`
+	UnknownClientCacheSize int           `env:"UNKNOWN_CLIENT_CACHE_SIZE" envDefault:"65536"`
 
 	// CacheKey keys the HMAC naming cached authentications (base64, ≥ 32
 	// bytes); unset: one is kept with the signing keys.
@@ -117,6 +130,18 @@ func (c *Config) Validate() error {
 		return errors.New("RATE_LIMIT_PER_SECOND: must not be negative")
 	case c.RateLimitPerSecond > 0 && c.RateLimitBurst < 1:
 		return errors.New("RATE_LIMIT_BURST: must be at least 1")
+	case c.AuthFailureLimitPerSecond < 0:
+		return errors.New("AUTH_FAILURE_LIMIT_PER_SECOND: must not be negative")
+	case c.AuthFailureLimitPerSecond > 0 && c.AuthFailureLimitBurst < 1:
+		return errors.New("AUTH_FAILURE_LIMIT_BURST: must be at least 1")
+	case c.SourceAuthFailureLimitPerSecond < 0:
+		return errors.New("SOURCE_AUTH_FAILURE_LIMIT_PER_SECOND: must not be negative")
+	case c.SourceAuthFailureLimitPerSecond > 0 && c.SourceAuthFailureLimitBurst < 1:
+		return errors.New("SOURCE_AUTH_FAILURE_LIMIT_BURST: must be at least 1")
+	case c.UnknownClientCacheTTL < 0:
+		return errors.New("UNKNOWN_CLIENT_CACHE_TTL: must not be negative")
+	case c.UnknownClientCacheTTL > 0 && c.UnknownClientCacheSize < 1:
+		return errors.New("UNKNOWN_CLIENT_CACHE_SIZE: must be at least 1")
 	case c.CacheTTL <= 0 || c.CacheStaleIfError < 0:
 		return errors.New("CACHE_TTL must be positive, CACHE_STALE_IF_ERROR not negative")
 	case c.LocalCacheTTL < 0 || c.LocalCacheTTL > time.Second:
@@ -133,6 +158,21 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// failures are the limits on failed client authentications (nil: none).
+func (c *Config) failures() *authcache.Failures {
+	f := &authcache.Failures{}
+	if c.AuthFailureLimitPerSecond > 0 {
+		f.Pair = &authcache.Rate{PerSecond: c.AuthFailureLimitPerSecond, Burst: c.AuthFailureLimitBurst}
+	}
+	if c.SourceAuthFailureLimitPerSecond > 0 {
+		f.Source = &authcache.Rate{PerSecond: c.SourceAuthFailureLimitPerSecond, Burst: c.SourceAuthFailureLimitBurst}
+	}
+	if f.Pair == nil && f.Source == nil {
+		return nil
+	}
+	return f
 }
 
 // retention: a key stays published after it stopped signing for the

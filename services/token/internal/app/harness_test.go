@@ -163,8 +163,11 @@ func (p *platform) env(extra ...string) map[string]string {
 		"ADMIN_ADDR":       "127.0.0.1:0",
 		"SHUTDOWN_TIMEOUT": "2s",
 		"LOG_LEVEL":        "debug",
-		// Tests hammer one client; testRateLimit sets its own limit.
-		"RATE_LIMIT_PER_SECOND": "0",
+		// Tests hammer one client and fail on purpose from one address;
+		// testRateLimit and TestFailureLimits set their own limits.
+		"RATE_LIMIT_PER_SECOND":                "0",
+		"AUTH_FAILURE_LIMIT_PER_SECOND":        "0",
+		"SOURCE_AUTH_FAILURE_LIMIT_PER_SECOND": "0",
 	}
 	for _, kv := range extra {
 		k, v, _ := strings.Cut(kv, "=")

@@ -44,26 +44,75 @@ type Lookup struct {
 	ClientID string
 	MAC      string // base64url HMAC of client_id and secret
 	// Rate, when set, counts the request against the client's limit and
-	// reserves up to Reserve tokens (≥ 1) for this replica's later use.
+	// reserves up to Reserve tokens (≥ 1) for this replica's later use —
+	// only if an entry for MAC exists: a cached MAC proves the secret, and
+	// only proven requests spend the client's budget.
 	Rate    *Rate
 	Reserve int
+	// Failures, when set, refuses the request if Source's failure buckets
+	// (per client and source, and per source) are empty. Nothing is
+	// charged to them here.
+	Failures *Failures
+	Source   string
 }
 
-// Rate is a per-client limit: PerSecond sustained, Burst at once.
+// Rate is a limit: PerSecond sustained, Burst at once.
 type Rate struct {
 	PerSecond float64
 	Burst     int
 }
 
+// Failures are the limits on failed client authentications from one
+// source address: per (client_id, source) pair and per source. Either may
+// be nil (no limit).
+type Failures struct {
+	Pair   *Rate
+	Source *Rate
+}
+
+// Bucket names a rate limit (a metric label: bounded).
+type Bucket string
+
+// The token service's buckets.
+const (
+	// BucketClient counts a client's authenticated requests.
+	BucketClient Bucket = "client"
+	// BucketClientSource counts failed authentications naming a client
+	// from one source address.
+	BucketClientSource Bucket = "client_source"
+	// BucketSource counts failed authentications from one source address,
+	// whatever client they name.
+	BucketSource Bucket = "source"
+)
+
+// Buckets lists every bucket (metrics pre-create their series).
+var Buckets = []Bucket{BucketClient, BucketClientSource, BucketSource}
+
 // Found is what one lookup returns.
 type Found struct {
+	// Allowed is false when a bucket refused the request: Limited says
+	// which, RetryAfter when it admits the next one.
 	Allowed    bool
+	Limited    Bucket
 	RetryAfter time.Duration
-	// Granted is how many rate-limit tokens were reserved (with Rate).
+	// Granted is how many of the client's rate-limit tokens were reserved
+	// (with Rate, and only when Entry is set).
 	Granted int
 	Entry   *Entry // nil: not cached
 	Agent   *Agent // nil: not in the projection
 	CredGen int64
+}
+
+// FailureCharge is the outcome of charging a failed authentication.
+type FailureCharge struct {
+	// Allowed is false when a bucket was already empty (Limited,
+	// RetryAfter); then nothing was charged to it.
+	Allowed    bool
+	Limited    Bucket
+	RetryAfter time.Duration
+	// PairWait and SourceWait are how long each bucket refuses requests
+	// after this charge (0: it admits the next one).
+	PairWait, SourceWait time.Duration
 }
 
 // EncodeEntry renders e compactly

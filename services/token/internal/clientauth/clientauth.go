@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sentryagent/agentidp/libs/apierror"
+	"github.com/sentryagent/agentidp/libs/requestinfo"
 	"github.com/sentryagent/agentidp/services/token/internal/authcache"
 	"github.com/sentryagent/agentidp/services/token/internal/oauth"
 )
@@ -24,7 +25,15 @@ import (
 type Cache interface {
 	Lookup(ctx context.Context, q authcache.Lookup) (authcache.Found, error)
 	PutEntry(ctx context.Context, clientID, mac string, e authcache.Entry, ttl time.Duration) error
+	// PutEntryCharged caches a verification and charges the request to
+	// the client's bucket (rate), reserving up to reserve tokens; it
+	// answers how many were granted (0: the bucket refused, for wait).
+	PutEntryCharged(ctx context.Context, clientID, mac string, e authcache.Entry, ttl time.Duration, rate *authcache.Rate, reserve int) (int, time.Duration, error)
 	DropEntry(ctx context.Context, clientID, mac string) error
+	// ChargeFailure charges a failed authentication to the failure
+	// buckets of (clientID, source) and source; with force even to empty
+	// ones (the verification already ran).
+	ChargeFailure(ctx context.Context, clientID, source string, limits authcache.Failures, force bool) (authcache.FailureCharge, error)
 }
 
 // Verified is the credentials service's answer for a valid secret.
@@ -61,8 +70,15 @@ type Config struct {
 	Feeds    Feeds
 	// CacheKey keys the HMAC that names cache entries (≥ 32 bytes).
 	CacheKey []byte
-	// Rate limits token requests per client; nil: no limit.
+	// Rate limits each client's authenticated requests; nil: no limit.
+	// Only a request whose secret is proven (a cached MAC, or the
+	// credentials service's yes) is charged to it, so nobody can spend
+	// another client's budget by naming it.
 	Rate *authcache.Rate
+	// Failures limits failed authentications per (client, source address)
+	// and per source address; nil: no limit. When either bucket is empty
+	// the request is refused before any verification.
+	Failures *authcache.Failures
 	// FreshFor is how long a verification is trusted while the feeds are
 	// live; StaleFor how much longer it may serve while the credentials
 	// service is unreachable, and for how long into an outage of the
@@ -72,9 +88,13 @@ type Config struct {
 	// LocalTTL is how long a lookup may be reused from this replica's
 	// memory (0: never); at most a second, the kill-switch promise.
 	LocalTTL time.Duration
-	Metrics  *Metrics
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// UnknownTTL is how long this replica remembers a client id that names
+	// no agent (0: it does not), at most UnknownSize of them.
+	UnknownTTL  time.Duration
+	UnknownSize int
+	Metrics     *Metrics
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
 
 // Authenticator implements oauth.Authenticator.
@@ -83,6 +103,8 @@ type Authenticator struct {
 	macs       sync.Pool
 	stats      *Metrics
 	local      *localCache
+	unknown    *unknownClients
+	denied     *denials
 	maxReserve int
 }
 
@@ -93,10 +115,16 @@ func New(cfg Config) *Authenticator {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	key := append([]byte(nil), cfg.CacheKey...)
-	a := &Authenticator{cfg: cfg, stats: cfg.Metrics, maxReserve: 1}
+	a := &Authenticator{cfg: cfg, stats: cfg.Metrics, maxReserve: 1, denied: newDenials()}
 	if cfg.LocalTTL > 0 {
 		a.local = newLocalCache(cfg.LocalTTL)
+	}
+	if cfg.UnknownTTL > 0 {
+		a.unknown = newUnknownClients(max(1, cfg.UnknownSize), cfg.UnknownTTL)
 	}
 	if cfg.Rate != nil {
 		// Busy clients reserve up to a quarter of their burst at once.
@@ -109,17 +137,61 @@ func New(cfg Config) *Authenticator {
 // maxSecret bounds what is hashed and sent on (our secrets are ~60 bytes).
 const maxSecret = 512
 
-// Authenticate authenticates c; see oauth.Authenticator.
+// limits are the buckets one request is subject to.
+type limits struct {
+	rate     *authcache.Rate
+	failures *authcache.Failures
+	source   string
+}
+
+// Authenticate authenticates c; see oauth.Authenticator. The source
+// address is the one Envoy saw (requestinfo, set by the HTTP edge).
 func (a *Authenticator) Authenticate(ctx context.Context, c oauth.ClientCredentials, rateLimited bool) (oauth.Client, error) {
 	if !validClientID(c.ClientID) || c.Secret == "" || len(c.Secret) > maxSecret {
 		a.stats.auth("invalid")
 		return oauth.Client{}, oauth.ErrInvalidClient
 	}
-	mac := a.mac(c)
 	now := a.cfg.Now()
-	found, gen, err := a.lookup(ctx, c.ClientID, mac, rateLimited && a.cfg.Rate != nil, now)
-	if err != nil {
-		return oauth.Client{}, err
+	var lim limits
+	if rateLimited {
+		lim.rate, lim.failures = a.cfg.Rate, a.cfg.Failures
+	}
+	if lim.failures != nil {
+		lim.source = sourceKey(requestinfo.From(ctx).SourceAddress)
+		if bucket, wait := a.denied.check(c.ClientID, lim.source, now); wait > 0 {
+			return oauth.Client{}, a.limited(bucket, wait)
+		}
+	}
+	mac := a.mac(c)
+	live := a.cfg.Feeds.Live()
+	var (
+		found      authcache.Found
+		charged    bool
+		gen        uint64
+		unknownGen uint64
+		inMemory   bool
+	)
+	if a.local != nil && live {
+		// A copy of this secret's entry proves the secret, and a reserved
+		// token pays for the request: no Redis round trip.
+		found, inMemory = a.local.serve(c.ClientID, mac, now, lim.rate != nil)
+		if inMemory {
+			a.stats.local()
+			charged = true
+		}
+	}
+	if !inMemory {
+		if a.unknown != nil && live {
+			if a.unknown.has(c.ClientID) {
+				a.stats.auth("unknown_client")
+				return oauth.Client{}, a.failed(ctx, c.ClientID, lim, now, false)
+			}
+			unknownGen = a.unknown.generation()
+		}
+		var err error
+		if found, charged, gen, err = a.lookup(ctx, c.ClientID, mac, lim, now); err != nil {
+			return oauth.Client{}, err
+		}
 	}
 	usable := found.Entry != nil && a.usable(*found.Entry, found.CredGen, now)
 	if usable && found.Agent != nil && now.Before(found.Entry.VerifiedAt.Add(a.cfg.FreshFor)) && a.cfg.Feeds.Live() {
@@ -130,7 +202,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, c oauth.ClientCredenti
 	v, err := a.cfg.Verifier.Verify(ctx, c.ClientID, c.Secret)
 	switch {
 	case err == nil:
-		a.remember(ctx, c.ClientID, mac, v, found, gen, now)
+		if err := a.remember(ctx, c.ClientID, mac, v, found, gen, now, charged, lim); err != nil {
+			return oauth.Client{}, err
+		}
 		a.stats.auth("verified")
 		return fromVerified(c.ClientID, v, found.Agent), nil
 	case ctx.Err() != nil:
@@ -140,8 +214,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, c oauth.ClientCredenti
 			_ = a.cfg.Cache.DropEntry(ctx, c.ClientID, mac)
 			a.Forget(c.ClientID)
 		}
+		if a.unknown != nil && live && found.Agent == nil {
+			a.unknown.add(c.ClientID, unknownGen)
+		}
 		a.stats.auth("invalid")
-		return oauth.Client{}, oauth.ErrInvalidClient
+		return oauth.Client{}, a.failed(ctx, c.ClientID, lim, now, true)
 	case usable && a.cfg.Feeds.CredentialsDownFor() <= a.cfg.StaleFor:
 		// The credentials service cannot answer: serve the cached answer,
 		// within its stale bound (docs/token.md). Not once the feed has been
@@ -156,6 +233,39 @@ func (a *Authenticator) Authenticate(ctx context.Context, c oauth.ClientCredenti
 	}
 }
 
+// failed charges a failed authentication to the failure buckets and
+// answers invalid_client. With force (the verification ran) the charge
+// always happens; without (a client known to be unknown, refused without
+// asking anyone) an empty bucket answers 429 instead, as it would have
+// before any verification.
+func (a *Authenticator) failed(ctx context.Context, clientID string, lim limits, now time.Time, force bool) error {
+	if lim.failures == nil {
+		return oauth.ErrInvalidClient
+	}
+	ch, err := a.cfg.Cache.ChargeFailure(ctx, clientID, lim.source, *lim.failures, force)
+	if err != nil {
+		if ctx.Err() == nil {
+			a.cfg.Logger.Warn("charging a failed client authentication failed", "error", err)
+		}
+		return oauth.ErrInvalidClient
+	}
+	a.denied.add(pairKey(clientID, lim.source), now, ch.PairWait)
+	a.denied.add(sourceOnlyKey(lim.source), now, ch.SourceWait)
+	if !ch.Allowed {
+		return a.limited(ch.Limited, ch.RetryAfter)
+	}
+	return oauth.ErrInvalidClient
+}
+
+// limited is the error of a request a bucket refused.
+func (a *Authenticator) limited(bucket authcache.Bucket, wait time.Duration) error {
+	a.stats.rateLimited(bucket)
+	if bucket == authcache.BucketClient {
+		return oauth.RateLimited(wait)
+	}
+	return oauth.FailuresLimited(wait)
+}
+
 // usable: the entry is of the client's current credential generation,
 // within its stale bound and the secret's own validity.
 func (a *Authenticator) usable(e authcache.Entry, credGen int64, now time.Time) bool {
@@ -168,56 +278,71 @@ func (a *Authenticator) usable(e authcache.Entry, credGen int64, now time.Time) 
 	return now.Before(e.VerifiedAt.Add(a.cfg.FreshFor + a.cfg.StaleFor))
 }
 
-// remember caches a verification. The credential generation was read
-// before the credentials service was asked, so an event that lands
-// meanwhile voids the entry.
-func (a *Authenticator) remember(ctx context.Context, clientID, mac string, v Verified, found authcache.Found, gen uint64, now time.Time) {
+// remember caches a verification and, unless the lookup already did (the
+// entry existed), charges the now proven request to the client's bucket,
+// in one round trip. The credential generation was read before the
+// credentials service was asked, so an event that lands meanwhile voids
+// the entry.
+func (a *Authenticator) remember(ctx context.Context, clientID, mac string, v Verified, found authcache.Found, gen uint64, now time.Time, charged bool, lim limits) error {
 	ttl := a.cfg.FreshFor + a.cfg.StaleFor
 	if !v.ValidUntil.IsZero() {
 		ttl = min(ttl, v.ValidUntil.Sub(now))
 	}
-	if ttl < time.Millisecond {
-		return
-	}
+	// An entry about to lapse is still written when it carries the charge
+	// (usable() never serves it past valid_until).
+	ttl = max(ttl, time.Millisecond)
 	e := authcache.Entry{
 		CredentialID: v.CredentialID, CredGen: found.CredGen, VerifiedAt: now, ValidUntil: v.ValidUntil,
 		AgentStatus: v.AgentStatus, Scopes: v.Scopes, Owner: v.Owner,
 	}
-	if err := a.cfg.Cache.PutEntry(ctx, clientID, mac, e, ttl); err != nil {
+	var err error
+	granted := 0
+	if charged || lim.rate == nil {
+		err = a.cfg.Cache.PutEntry(ctx, clientID, mac, e, ttl)
+	} else {
+		var wait time.Duration
+		reserve := 1
+		if a.local != nil {
+			reserve = a.local.reserveSize(clientID, now, a.maxReserve)
+		}
+		granted, wait, err = a.cfg.Cache.PutEntryCharged(ctx, clientID, mac, e, ttl, lim.rate, reserve)
+		if err == nil && granted == 0 {
+			return a.limited(authcache.BucketClient, wait)
+		}
+	}
+	if err != nil {
+		// Rate limiting protects; it does not authorize: a verified client
+		// is not refused because Redis failed to record it.
 		if ctx.Err() == nil {
 			a.cfg.Logger.Warn("caching a client authentication failed", "error", err)
 		}
-		return
+		return nil
 	}
-	if a.local != nil && found.Agent != nil {
-		found.Entry = &e
-		a.local.put(clientID, mac, found, gen, now)
-	}
-}
-
-// lookup finds what is cached about the client's credentials and charges
-// its rate limit: from this replica's memory when it can (a rate-limit
-// token reserved earlier, a lookup younger than LocalTTL, both feeds
-// live), else in one Redis round trip. gen is the local generation the
-// answer was read under (see localCache.put).
-func (a *Authenticator) lookup(ctx context.Context, clientID, mac string, limited bool, now time.Time) (authcache.Found, uint64, error) {
-	charged := !limited
-	if limited && a.local != nil {
-		charged = a.local.takeAllowance(clientID, now)
-	}
-	if charged && a.local != nil && a.cfg.Feeds.Live() {
-		if f, ok := a.local.get(clientID, mac, now); ok {
-			a.stats.local()
-			return f, 0, nil
+	if a.local != nil {
+		if granted > 1 {
+			a.local.addAllowance(clientID, granted-1, now)
+		}
+		if found.Agent != nil {
+			found.Entry = &e
+			a.local.put(clientID, mac, found, gen, now)
 		}
 	}
-	q := authcache.Lookup{ClientID: clientID, MAC: mac}
+	return nil
+}
+
+// lookup reads what Redis has about the client's credentials in one round
+// trip, refusing the request if a failure bucket is empty and charging
+// the client's bucket if the entry proves the secret (charged: it was, or
+// needs no charge). gen is the local generation the answer was read under
+// (see localCache.put).
+func (a *Authenticator) lookup(ctx context.Context, clientID, mac string, lim limits, now time.Time) (authcache.Found, bool, uint64, error) {
+	q := authcache.Lookup{ClientID: clientID, MAC: mac, Failures: lim.failures, Source: lim.source}
 	var gen uint64
 	if a.local != nil {
 		gen = a.local.generation(clientID)
 	}
-	if !charged {
-		q.Rate, q.Reserve = a.cfg.Rate, 1
+	if lim.rate != nil {
+		q.Rate, q.Reserve = lim.rate, 1
 		if a.local != nil {
 			q.Reserve = a.local.reserveSize(clientID, now, a.maxReserve)
 		}
@@ -225,32 +350,42 @@ func (a *Authenticator) lookup(ctx context.Context, clientID, mac string, limite
 	found, err := a.cfg.Cache.Lookup(ctx, q)
 	if err != nil {
 		if ctx.Err() != nil {
-			return found, 0, ctx.Err()
+			return found, false, 0, ctx.Err()
 		}
 		a.cfg.Logger.Error("redis lookup failed", "error", err)
 		a.stats.auth("unavailable")
-		return found, 0, oauth.ErrUnavailable
+		return found, false, 0, oauth.ErrUnavailable
 	}
 	if !found.Allowed {
-		a.stats.rateLimited()
-		return found, 0, oauth.RateLimited(found.RetryAfter)
+		switch found.Limited {
+		case authcache.BucketSource:
+			a.denied.add(sourceOnlyKey(lim.source), now, found.RetryAfter)
+		case authcache.BucketClientSource:
+			a.denied.add(pairKey(clientID, lim.source), now, found.RetryAfter)
+		}
+		return found, false, 0, a.limited(found.Limited, found.RetryAfter)
 	}
+	charged := lim.rate == nil || found.Granted > 0
 	if a.local != nil {
-		if q.Rate != nil && found.Granted > 1 {
+		if found.Granted > 1 {
 			a.local.addAllowance(clientID, found.Granted-1, now)
 		}
 		if found.Entry != nil && found.Agent != nil && a.cfg.Feeds.Live() {
 			a.local.put(clientID, mac, found, gen, now)
 		}
 	}
-	return found, gen, nil
+	return found, charged, gen, nil
 }
 
 // Forget drops what this replica holds in memory about a client; the
-// change-feed followers call it for every event about the agent.
+// change-feed followers call it for every event about the agent and for
+// every credential created for it (the client is no longer unknown).
 func (a *Authenticator) Forget(clientID string) {
 	if a.local != nil {
 		a.local.forget(clientID)
+	}
+	if a.unknown != nil {
+		a.unknown.forget(clientID)
 	}
 }
 

@@ -122,12 +122,29 @@ func (c *localCache) forget(clientID string) {
 	}
 }
 
-// takeAllowance consumes one locally held rate-limit token, if any.
-func (c *localCache) takeAllowance(clientID string, now time.Time) bool {
+// serve answers a request from memory: a fresh copy of a lookup that
+// found this secret's entry (which proves the secret) and, when the client
+// is rate limited, a rate-limit token this replica reserved earlier. Every
+// request of a known client is counted, to size its next reservation.
+func (c *localCache) serve(clientID, mac string, now time.Time, limited bool) (authcache.Found, bool) {
 	s := c.shard(clientID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.client(clientID).allowance.take(now)
+	lc := s.clients[clientID]
+	if lc == nil {
+		return authcache.Found{}, false
+	}
+	if limited {
+		lc.allowance.note(now)
+	}
+	e, ok := lc.entries[mac]
+	if !ok || !now.Before(e.expires) {
+		return authcache.Found{}, false
+	}
+	if limited && !lc.allowance.use(now) {
+		return authcache.Found{}, false
+	}
+	return e.found, true
 }
 
 // addAllowance records tokens reserved in Redis beyond the one in use.
@@ -170,9 +187,20 @@ func (a *allowance) tick(now time.Time) {
 	}
 }
 
+// take counts a request and consumes a reserved token for it, if any.
 func (a *allowance) take(now time.Time) bool {
+	a.note(now)
+	return a.use(now)
+}
+
+// note counts a request of the client.
+func (a *allowance) note(now time.Time) {
 	a.tick(now)
 	a.count++
+}
+
+// use consumes a reserved token, if one is left.
+func (a *allowance) use(now time.Time) bool {
 	if a.remaining > 0 && now.Before(a.expires) {
 		a.remaining--
 		return true

@@ -99,7 +99,9 @@ func (f *Handlers) handleCredential(ctx context.Context, e *credentialsv1.Creden
 		}
 	}
 	if e.GetType() == libfeed.CredentialCreated {
-		// A new secret cannot change what any cached secret is worth.
+		// A new secret cannot change what any cached secret is worth, but
+		// the client is no longer unknown (the negative cache).
+		f.forget(e.GetAgentId())
 		return nil
 	}
 	// Any other change to a credential (and any type added later) voids

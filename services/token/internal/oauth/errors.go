@@ -35,11 +35,22 @@ const RetryAfterKey = "retry_after"
 // 429 whose OAuth error code is temporarily_unavailable (RFC 6749 has no
 // rate-limit code, and every OAuth client knows that one).
 func RateLimited(retryAfter time.Duration) error {
+	return rateLimited(retryAfter, "too many token requests for this client")
+}
+
+// FailuresLimited returns the error of a request refused because its
+// source address failed client authentication too often (for this client,
+// or for any): the same 429, and it says nothing about the secret sent.
+func FailuresLimited(retryAfter time.Duration) error {
+	return rateLimited(retryAfter, "too many failed client authentications from this address")
+}
+
+func rateLimited(retryAfter time.Duration, message string) error {
 	secs := int64((retryAfter + time.Second - 1) / time.Second)
 	if secs < 1 {
 		secs = 1
 	}
-	e := apierror.New(apierror.ResourceExhausted, "TEMPORARILY_UNAVAILABLE", "too many token requests for this client")
+	e := apierror.New(apierror.ResourceExhausted, "TEMPORARILY_UNAVAILABLE", message)
 	e.Metadata = map[string]string{RetryAfterKey: strconv.FormatInt(secs, 10)}
 	return e
 }

@@ -50,10 +50,12 @@ type Client struct {
 	Owner string
 }
 
-// Authenticator authenticates clients. With rateLimited, the request
-// counts against the client's rate limit (checked in the same Redis round
-// trip as the cache). Every endpoint that authenticates a client charges
-// it: each is a place to guess a secret.
+// Authenticator authenticates clients. With rateLimited, the request is
+// subject to the rate limits (docs/token.md, "Rate limits"): a proven one
+// counts against the client's, a failed one against its source address's
+// (per client and overall), and an address whose failures are used up is
+// refused. Every endpoint that authenticates a client asks for them: each
+// is a place to guess a secret.
 type Authenticator interface {
 	Authenticate(ctx context.Context, c ClientCredentials, rateLimited bool) (Client, error)
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sentryagent/agentidp/libs/auditlog"
-	"github.com/sentryagent/agentidp/libs/feed"
+	libpostgres "github.com/sentryagent/agentidp/libs/postgres"
 	"github.com/sentryagent/agentidp/libs/testkit"
 	"github.com/sentryagent/agentidp/services/audit/internal/audit"
 	"github.com/sentryagent/agentidp/services/audit/internal/audittest"
@@ -250,13 +250,13 @@ func TestRetentionDropsWholeMonthsAndKeepsTheChain(t *testing.T) {
 	}
 }
 
-// The cursor table is libs/feed's (PostgresCursor reads and writes it).
+// The cursor table is libs/postgres's (FeedCursor reads and writes it).
 func TestMigrationCreatesTheCursorTableOfAgentevents(t *testing.T) {
 	b, err := fs.ReadFile(migrations.FS, "001_audit_log.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), feed.CursorTableSQL) {
-		t.Fatal("001_audit_log.sql does not hold feed.CursorTableSQL verbatim")
+	if !strings.Contains(string(b), libpostgres.FeedCursorTableSQL) {
+		t.Fatal("001_audit_log.sql does not hold libpostgres.FeedCursorTableSQL verbatim")
 	}
 }

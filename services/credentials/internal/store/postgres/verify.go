@@ -63,15 +63,27 @@ func (s *Store) ForVerify(ctx context.Context, id uuid.UUID) (credential.VerifyR
 }
 
 // LegacyForVerify reads the agent's active credentials whose current or
-// previous version has a bcrypt verifier.
-func (s *Store) LegacyForVerify(ctx context.Context, agentID uuid.UUID) ([]credential.VerifyRecord, error) {
+// previous version has a bcrypt verifier, or exactly verifier (a bcrypt
+// verifier upgraded to sha256 when its secret was last presented), that
+// one first: it costs a SHA-256 comparison, the others a bcrypt each.
+func (s *Store) LegacyForVerify(ctx context.Context, agentID uuid.UUID, verifier string) ([]credential.VerifyRecord, error) {
 	rows, err := s.pool.Query(ctx, verifySelect+`
 		WHERE c.agent_id = $1 AND c.status = 'active'
-			AND (left(cur.secret_hash, 2) = '$2' OR left(prev.secret_hash, 2) = '$2')
-		ORDER BY c.credential_id LIMIT 20`, agentID)
+			AND (left(cur.secret_hash, 2) = '$2' OR left(prev.secret_hash, 2) = '$2'
+				OR cur.secret_hash = $2 OR prev.secret_hash = $2)
+		ORDER BY (cur.secret_hash = $2 OR prev.secret_hash = $2) IS TRUE DESC, c.credential_id
+		LIMIT 20`, agentID, verifier)
 	if err != nil {
 		return nil, dbErr("read legacy credentials", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (credential.VerifyRecord, error) { return scanVerify(r) })
 	return out, dbErr("read legacy credentials", err)
+}
+
+// UpgradeVerifier replaces a version's verifier, compare-and-set on the
+// old one (a concurrent verification may have upgraded it already).
+func (s *Store) UpgradeVerifier(ctx context.Context, credentialID uuid.UUID, version int64, from, to string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE credential_secrets SET secret_hash = $4
+		WHERE credential_id = $1 AND version = $2 AND secret_hash = $3`, credentialID, version, from, to)
+	return dbErr("upgrade verifier", err)
 }

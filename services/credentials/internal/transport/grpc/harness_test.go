@@ -218,7 +218,7 @@ func newEnv(t testing.TB, o options) *env {
 	if !o.noFeed {
 		e.run(func() {
 			_ = feed.New(feed.AgentEvents(registryv1.NewAgentEventsServiceClient(regConn)),
-				feed.PostgresCursor{Pool: pool, Consumer: agents.ConsumerName}, feed.Config{Name: "agents", Logger: logger}).
+				postgres.FeedCursor{Pool: pool, Consumer: agents.ConsumerName}, feed.Config{Name: "agents", Logger: logger}).
 				Run(runCtx, feed.Each(agents.Handler(e.store, e.svc.Revoked, logger)))
 		})
 	}

@@ -66,8 +66,8 @@ func (s *Store) Create(ctx context.Context, a agent.Agent, requestID string) (ag
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 			ON CONFLICT (owner, create_request_id) DO NOTHING
 			RETURNING `+columns,
-			a.ID, a.Name, a.Description, a.AgentType, a.Version, a.Owner, a.Capabilities, a.Scopes,
-			a.DeploymentEnv, a.Metadata, a.Status, a.Revision, a.CreatedAt, a.UpdatedAt, a.DecommissionedAt,
+			a.ID, a.Name, a.Description, a.AgentType, a.Version, a.Owner, list(a.Capabilities), list(a.Scopes),
+			a.DeploymentEnv, labels(a.Metadata), a.Status, a.Revision, a.CreatedAt, a.UpdatedAt, a.DecommissionedAt,
 			a.SuspendedAt, reqID))
 		if err != nil {
 			return err
@@ -190,14 +190,29 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, scope agent.Scope, mut
 				revision = revision + 1, updated_at = $12, decommissioned_at = $13, suspended_at = $14
 			WHERE agent_id = $1
 			RETURNING `+columns,
-			a.ID, a.Name, a.Description, a.AgentType, a.Version, a.Owner, a.Capabilities, a.Scopes,
-			a.DeploymentEnv, a.Metadata, a.Status, a.UpdatedAt, a.DecommissionedAt, a.SuspendedAt))
+			a.ID, a.Name, a.Description, a.AgentType, a.Version, a.Owner, list(a.Capabilities), list(a.Scopes),
+			a.DeploymentEnv, labels(a.Metadata), a.Status, a.UpdatedAt, a.DecommissionedAt, a.SuspendedAt))
 		if err != nil {
 			return fmt.Errorf("update agent: %w", err)
 		}
 		return appendEvent(ctx, tx, out.ID, agent.ChangeType(before, out), out.UpdatedAt)
 	})
 	return out, err
+}
+
+// list and labels store nil as empty (the columns are NOT NULL).
+func list(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func labels(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
 }
 
 // pgUUID passes an id as PostgreSQL's uuid in binary: a uuid.UUID goes

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"time"
 
@@ -19,12 +18,18 @@ import (
 )
 
 // Keys. Everything about one client shares the hash tag {clientID}, so the
-// hot path's script touches one slot (Redis Cluster) and one round trip.
+// hot path's script touches one slot (Redis Cluster) and one round trip;
+// the failure bucket of a (client, source) pair is the client's too. A
+// source address's own bucket has its own tag.
 func rateKey(clientID string) string       { return "tok:{" + clientID + "}:rl" }
 func entryKey(clientID, mac string) string { return "tok:{" + clientID + "}:auth:" + mac }
 func agentKey(agentID string) string       { return "tok:{" + agentID + "}:agent" }
 func credGenKey(agentID string) string     { return "tok:{" + agentID + "}:credgen" }
 func cursorKey(feed string) string         { return "tok:cursor:" + feed }
+func pairFailKey(clientID, source string) string {
+	return "tok:{" + clientID + "}:fail:" + source
+}
+func sourceFailKey(source string) string { return "tok:src:{" + source + "}:fail" }
 
 // Store implements the token service's Redis access.
 type Store struct {
@@ -37,56 +42,91 @@ func New(rdb goredis.UniversalClient) *Store { return &Store{rdb: rdb} }
 // Ping checks Redis (readiness).
 func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
 
-// lookupScript charges the client's rate limit (GCRA: KEYS[1] holds the
-// theoretical arrival time in µs) for up to ARGV[3] requests, as many as
-// fit, and, if at least one did, reads the cache entry, the agent record
-// and the credential generation. ARGV[1] is the emission interval in µs
-// (0: no limit), ARGV[2] the burst tolerance in µs. It answers {0, wait µs}
-// or {granted, 0, entry, agent, credgen}.
-var lookupScript = goredis.NewScript(`
-local interval = tonumber(ARGV[1])
-local granted = 1
-if interval > 0 then
-  local tau = tonumber(ARGV[2])
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  local tat = tonumber(redis.call('GET', KEYS[1])) or now
-  if tat < now then tat = now end
-  granted = math.floor((tau - (tat - now)) / interval) + 1
-  if granted < 1 then return {0, string.format('%d', tat - now - tau)} end
-  granted = math.min(granted, tonumber(ARGV[3]))
-  tat = tat + granted * interval
-  redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', math.ceil((tat - now) / 1000) + 1)
+// lookupScript answers the hot path in one call. KEYS: the client's rate
+// bucket, the cache entry, the agent record, the credential generation,
+// the failure bucket of the (client, source) pair. ARGV[4] is the pair
+// bucket's burst tolerance in µs (-1: no limit): if the pair bucket is
+// empty the answer is {-1, wait µs} and nothing else happens. Otherwise,
+// if the entry exists (the secret is proven) and ARGV[1] (the client's
+// emission interval in µs; 0: no limit) is set, up to ARGV[3] requests
+// are charged to the client's bucket (burst tolerance ARGV[2]), as many as
+// fit: none fit is {0, wait µs}. Else {1, granted, entry, agent, credgen}.
+var lookupScript = goredis.NewScript(gcraLua + `
+local now = clock()
+local ftau = tonumber(ARGV[4])
+if ftau >= 0 then
+  local w = peek(KEYS[5], ftau, now)
+  if w > 0 then return {-1, w} end
 end
-return {granted, '0', redis.call('GET', KEYS[2]), redis.call('GET', KEYS[3]), redis.call('GET', KEYS[4])}
+local entry = redis.call('GET', KEYS[2])
+local granted = 0
+local interval = tonumber(ARGV[1])
+if entry and interval > 0 then
+  local n, w = take(KEYS[1], interval, tonumber(ARGV[2]), tonumber(ARGV[3]), false, now)
+  if n == 0 then return {0, w} end
+  granted = n
+end
+return {1, granted, entry, redis.call('GET', KEYS[3]), redis.call('GET', KEYS[4])}
 `)
 
-// Lookup runs the hot path's one Redis call.
+// Lookup runs the hot path's one Redis round trip: lookupScript and, with
+// failure limits, the source bucket's peek, pipelined.
 func (s *Store) Lookup(ctx context.Context, q authcache.Lookup) (authcache.Found, error) {
-	var interval, tau int64
-	if q.Rate != nil && q.Rate.PerSecond > 0 {
-		interval = int64(math.Ceil(1e6 / q.Rate.PerSecond))
-		burst := q.Rate.Burst
-		if burst < 1 {
-			burst = 1
+	interval, tau := limit(q.Rate)
+	pairTau, sourceTau := int64(-1), int64(-1)
+	if q.Failures != nil {
+		if q.Failures.Pair != nil {
+			_, pairTau = limit(q.Failures.Pair)
 		}
-		tau = interval * int64(burst-1)
+		if q.Failures.Source != nil {
+			_, sourceTau = limit(q.Failures.Source)
+		}
 	}
-	res, err := lookupScript.Run(ctx, s.rdb,
-		[]string{rateKey(q.ClientID), entryKey(q.ClientID, q.MAC), agentKey(q.ClientID), credGenKey(q.ClientID)},
-		interval, tau, max(1, q.Reserve)).Slice()
-	if err != nil {
-		return authcache.Found{}, fmt.Errorf("redis lookup: %w", err)
+	keys := []string{rateKey(q.ClientID), entryKey(q.ClientID, q.MAC), agentKey(q.ClientID), credGenKey(q.ClientID),
+		pairFailKey(q.ClientID, q.Source)}
+	args := []any{interval, tau, max(1, q.Reserve), pairTau}
+	var res []any
+	var sourceWait int64
+	if sourceTau < 0 {
+		r, err := lookupScript.Run(ctx, s.rdb, keys, args...).Slice()
+		if err != nil {
+			return authcache.Found{}, fmt.Errorf("redis lookup: %w", err)
+		}
+		res = r
+	} else {
+		var lookup *goredis.Cmd
+		var peek *goredis.Cmd
+		err := s.pipelined(ctx, func(p goredis.Pipeliner) {
+			lookup = lookupScript.EvalSha(ctx, p, keys, args...)
+			peek = peekScript.EvalSha(ctx, p, []string{sourceFailKey(q.Source)}, sourceTau)
+		})
+		if err != nil {
+			return authcache.Found{}, fmt.Errorf("redis lookup: %w", err)
+		}
+		if res, err = lookup.Slice(); err != nil {
+			return authcache.Found{}, fmt.Errorf("redis lookup: %w", err)
+		}
+		if sourceWait, err = peek.Int64(); err != nil {
+			return authcache.Found{}, fmt.Errorf("redis lookup: %w", err)
+		}
 	}
 	if len(res) < 2 {
 		return authcache.Found{}, errors.New("redis lookup: short reply")
 	}
-	granted, _ := res[0].(int64)
-	if granted == 0 {
-		wait, _ := strconv.ParseInt(str(res[1]), 10, 64)
-		return authcache.Found{RetryAfter: time.Duration(wait) * time.Microsecond}, nil
+	status, _ := res[0].(int64)
+	second, _ := res[1].(int64)
+	switch {
+	case status == -1:
+		return authcache.Found{Limited: authcache.BucketClientSource, RetryAfter: micros(second)}, nil
+	case sourceWait > 0:
+		// The client's bucket may have been charged in the same round
+		// trip: a proven request from a source that has failed too often.
+		// It is refused all the same (no oracle for that source).
+		return authcache.Found{Limited: authcache.BucketSource, RetryAfter: micros(sourceWait)}, nil
+	case status == 0:
+		return authcache.Found{Limited: authcache.BucketClient, RetryAfter: micros(second)}, nil
 	}
-	f := authcache.Found{Allowed: true, Granted: int(granted)}
+	f := authcache.Found{Allowed: true, Granted: int(second)}
 	if len(res) != 5 {
 		return authcache.Found{}, errors.New("redis lookup: short reply")
 	}
@@ -106,14 +146,40 @@ func (s *Store) Lookup(ctx context.Context, q authcache.Lookup) (authcache.Found
 	return f, nil
 }
 
-func str(v any) string {
-	s, _ := v.(string)
-	return s
-}
-
 // PutEntry caches a successful authentication for ttl.
 func (s *Store) PutEntry(ctx context.Context, clientID, mac string, e authcache.Entry, ttl time.Duration) error {
 	return s.rdb.Set(ctx, entryKey(clientID, mac), authcache.EncodeEntry(e), ttl).Err()
+}
+
+// putChargedScript caches an entry (KEYS[2] = ARGV[1] for ARGV[2] ms) and
+// charges up to ARGV[5] requests to the client's bucket (KEYS[1]; emission
+// interval ARGV[3] µs, burst tolerance ARGV[4] µs). It answers {granted,
+// wait µs}.
+var putChargedScript = goredis.NewScript(gcraLua + `
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+local n, w = take(KEYS[1], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), false, clock())
+if n > 0 then w = 0 end
+return {n, w}
+`)
+
+// PutEntryCharged caches a successful authentication the credentials
+// service just proved and charges the request to the client's bucket, in
+// one round trip: granted tokens were reserved (0: the bucket refused;
+// wait says until when). Without a rate it is PutEntry.
+func (s *Store) PutEntryCharged(ctx context.Context, clientID, mac string, e authcache.Entry, ttl time.Duration, rate *authcache.Rate, reserve int) (int, time.Duration, error) {
+	if rate == nil || rate.PerSecond <= 0 {
+		return max(1, reserve), 0, s.PutEntry(ctx, clientID, mac, e, ttl)
+	}
+	interval, tau := limit(rate)
+	res, err := putChargedScript.Run(ctx, s.rdb, []string{rateKey(clientID), entryKey(clientID, mac)},
+		authcache.EncodeEntry(e), max(1, ttl.Milliseconds()), interval, tau, max(1, reserve)).Int64Slice()
+	if err != nil {
+		return 0, 0, fmt.Errorf("redis put entry: %w", err)
+	}
+	if len(res) != 2 {
+		return 0, 0, errors.New("redis put entry: short reply")
+	}
+	return int(res[0]), micros(res[1]), nil
 }
 
 // DropEntry forgets a cached authentication the credentials service no

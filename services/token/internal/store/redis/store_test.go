@@ -26,19 +26,34 @@ func open(t *testing.T) (*store.Store, *goredis.Client) {
 	return store.New(rdb), rdb
 }
 
+// TestLookupRateLimit: the client's bucket is charged only when the
+// entry exists (a cached MAC proves the secret): anyone may name a client,
+// only its holder spends its budget.
 func TestLookupRateLimit(t *testing.T) {
 	s, _ := open(t)
 	ctx := context.Background()
 	rate := &authcache.Rate{PerSecond: 1, Burst: 3}
+	for _, id := range []string{"c1", "c2"} {
+		if err := s.PutEntry(ctx, id, "m", authcache.Entry{CredentialID: "x", VerifiedAt: time.Now()}, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Another MAC (a wrong secret) is never charged and never limited.
+	for i := 0; i < 10; i++ {
+		f, err := s.Lookup(ctx, authcache.Lookup{ClientID: "c1", MAC: "guess", Rate: rate, Reserve: 1})
+		if err != nil || !f.Allowed || f.Granted != 0 || f.Entry != nil {
+			t.Fatalf("guess %d: %+v %v", i, f, err)
+		}
+	}
 	q := authcache.Lookup{ClientID: "c1", MAC: "m", Rate: rate, Reserve: 1}
 	for i := 0; i < 3; i++ {
 		f, err := s.Lookup(ctx, q)
-		if err != nil || !f.Allowed || f.Granted != 1 {
+		if err != nil || !f.Allowed || f.Granted != 1 || f.Entry == nil {
 			t.Fatalf("request %d: %+v %v", i, f, err)
 		}
 	}
 	f, err := s.Lookup(ctx, q)
-	if err != nil || f.Allowed || f.RetryAfter < 900*time.Millisecond || f.RetryAfter > time.Second {
+	if err != nil || f.Allowed || f.Limited != authcache.BucketClient || f.RetryAfter < 900*time.Millisecond || f.RetryAfter > time.Second {
 		t.Fatalf("over the limit: %+v %v", f, err)
 	}
 	// A reservation takes what fits, up to the burst.
@@ -50,6 +65,110 @@ func TestLookupRateLimit(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		if f, _ := s.Lookup(ctx, authcache.Lookup{ClientID: "c1", MAC: "m"}); !f.Allowed {
 			t.Fatal("limited without a rate")
+		}
+	}
+}
+
+// TestPutEntryCharged: a verification the credentials service just proved
+// is cached and charged to the client's bucket in one call.
+func TestPutEntryCharged(t *testing.T) {
+	s, _ := open(t)
+	ctx := context.Background()
+	rate := &authcache.Rate{PerSecond: 1, Burst: 2}
+	e := authcache.Entry{CredentialID: "cred", VerifiedAt: time.Now(), AgentStatus: "active"}
+	for i, want := range []int{2, 0} {
+		granted, wait, err := s.PutEntryCharged(ctx, "c", "m", e, time.Minute, rate, 4)
+		if err != nil || granted != want || (want == 0) != (wait > 0) {
+			t.Fatalf("put %d: granted %d (want %d), wait %v, %v", i, granted, want, wait, err)
+		}
+	}
+	// The entry was written even when the bucket refused.
+	f, err := s.Lookup(ctx, authcache.Lookup{ClientID: "c", MAC: "m"})
+	if err != nil || f.Entry == nil || f.Entry.CredentialID != "cred" {
+		t.Fatalf("entry %+v %v", f, err)
+	}
+	if g, _, err := s.PutEntryCharged(ctx, "d", "m", e, time.Minute, nil, 1); err != nil || g != 1 {
+		t.Fatalf("without a rate: %d %v", g, err)
+	}
+}
+
+// TestFailureBuckets: failed authentications are charged to the (client,
+// source) pair and to the source, never to the client; an empty bucket
+// refuses every request of its pair or source in the lookup itself, and
+// the client, from another source, is untouched.
+func TestFailureBuckets(t *testing.T) {
+	s, _ := open(t)
+	ctx := context.Background()
+	lim := authcache.Failures{Pair: &authcache.Rate{PerSecond: 1, Burst: 3}, Source: &authcache.Rate{PerSecond: 1, Burst: 5}}
+	if err := s.PutEntry(ctx, "victim", "m", authcache.Entry{CredentialID: "x", VerifiedAt: time.Now()}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	lookup := func(client, source string) authcache.Found {
+		t.Helper()
+		f, err := s.Lookup(ctx, authcache.Lookup{ClientID: client, MAC: "m", Failures: &lim, Source: source,
+			Rate: &authcache.Rate{PerSecond: 100, Burst: 100}, Reserve: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	// Three failures empty the pair bucket (the third reports it).
+	for i := 0; i < 3; i++ {
+		ch, err := s.ChargeFailure(ctx, "victim", "10.0.0.1", lim, false)
+		if err != nil || !ch.Allowed || (i == 2) != (ch.PairWait > 0) || ch.SourceWait != 0 {
+			t.Fatalf("failure %d: %+v %v", i, ch, err)
+		}
+	}
+	if f := lookup("victim", "10.0.0.1"); f.Allowed || f.Limited != authcache.BucketClientSource || f.RetryAfter <= 0 || f.RetryAfter > time.Second {
+		t.Fatalf("the guesser's own pair, even with the right secret: %+v", f)
+	}
+	if f := lookup("victim", "10.0.0.2"); !f.Allowed || f.Entry == nil {
+		t.Fatalf("the victim from its own address: %+v", f)
+	}
+	// Not forced: an empty bucket refuses and is not charged.
+	ch, err := s.ChargeFailure(ctx, "victim", "10.0.0.1", lim, false)
+	if err != nil || ch.Allowed || ch.Limited != authcache.BucketClientSource || ch.RetryAfter <= 0 {
+		t.Fatalf("charge to an empty pair: %+v %v", ch, err)
+	}
+	// Other clients from the guesser's address spend the source bucket.
+	ch, err = s.ChargeFailure(ctx, "other", "10.0.0.1", lim, false)
+	if err != nil || !ch.Allowed || ch.SourceWait <= 0 {
+		t.Fatalf("the source's fifth failure: %+v %v", ch, err)
+	}
+	if f := lookup("third", "10.0.0.1"); f.Allowed || f.Limited != authcache.BucketSource {
+		t.Fatalf("any client from an empty source: %+v", f)
+	}
+	// Forced (the verification ran): charged into debt, at most one more
+	// burst, whatever the concurrency.
+	for i := 0; i < 20; i++ {
+		if _, err := s.ChargeFailure(ctx, "other", "10.0.0.1", lim, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ch, _ = s.ChargeFailure(ctx, "other", "10.0.0.1", lim, true)
+	if ch.SourceWait < 4*time.Second || ch.SourceWait > 6*time.Second || ch.PairWait < 2*time.Second || ch.PairWait > 4*time.Second {
+		t.Fatalf("debt not bounded by one burst: %+v", ch)
+	}
+}
+
+// TestPipelineReloadsScripts: the pipelined lookup and failure charge
+// survive Redis forgetting its scripts (a restart, SCRIPT FLUSH).
+func TestPipelineReloadsScripts(t *testing.T) {
+	s, rdb := open(t)
+	ctx := context.Background()
+	lim := authcache.Failures{Pair: &authcache.Rate{PerSecond: 1, Burst: 3}, Source: &authcache.Rate{PerSecond: 1, Burst: 3}}
+	for i := 0; i < 2; i++ {
+		if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ChargeFailure(ctx, "c", "src", lim, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if f, err := s.Lookup(ctx, authcache.Lookup{ClientID: "c", MAC: "m", Failures: &lim, Source: "src"}); err != nil || !f.Allowed {
+			t.Fatalf("lookup after SCRIPT FLUSH: %+v %v", f, err)
 		}
 	}
 }

@@ -22,3 +22,18 @@ output "db_init_command" {
     "--network-configuration 'awsvpcConfiguration={subnets=[${join(",", var.subnet_ids[local.primary])}],securityGroups=[${aws_security_group.db_init.id}],assignPublicIp=DISABLED}'",
   ])
 }
+
+output "bootstrap_command" {
+  description = "Run once after the first apply (and after db_init_command): registers the first platform admin and writes its credential to Vault (platform_admin_vault_path). A rerun changes nothing."
+  value = join(" ", [
+    "aws ecs run-task --region ${local.primary}",
+    "--cluster ${aws_ecs_cluster.this[local.primary].name}",
+    "--launch-type FARGATE --task-definition ${aws_ecs_task_definition.bootstrap.family}",
+    "--network-configuration 'awsvpcConfiguration={subnets=[${join(",", var.subnet_ids[local.primary])}],securityGroups=[${aws_security_group.bootstrap.id}],assignPublicIp=DISABLED}'",
+  ])
+}
+
+output "platform_admin_vault_path" {
+  description = "The Vault KV v2 entry (mount/path) the bootstrap writes the first platform admin's credential to: keys AGENTIDP_URL, AGENTIDP_CLIENT_ID, AGENTIDP_CLIENT_SECRET."
+  value       = "${var.vault_mount}/${local.bootstrap_path}"
+}

@@ -129,7 +129,7 @@ variable "vault_mount" {
 
 variable "vault_token_secrets" {
   type        = map(string)
-  description = "Per service that uses Vault: ARN of an existing Secrets Manager secret holding its Vault token (least-privilege policies: docs/credentials.md, deploy/README.md). Referenced, never created here."
+  description = "Per service that uses Vault, and \"bootstrap\" (the first-admin task, docs/deploy.md): ARN of an existing Secrets Manager secret holding its Vault token (least-privilege policies: docs/credentials.md, deploy/README.md, docs/deploy.md). Referenced, never created here."
   validation {
     condition     = alltrue([for a in values(var.vault_token_secrets) : startswith(a, "arn:")])
     error_message = "vault_token_secrets: Secrets Manager ARNs."

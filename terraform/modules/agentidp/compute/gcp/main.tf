@@ -83,7 +83,7 @@ resource "google_secret_manager_secret_version" "gateway_config" {
 
 # Read access to exactly the secrets the instances use.
 resource "google_secret_manager_secret_iam_member" "run" {
-  for_each  = setunion(local.all_secrets, [google_secret_manager_secret.gateway_config.id])
+  for_each  = setunion(local.all_secrets, [google_secret_manager_secret.gateway_config.id], values(local.bootstrap_secrets))
   project   = var.project_id
   secret_id = each.value
   role      = "roles/secretmanager.secretAccessor"
@@ -223,12 +223,43 @@ resource "google_cloud_run_v2_service" "this" {
         }
       }
     }
+
+    # The first platform admin (bootstrap.tf): no port, no probe.
+    containers {
+      name       = "bootstrap"
+      image      = "${var.image_registry}/cli:${var.image_tag}"
+      args       = ["bootstrap", "--output", "vault=agentidp/bootstrap/platform-admin", "--keep-running"]
+      depends_on = [for d in local.bootstrap_calls : local.container[d]]
+      dynamic "env" {
+        for_each = local.bootstrap_env
+        content {
+          name  = env.key
+          value = env.value
+        }
+      }
+      dynamic "env" {
+        for_each = local.bootstrap_secrets
+        content {
+          name = env.key
+          value_source {
+            secret_key_ref {
+              secret  = env.value
+              version = "latest"
+            }
+          }
+        }
+      }
+      resources {
+        limits   = { cpu = "100m", memory = "128Mi" }
+        cpu_idle = false
+      }
+    }
   }
 
   lifecycle {
     precondition {
-      condition     = alltrue([for name, m in local.secrets[each.key] : alltrue([for k, v in m : v != ""])])
-      error_message = "A secret is missing for ${each.key} (database_url_secrets, redis_url_secrets or vault_token_secrets)."
+      condition     = alltrue([for name, m in local.secrets[each.key] : alltrue([for k, v in m : v != ""])]) && local.bootstrap_secrets.VAULT_TOKEN != ""
+      error_message = "A secret is missing for ${each.key} (database_url_secrets, redis_url_secrets, or vault_token_secrets, which needs an entry for each service that uses Vault and for \"bootstrap\")."
     }
   }
   depends_on = [google_secret_manager_secret_iam_member.run]

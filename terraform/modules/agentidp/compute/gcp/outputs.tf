@@ -17,3 +17,13 @@ output "db_init_command" {
   description = "None on Google Cloud: the rds module creates databases and users through the Cloud SQL API. Null, for the shared interface."
   value       = null
 }
+
+output "bootstrap_command" {
+  description = "None on Google Cloud: the bootstrap runs in every instance, beside the services it calls on 127.0.0.1 (the instances expose only Envoy), and writes the first platform admin's credential to Vault (platform_admin_vault_path) when an instance starts. Null, for the shared interface."
+  value       = null
+}
+
+output "platform_admin_vault_path" {
+  description = "The Vault KV v2 entry (mount/path) the bootstrap writes the first platform admin's credential to: keys AGENTIDP_URL, AGENTIDP_CLIENT_ID, AGENTIDP_CLIENT_SECRET."
+  value       = "${var.vault_mount}/${local.bootstrap_path}"
+}

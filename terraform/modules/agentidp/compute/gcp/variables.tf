@@ -124,7 +124,7 @@ variable "vault_mount" {
 
 variable "vault_token_secrets" {
   type        = map(string)
-  description = "Per service that uses Vault: id of an existing Secret Manager secret (projects/<p>/secrets/<s>) holding its Vault token (least-privilege policies: docs/credentials.md, deploy/README.md). Referenced, never created here."
+  description = "Per service that uses Vault, and \"bootstrap\" (the first-admin sidecar, docs/deploy.md): id of an existing Secret Manager secret (projects/<p>/secrets/<s>) holding its Vault token (least-privilege policies: docs/credentials.md, deploy/README.md, docs/deploy.md). Referenced, never created here."
   validation {
     condition     = alltrue([for s in values(var.vault_token_secrets) : can(regex("^projects/[^/]+/secrets/[^/]+$", s))])
     error_message = "vault_token_secrets: secret ids of the form projects/<project>/secrets/<name>."

@@ -6,9 +6,12 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A registered AI agent. Its {@code agentId} is also its OAuth client_id. {@code status} is
- * active, suspended or decommissioned; {@code etag} changes with every update (pass it to an
- * update to make it conditional). Timestamps are null when unset.
+ * A registered AI agent. Its {@code agentId} is also its OAuth client_id. {@code owner} is its
+ * tenant: a caller without platform:admin sees and manages only its own owner's agents (another
+ * owner's agent is AGENT_NOT_FOUND, like one that does not exist). {@code status} is active,
+ * suspended or decommissioned; {@code suspendedAt} is the last suspension, kept after a
+ * reactivation; {@code etag} changes with every update (pass it to an update to make it
+ * conditional). Timestamps are null when unset.
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record Agent(
@@ -26,7 +29,8 @@ public record Agent(
     Instant createdAt,
     Instant updatedAt,
     Instant decommissionedAt,
-    String etag) {
+    String etag,
+    Instant suspendedAt) {
   public Agent {
     capabilities = capabilities == null ? List.of() : List.copyOf(capabilities);
     scopes = scopes == null ? List.of() : List.copyOf(scopes);

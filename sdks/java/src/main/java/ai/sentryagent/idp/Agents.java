@@ -8,7 +8,11 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.stream.Stream;
 
-/** Agents and their lifecycle ({@code /v1/agents}). Each call has a synchronous and an async form. */
+/**
+ * Agents and their lifecycle ({@code /v1/agents}). Each call has a synchronous and an async form.
+ * A caller without platform:admin reaches only its own owner's agents: another owner's agent is an
+ * {@link AgentIdPException} AGENT_NOT_FOUND (404), as one that does not exist.
+ */
 public final class Agents {
   private final Transport t;
 

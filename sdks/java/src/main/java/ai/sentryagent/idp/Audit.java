@@ -26,7 +26,7 @@ public final class Audit {
     AuditFilter f = filter == null ? AuditFilter.all() : filter;
     return t.send(new Call<>("GET", "/v1/audit/events",
         Transport.params("agentId", f.agentId(), "action", f.action(), "outcome", f.outcome(),
-            "actor", f.actor(), "startTime", f.startTime(), "endTime", f.endTime(),
+            "actor", f.actor(), "owner", f.owner(), "startTime", f.startTime(), "endTime", f.endTime(),
             "pageSize", f.pageSize(), "pageToken", pageToken),
         null, null, Auth.BEARER, true, Transport.page("events", AuditEvent.class)));
   }

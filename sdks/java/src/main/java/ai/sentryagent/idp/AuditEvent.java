@@ -4,7 +4,11 @@ import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import java.time.Instant;
 import java.util.Map;
 
-/** One entry of the audit log; {@code outcome} is success, failure or denied. */
+/**
+ * One entry of the audit log; {@code outcome} is success, failure or denied. {@code owner} is the
+ * owner (tenant) whose log it belongs to, the owner of the agent concerned; empty for platform
+ * events.
+ */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record AuditEvent(
     String eventId,
@@ -20,7 +24,8 @@ public record AuditEvent(
     long sequence,
     String prevHash,
     String hash,
-    Instant recordedAt) {
+    Instant recordedAt,
+    String owner) {
   public AuditEvent {
     details = details == null ? Map.of() : Map.copyOf(details);
   }

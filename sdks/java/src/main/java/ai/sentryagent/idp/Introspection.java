@@ -5,7 +5,10 @@ import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.List;
 
-/** What the server knows of a token (RFC 7662); only {@code active} for a token that is not. */
+/**
+ * What the server knows of a token (RFC 7662); only {@code active} for a token that is not. {@code
+ * owner} is the owner (tenant) of the token's agent.
+ */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record Introspection(
     @JsonProperty("active") boolean active,
@@ -17,7 +20,8 @@ public record Introspection(
     @JsonProperty("sub") String sub,
     @JsonProperty("aud") @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> aud,
     @JsonProperty("iss") String iss,
-    @JsonProperty("jti") String jti) {
+    @JsonProperty("jti") String jti,
+    @JsonProperty("owner") String owner) {
   public Introspection {
     aud = aud == null ? List.of() : List.copyOf(aud);
   }

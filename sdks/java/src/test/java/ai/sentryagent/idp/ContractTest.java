@@ -271,6 +271,7 @@ class ContractTest {
         ObjectNode o = JSON.createObjectNode();
         o.put("active", t.active());
         o.put("scope", t.scope());
+        o.put("owner", t.owner());
         o.put("clientId", t.clientId());
         o.put("sub", t.sub());
         o.put("exp", t.exp());
@@ -416,9 +417,9 @@ class ContractTest {
           return null;
         }
         case "audit.query" -> {
-          allow(a, "agentId", "action", "outcome", "actor", "pageSize", "limit");
+          allow(a, "agentId", "action", "outcome", "actor", "owner", "pageSize", "limit");
           AuditFilter f = new AuditFilter(opt(a, "agentId"), opt(a, "action"), opt(a, "outcome"), opt(a, "actor"),
-              null, null, a.has("pageSize") ? a.get("pageSize").asInt() : null);
+              null, null, a.has("pageSize") ? a.get("pageSize").asInt() : null, opt(a, "owner"));
           return limit(c.audit().query(f), a);
         }
         case "audit.get" -> {
@@ -570,6 +571,14 @@ class ContractTest {
                 throw new Failure(where + ": no item matches " + want + " in " + act);
               }
             }
+          }
+        }
+      }
+      case "$every" -> {
+        ok = act.isArray();
+        if (ok) {
+          for (int i = 0; i < act.size(); i++) {
+            match(arg, act.get(i), where + "[" + i + "]");
           }
         }
       }
