@@ -51,9 +51,10 @@ func New(cfg Config) (*grpc.Server, *health.Server) {
 	opts := append([]grpc.ServerOption{
 		// Long-lived workers serve calls instead of a new goroutine per
 		// call, whose stack grew (and was copied) on every call through the
-		// interceptors, pgx and protobuf: ~8% of the registry's CPU on the
-		// gateway's GetAgent hot path. Calls beyond the workers still get
-		// a goroutine of their own.
+		// interceptors, pgx and protobuf: a visible share of the registry's
+		// CPU profile on the gateway's GetAgent hot path (docs/authz.md,
+		// "Performance"). Calls beyond the workers still get a goroutine of
+		// their own.
 		grpc.NumStreamWorkers(uint32(16 * runtime.GOMAXPROCS(0))),
 		// Fixed flow-control windows turn off grpc-go's BDP estimation,
 		// whose PING (and the peer's PING ACK, and the window updates that

@@ -4,8 +4,8 @@
 // by a small parser into a reused buffer.
 //
 // Why not net/http's client: on this project's 2-core benchmark machine it
-// costs about 110 µs of CPU per request, as much as some of the servers it
-// measures, and the load generator shares their cores. A lean client (the
+// costs about as much CPU per request as some of the servers it measures
+// (docs/benchmarks.md), and the load generator shares their cores. A lean client (the
 // approach of wrk and similar tools) leaves the CPU to the system under
 // test, so the figures say more about it.
 package httpload

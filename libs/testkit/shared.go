@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -140,6 +141,23 @@ func NewVault(t testing.TB) *Vault {
 		t.Fatalf("start vault: %v", err)
 	}
 	t.Cleanup(v.Stop)
+	return v
+}
+
+// NewTLSVault starts a dev Vault serving HTTPS with a certificate of its
+// own CA (Vault.CACert), for clients that must be told the CA
+// (VAULT_CACERT). Stopped when the test ends.
+func NewTLSVault(t testing.TB) *Vault {
+	t.Helper()
+	SkipIfShort(t)
+	v, err := StartVault(context.Background(), VaultConfig{TLS: true})
+	if err != nil {
+		t.Fatalf("start vault: %v", err)
+	}
+	t.Cleanup(func() {
+		v.Stop()
+		_ = os.RemoveAll(filepath.Dir(v.CACert))
+	})
 	return v
 }
 

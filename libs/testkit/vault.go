@@ -2,6 +2,8 @@ package testkit
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -18,8 +20,11 @@ import (
 type Vault struct {
 	Port      int
 	RootToken string
-	proc      *Process
-	cfg       VaultConfig // for Restart
+	// CACert is the PEM file of the CA that signed a TLS server's
+	// certificate (VAULT_CACERT); "" for plain HTTP.
+	CACert string
+	proc   *Process
+	cfg    VaultConfig // for Restart
 }
 
 // VaultConfig describes a server to start.
@@ -33,6 +38,9 @@ type VaultConfig struct {
 	// mounted at secret/. For the local stack, whose data must survive
 	// restarts. Empty means `vault server -dev` (in memory; tests).
 	Dir string
+	// TLS serves HTTPS with a certificate of a CA generated for the server
+	// (`vault server -dev-tls`, dev mode only): Vault.CACert is its PEM.
+	TLS bool
 }
 
 // VaultBinary finds the vault server: $AGENTIDP_VAULT_BIN, the binary
@@ -89,17 +97,27 @@ func StartVault(ctx context.Context, cfg VaultConfig) (*Vault, error) {
 	if cfg.RootToken == "" {
 		cfg.RootToken = "root"
 	}
-	cmd := exec.Command(bin, "server", "-dev",
-		"-dev-root-token-id="+cfg.RootToken,
-		"-dev-listen-address=127.0.0.1:"+strconv.Itoa(cfg.Port),
-		"-dev-no-store-token")
+	args := []string{"server", "-dev",
+		"-dev-root-token-id=" + cfg.RootToken,
+		"-dev-listen-address=127.0.0.1:" + strconv.Itoa(cfg.Port),
+		"-dev-no-store-token"}
+	var caCert string
+	if cfg.TLS {
+		dir, err := os.MkdirTemp("", "agentidp-vault-tls-")
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "-dev-tls", "-dev-tls-cert-dir="+dir)
+		caCert = filepath.Join(dir, "vault-ca.pem")
+	}
+	cmd := exec.Command(bin, args...)
 	// A clean environment: no VAULT_* of the caller may leak in.
 	cmd.Env = []string{"HOME=" + os.TempDir(), "PATH=" + os.Getenv("PATH"), "VAULT_LOG_LEVEL=warn"}
 	proc, err := StartProcess(cmd, cfg.LogPath)
 	if err != nil {
 		return nil, err
 	}
-	v := &Vault{Port: cfg.Port, RootToken: cfg.RootToken, proc: proc, cfg: cfg}
+	v := &Vault{Port: cfg.Port, RootToken: cfg.RootToken, CACert: caCert, proc: proc, cfg: cfg}
 	if err := v.waitReady(ctx, 60*time.Second); err != nil {
 		v.Stop()
 		return nil, fmt.Errorf("vault did not start: %w", err)
@@ -114,7 +132,6 @@ func (v *Vault) waitReady(ctx context.Context, timeout time.Duration) error {
 // waitHealth polls sys/health until ok(status code) holds.
 func (v *Vault) waitHealth(ctx context.Context, timeout time.Duration, ok func(int) bool) error {
 	deadline := time.Now().Add(timeout)
-	client := &http.Client{Timeout: time.Second}
 	for {
 		select {
 		case <-v.proc.Done():
@@ -122,7 +139,11 @@ func (v *Vault) waitHealth(ctx context.Context, timeout time.Duration, ok func(i
 		default:
 		}
 		// sys/health answers 200 only when initialised, unsealed and active.
-		resp, err := client.Get(v.Addr() + "/v1/sys/health")
+		client, err := v.httpClient() // a TLS server writes its CA as it starts
+		var resp *http.Response
+		if err == nil {
+			resp, err = client.Get(v.Addr() + "/v1/sys/health")
+		}
 		if err == nil {
 			resp.Body.Close()
 			if ok(resp.StatusCode) {
@@ -141,7 +162,31 @@ func (v *Vault) waitHealth(ctx context.Context, timeout time.Duration, ok func(i
 }
 
 // Addr is the server's URL (VAULT_ADDR).
-func (v *Vault) Addr() string { return "http://" + Addr(v.Port) }
+func (v *Vault) Addr() string {
+	if v.CACert != "" {
+		return "https://" + Addr(v.Port)
+	}
+	return "http://" + Addr(v.Port)
+}
+
+// httpClient is a client for the server: trusting its CA if it has one.
+func (v *Vault) httpClient() (*http.Client, error) {
+	if v.CACert == "" {
+		return &http.Client{Timeout: time.Second}, nil
+	}
+	pem, err := os.ReadFile(v.CACert)
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no certificate", v.CACert)
+	}
+	// No keep-alive: a client is made per poll.
+	return &http.Client{Timeout: time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots}, DisableKeepAlives: true,
+	}}, nil
+}
 
 // Stop ends the server; its data (in memory) is gone.
 func (v *Vault) Stop() {

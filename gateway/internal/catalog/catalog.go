@@ -63,8 +63,10 @@ type Service struct {
 // Authz is the catalog name of the authorization service.
 const Authz = "authz"
 
-// services is the routing table. Adding a service is adding a row: later
-// issues add audit (GRPCTranscoded, /v1/...).
+// services is the routing table. Adding a service is adding a row (its
+// name, protocol, gRPC services and paths); the config file then gives its
+// endpoints, and the policy's route table (policies/data/scopes.json) its
+// scopes.
 //
 // Order matters: Envoy takes the first match, so a service owning
 // sub-resources of another's prefix comes first (credentials before the

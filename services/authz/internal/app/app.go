@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/sentryagent/agentidp/libs/accesstoken"
 	"github.com/sentryagent/agentidp/libs/auditlog"
 	credentialsv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/credentials/v1"
 	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
@@ -80,7 +81,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		URL: cfg.JWKSURL, Refresh: cfg.JWKSRefresh, MinRefresh: cfg.JWKSMinRefresh,
 		Logger: logger, Registerer: reg, OnChange: tokens.DropKeys,
 	})
-	verifier := token.New(token.Config{Keys: keys, Issuer: cfg.Issuer, Audience: cfg.Audience, Skew: cfg.ClockSkew})
+	verifier := accesstoken.New(accesstoken.Config{Keys: keys, Issuer: cfg.Issuer, Audience: cfg.Audience, Skew: cfg.ClockSkew})
 
 	grpcMetrics := metrics.NewGRPC(reg)
 	breakers := grpcclient.NewBreakerState(reg)

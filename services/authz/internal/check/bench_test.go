@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sentryagent/agentidp/libs/accesstoken"
 	"github.com/sentryagent/agentidp/services/authz/internal/check"
 	"github.com/sentryagent/agentidp/services/authz/internal/input"
 	"github.com/sentryagent/agentidp/services/authz/internal/policy"
@@ -56,9 +57,9 @@ func BenchmarkCheckInMemory(b *testing.B) {
 	id := "0190f8a0-0000-7000-8000-00000000000a"
 	raw := "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJl"
 	cache := token.NewCache(1024, nil)
-	entry := token.NewEntry(&token.Claims{Issuer: "http://x", Subject: id, Audience: []string{"agentidp"},
+	entry := token.NewEntry(accesstoken.NewVerified(accesstoken.Claims{Issuer: "http://x", Subject: id, Audience: []string{"agentidp"},
 		Expiry: time.Now().Add(time.Hour).Unix(), IssuedAt: time.Now().Unix(), ID: "jti", ClientID: id,
-		Scope: "agents:read", Scopes: []string{"agents:read"}, CredentialID: "c"})
+		Scope: "agents:read", CredentialID: "c"}, ""))
 	entry.MarkChecked(1)
 	cache.Put(token.KeyOf(raw), entry)
 	svc := check.New(check.Config{
@@ -86,9 +87,9 @@ func BenchmarkEvalOnly(b *testing.B) {
 	b.ReportAllocs()
 	engine, _ := policy.New(context.Background(), policy.Config{Dir: repoPolicies(b), Query: "data.agentidp.authz.decision"})
 	id := "0190f8a0-0000-7000-8000-00000000000a"
-	entry := token.NewEntry(&token.Claims{Issuer: "http://x", Subject: id, Audience: []string{"agentidp"},
+	entry := token.NewEntry(accesstoken.NewVerified(accesstoken.Claims{Issuer: "http://x", Subject: id, Audience: []string{"agentidp"},
 		Expiry: time.Now().Add(time.Hour).Unix(), IssuedAt: time.Now().Unix(), ID: "jti", ClientID: id,
-		Scope: "agents:read", Scopes: []string{"agents:read"}, CredentialID: "c"})
+		Scope: "agents:read", CredentialID: "c"}, ""))
 	ag := state.NewAgent(id, "active", "team-a", []string{"agents:read"}, 0, 1)
 	r := &input.Request{ID: "7c1e6a58-6b0b-4a8e-9f5e-0d3b1c2a9e47", Method: "GET", Path: "/v1/agents/" + id,
 		Host: "127.0.0.1:8080", Scheme: "http", Protocol: "HTTP/1.1",

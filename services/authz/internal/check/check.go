@@ -14,6 +14,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
+	"github.com/sentryagent/agentidp/libs/accesstoken"
 	"github.com/sentryagent/agentidp/libs/auditlog"
 	"github.com/sentryagent/agentidp/libs/requestinfo"
 	"github.com/sentryagent/agentidp/libs/tokencheck"
@@ -54,7 +55,7 @@ const (
 type (
 	// Verifier checks a raw token.
 	Verifier interface {
-		Verify(ctx context.Context, raw string) (*token.Claims, error)
+		Verify(ctx context.Context, raw string) (*accesstoken.Verified, error)
 	}
 	// Policy decides on an input document; remember lets it answer a
 	// repeated question from memory (see policy.Policy.Eval).
@@ -148,7 +149,7 @@ func (s *Service) Check(ctx context.Context, r *input.Request) *Result {
 
 // who is what the check learned about the caller, for logs and audit.
 type who struct {
-	claims *token.Claims
+	claims *accesstoken.Verified
 	audit  bool
 	detail string
 }
@@ -244,7 +245,7 @@ func (s *Service) authenticate(ctx context.Context, r *input.Request, raw string
 	if !hit {
 		claims, err := s.cfg.Verifier.Verify(ctx, raw)
 		if err != nil {
-			var te *token.Error
+			var te *accesstoken.Error
 			msg := "the access token is invalid"
 			if errors.As(err, &te) {
 				msg = te.Error()
@@ -365,7 +366,7 @@ func bearer(h string) (string, int) {
 
 // effectiveScopes is what x-agent-scopes says: the token's scopes the agent
 // still holds.
-func effectiveScopes(c *token.Claims, a *state.Agent) string {
+func effectiveScopes(c *accesstoken.Verified, a *state.Agent) string {
 	return strings.Join(tokencheck.EffectiveScopes(c.Scopes, a.Scopes), " ")
 }
 
@@ -394,7 +395,7 @@ func (s *Service) log(ctx context.Context, r *input.Request, res *Result, w *who
 	}
 }
 
-func (s *Service) auditDenial(r *input.Request, res *Result, c *token.Claims, path string) {
+func (s *Service) auditDenial(r *input.Request, res *Result, c *accesstoken.Verified, path string) {
 	ev := auditlog.Event{
 		Actor:     bounded(c.Subject, auditlog.MaxActorLen),
 		Action:    auditlog.ActionAuthzDenied,

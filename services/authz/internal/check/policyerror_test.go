@@ -11,6 +11,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sentryagent/agentidp/libs/accesstoken"
 	"github.com/sentryagent/agentidp/services/authz/internal/check"
 	"github.com/sentryagent/agentidp/services/authz/internal/input"
 	"github.com/sentryagent/agentidp/services/authz/internal/policy"
@@ -47,9 +48,9 @@ func TestPolicyErrors(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cache := token.NewCache(16, nil)
-			entry := token.NewEntry(&token.Claims{Issuer: "http://x", Subject: id, Audience: []string{"agentidp"},
+			entry := token.NewEntry(accesstoken.NewVerified(accesstoken.Claims{Issuer: "http://x", Subject: id, Audience: []string{"agentidp"},
 				Expiry: time.Now().Add(time.Hour).Unix(), IssuedAt: time.Now().Unix(), ID: "jti", ClientID: id,
-				Scope: "agents:read", Scopes: []string{"agents:read"}, CredentialID: "c"})
+				Scope: "agents:read", CredentialID: "c"}, ""))
 			entry.MarkChecked(1)
 			cache.Put(token.KeyOf(raw), entry)
 			svc := check.New(check.Config{

@@ -5,7 +5,6 @@ package jwks
 
 import (
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -24,34 +23,20 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sentryagent/agentidp/libs/accesstoken"
 	"github.com/sentryagent/agentidp/libs/metrics"
 )
 
-// Algorithms the token service may sign with (ARCHITECTURE.md: ES256 by
-// default, EdDSA optionally). Nothing else is ever accepted: not "none",
-// not HMAC (whose "key" would be this public JWKS), not RSA.
-const (
-	ES256 = "ES256"
-	EdDSA = "EdDSA"
-)
-
-// Key is a published verification key.
-type Key struct {
-	ID     string
-	Alg    string // ES256 or EdDSA, fixed by the key's type
-	Public crypto.PublicKey
-}
-
 // Set is an immutable snapshot of the published keys.
 type Set struct {
-	keys    map[string]Key
+	keys    map[string]accesstoken.Key
 	fetched time.Time
 }
 
 // Lookup returns the key kid.
-func (s *Set) Lookup(kid string) (Key, bool) {
+func (s *Set) Lookup(kid string) (accesstoken.Key, bool) {
 	if s == nil {
-		return Key{}, false
+		return accesstoken.Key{}, false
 	}
 	k, ok := s.keys[kid]
 	return k, ok
@@ -130,19 +115,11 @@ func New(cfg Config) *Cache {
 func (c *Cache) Current() *Set { return c.set.Load() }
 
 // Lookup finds kid in the current snapshot.
-func (c *Cache) Lookup(kid string) (Key, bool) { return c.set.Load().Lookup(kid) }
-
-// Ready reports whether keys were fetched.
-func (c *Cache) Ready(context.Context) error {
-	if c.set.Load() == nil {
-		return errors.New("JWKS not fetched yet")
-	}
-	return nil
-}
+func (c *Cache) Lookup(kid string) (accesstoken.Key, bool) { return c.set.Load().Lookup(kid) }
 
 // LookupOrRefresh finds kid, fetching the JWKS once if it is unknown and
 // the last fetch is older than MinRefresh.
-func (c *Cache) LookupOrRefresh(ctx context.Context, kid string) (Key, bool) {
+func (c *Cache) LookupOrRefresh(ctx context.Context, kid string) (accesstoken.Key, bool) {
 	if k, ok := c.Lookup(kid); ok {
 		return k, true
 	}
@@ -154,12 +131,12 @@ func (c *Cache) LookupOrRefresh(ctx context.Context, kid string) (Key, bool) {
 	}
 	if time.Since(c.lastFetch) < c.cfg.MinRefresh {
 		c.mu.Unlock()
-		return Key{}, false
+		return accesstoken.Key{}, false
 	}
 	err := c.fetchLocked(ctx)
 	c.mu.Unlock()
 	if err != nil {
-		return Key{}, false
+		return accesstoken.Key{}, false
 	}
 	return c.Lookup(kid)
 }
@@ -264,7 +241,7 @@ func Parse(doc []byte) (*Set, error) {
 	if err := json.Unmarshal(doc, &raw); err != nil {
 		return nil, fmt.Errorf("JWKS: %w", err)
 	}
-	set := &Set{keys: map[string]Key{}, fetched: time.Now()}
+	set := &Set{keys: map[string]accesstoken.Key{}, fetched: time.Now()}
 	for _, r := range raw.Keys {
 		var jwk jose.JSONWebKey
 		if err := jwk.UnmarshalJSON(r); err != nil {
@@ -273,15 +250,15 @@ func Parse(doc []byte) (*Set, error) {
 		if jwk.KeyID == "" || !jwk.IsPublic() || (jwk.Use != "" && jwk.Use != "sig") {
 			continue
 		}
-		var k Key
+		var k accesstoken.Key
 		switch pub := jwk.Key.(type) {
 		case *ecdsa.PublicKey:
 			if pub.Curve != elliptic.P256() {
 				continue
 			}
-			k = Key{ID: jwk.KeyID, Alg: ES256, Public: pub}
+			k = accesstoken.Key{ID: jwk.KeyID, Alg: accesstoken.ES256, Public: pub}
 		case ed25519.PublicKey:
-			k = Key{ID: jwk.KeyID, Alg: EdDSA, Public: pub}
+			k = accesstoken.Key{ID: jwk.KeyID, Alg: accesstoken.EdDSA, Public: pub}
 		default:
 			continue
 		}

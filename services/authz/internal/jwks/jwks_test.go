@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/sentryagent/agentidp/libs/accesstoken"
 	"github.com/sentryagent/agentidp/services/authz/internal/jwks"
 )
 
@@ -49,7 +50,7 @@ func TestParseKeepsOnlyPublicSignatureKeys(t *testing.T) {
 		k, _ := s.Lookup(kid)
 		kids[kid] = k.Alg
 	}
-	if len(kids) != 2 || kids["ec"] != jwks.ES256 || kids["ed"] != jwks.EdDSA {
+	if len(kids) != 2 || kids["ec"] != accesstoken.ES256 || kids["ed"] != accesstoken.EdDSA {
 		t.Fatalf("kept %v", kids)
 	}
 }
@@ -93,8 +94,8 @@ func TestUnknownKidRefreshesWithAFloor(t *testing.T) {
 	var removed []string
 	c := jwks.New(jwks.Config{URL: srv.srv.URL, MinRefresh: 300 * time.Millisecond,
 		OnChange: func(kids []string) { removed = append(removed, kids...) }})
-	if c.Ready(context.Background()) == nil {
-		t.Fatal("ready before the first fetch")
+	if c.Current() != nil {
+		t.Fatal("keys before the first fetch")
 	}
 	if err := c.Fetch(context.Background()); err != nil {
 		t.Fatal(err)

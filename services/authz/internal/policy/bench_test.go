@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/sentryagent/agentidp/libs/accesstoken"
 	"github.com/sentryagent/agentidp/services/authz/internal/input"
 	"github.com/sentryagent/agentidp/services/authz/internal/policy"
 	"github.com/sentryagent/agentidp/services/authz/internal/state"
@@ -23,8 +24,8 @@ func BenchmarkEval(b *testing.B) {
 		b.Fatal(err)
 	}
 	id := "0190f8a0-0000-7000-8000-00000000000a"
-	entry := token.NewEntry(&token.Claims{Issuer: "http://x", Subject: id, Audience: []string{"agentidp"},
-		Expiry: 2e9, IssuedAt: 1e9, ID: "jti", ClientID: id, Scope: "agents:read", Scopes: []string{"agents:read"}})
+	entry := token.NewEntry(accesstoken.NewVerified(accesstoken.Claims{Issuer: "http://x", Subject: id, Audience: []string{"agentidp"},
+		Expiry: 2e9, IssuedAt: 1e9, ID: "jti", ClientID: id, Scope: "agents:read"}, ""))
 	agent := state.NewAgent(id, "active", "team-a", []string{"agents:read"}, 0, 1)
 	r := &input.Request{ID: "req-1", Method: "GET", Path: "/v1/agents/0190f8a0-0000-7000-8000-00000000000b",
 		Host: "127.0.0.1:8080", Scheme: "http", Protocol: "HTTP/1.1",
@@ -45,8 +46,8 @@ func BenchmarkEval(b *testing.B) {
 func BenchmarkBuildInput(b *testing.B) {
 	b.ReportAllocs()
 	id := "0190f8a0-0000-7000-8000-00000000000a"
-	entry := token.NewEntry(&token.Claims{Issuer: "http://x", Subject: id, Audience: []string{"agentidp"},
-		Expiry: 2e9, IssuedAt: 1e9, ID: "jti", ClientID: id, Scope: "agents:read", Scopes: []string{"agents:read"}})
+	entry := token.NewEntry(accesstoken.NewVerified(accesstoken.Claims{Issuer: "http://x", Subject: id, Audience: []string{"agentidp"},
+		Expiry: 2e9, IssuedAt: 1e9, ID: "jti", ClientID: id, Scope: "agents:read"}, ""))
 	agent := state.NewAgent(id, "active", "team-a", []string{"agents:read"}, 0, 1)
 	r := &input.Request{ID: "req-1", Method: "GET", Path: "/v1/agents/0190f8a0-0000-7000-8000-00000000000b",
 		Host: "127.0.0.1:8080", Scheme: "http", Protocol: "HTTP/1.1",

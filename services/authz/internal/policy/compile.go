@@ -238,8 +238,8 @@ var noMetrics = metrics.NoOp()
 func keepAST(t *ast.Term, _ *rego.EvalContext) (any, error) { return t.Value, nil }
 
 // newStore holds data as AST values: read back as they are on every
-// evaluation, instead of being converted from Go values each time (which
-// cost ~100 µs per request for the scope table).
+// evaluation, instead of being converted from Go values each time (which,
+// for the scope table, cost as much as the rest of an evaluation).
 func newStore(data map[string]any) storage.Store {
 	return inmem.NewFromObjectWithOpts(data, inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
 }

@@ -1,3 +1,6 @@
+// Package token is authz's memory of verified access tokens (verification
+// itself is libs/accesstoken's): each with its policy input prebuilt, until
+// it expires, is revoked, its key is withdrawn or nobody presents it.
 package token
 
 import (
@@ -7,6 +10,8 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/sentryagent/agentidp/libs/accesstoken"
 )
 
 // Key names a cached token: its SHA-256, so that the cache never holds a
@@ -20,7 +25,7 @@ func KeyOf(raw string) Key { return sha256.Sum256([]byte(raw)) }
 // stale before Expiry; whether its jti was revoked is re-checked whenever
 // the revocation channel's epoch changes (see internal/state.Revocations).
 type Entry struct {
-	Claims *Claims
+	Claims *accesstoken.Verified
 	// Input is input.token for the policy, built once.
 	Input ast.Value
 	// checked is the revocation epoch in which the jti was last found not
@@ -31,7 +36,7 @@ type Entry struct {
 }
 
 // NewEntry builds an entry and its policy input.
-func NewEntry(c *Claims) *Entry {
+func NewEntry(c *accesstoken.Verified) *Entry {
 	scopes := make([]*ast.Term, len(c.Scopes))
 	for i, s := range c.Scopes {
 		scopes[i] = ast.StringTerm(s)

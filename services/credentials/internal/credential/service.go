@@ -55,9 +55,9 @@ type Config struct {
 	// reconciler may undo it: longer than any request can still be writing
 	// to Vault. Default 30s; at least 3×VaultTimeout.
 	PendingTimeout time.Duration
-	// BcryptConcurrency bounds the bcrypt comparisons (legacy secrets,
-	// ~60 ms of CPU each) running at once; default half the CPUs, at
-	// least 1.
+	// BcryptConcurrency bounds the bcrypt comparisons (legacy secrets; slow
+	// by design, tens of milliseconds of CPU each) running at once; default
+	// half the CPUs, at least 1.
 	BcryptConcurrency int
 	// Now defaults to time.Now.
 	Now func() time.Time

@@ -15,7 +15,7 @@ import (
 //   - "sha256$<base64 of SHA-256(secret)>": the scheme of every new secret.
 //     A 256-bit random secret cannot be guessed, so a slow password hash
 //     buys nothing and would cost the token hot path milliseconds per
-//     request; one SHA-256 is ~0.5 µs and still one-way.
+//     request; one SHA-256 is negligible beside it and still one-way.
 //   - "$2a$", "$2b$", "$2y$": bcrypt, phase-1 (legacy) rows. Verified, never
 //     written.
 const sha256Scheme = "sha256$"

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/sentryagent/agentidp/libs/accesstoken"
 	"github.com/sentryagent/agentidp/libs/auditlog"
 	credentialsv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/credentials/v1"
 	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
@@ -22,12 +23,12 @@ import (
 	"github.com/sentryagent/agentidp/libs/metrics"
 	"github.com/sentryagent/agentidp/libs/redisclient"
 	"github.com/sentryagent/agentidp/libs/serve"
-	"github.com/sentryagent/agentidp/services/token/internal/accesstoken"
 	"github.com/sentryagent/agentidp/services/token/internal/agents"
 	"github.com/sentryagent/agentidp/services/token/internal/authcache"
 	"github.com/sentryagent/agentidp/services/token/internal/clientauth"
 	"github.com/sentryagent/agentidp/services/token/internal/endpoints"
 	"github.com/sentryagent/agentidp/services/token/internal/feed"
+	"github.com/sentryagent/agentidp/services/token/internal/issuer"
 	"github.com/sentryagent/agentidp/services/token/internal/keys"
 	"github.com/sentryagent/agentidp/services/token/internal/keys/filestore"
 	"github.com/sentryagent/agentidp/services/token/internal/keys/vaultstore"
@@ -135,15 +136,16 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		Audit:  audit,
 		Logger: logger,
 		Auth:   auth,
-		Tokens: accesstoken.New(accesstoken.Config{
+		Tokens: issuer.New(issuer.Config{
 			Keys: mgr, Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.TokenTTL, Now: deps.Now,
+		}),
+		Verifier: accesstoken.New(accesstoken.Config{
+			Keys: issuer.Keys{Source: mgr}, Issuer: cfg.Issuer, Audience: cfg.Audience, Skew: cfg.ClockSkew, Now: deps.Now,
 		}),
 		Revocations: store,
 		Agents:      agents.Directory{Projection: store, Feeds: followers, Registry: registryv1.NewRegistryServiceClient(regConn)},
 		Metrics:     oauth.NewMetrics(reg),
 		Now:         deps.Now,
-		Audience:    cfg.Audience,
-		ClockSkew:   cfg.ClockSkew,
 	})
 
 	// Readiness is Redis and keys only: with the credentials service down,
@@ -193,7 +195,7 @@ func openKeyStore(cfg *Config) (keys.Store, error) {
 	if cfg.VaultAddr != "" {
 		return vaultstore.New(vaultstore.Config{
 			Addr: cfg.VaultAddr, Token: cfg.VaultToken, Mount: cfg.VaultMount, Timeout: cfg.VaultTimeout,
-		}), nil
+		})
 	}
 	kek, err := cfg.kek()
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/sentryagent/agentidp/libs/accesstoken"
 )
 
 // Key is a usable signing key.
@@ -35,9 +37,6 @@ type Set struct {
 	etag     string
 	cacheKey []byte
 }
-
-// TokenType is the JWS typ header of access tokens (RFC 9068 §2.1).
-const TokenType = "at+jwt"
 
 // NewSet builds the in-memory set from a stored doc.
 func NewSet(doc Doc) (*Set, error) {
@@ -87,7 +86,7 @@ func parse(sk StoredKey) (*Key, error) {
 	}
 	signer, err := jose.NewSigner(
 		jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: raw, KeyID: sk.KID}},
-		(&jose.SignerOptions{}).WithType(TokenType))
+		(&jose.SignerOptions{}).WithType(accesstoken.TokenType))
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+
+	"github.com/sentryagent/agentidp/libs/accesstoken"
 )
 
 // A JWS compact serialization is base64url(header) "." base64url(payload)
@@ -24,7 +26,7 @@ func protectedHeader(alg, kid string) (string, error) {
 		Alg string `json:"alg"`
 		Kid string `json:"kid"`
 		Typ string `json:"typ"`
-	}{alg, kid, TokenType})
+	}{alg, kid, accesstoken.TokenType})
 	if err != nil {
 		return "", err
 	}

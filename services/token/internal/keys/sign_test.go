@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/sentryagent/agentidp/libs/accesstoken"
 )
 
 func testKey(t testing.TB, alg string) *Key {
@@ -40,7 +42,7 @@ func TestSignCompact(t *testing.T) {
 			t.Fatalf("%s: %v", alg, err)
 		}
 		h := jws.Signatures[0].Protected
-		if h.KeyID != k.KID || h.Algorithm != alg || h.ExtraHeaders[jose.HeaderType] != TokenType {
+		if h.KeyID != k.KID || h.Algorithm != alg || h.ExtraHeaders[jose.HeaderType] != accesstoken.TokenType {
 			t.Fatalf("%s: header %+v", alg, h)
 		}
 	}

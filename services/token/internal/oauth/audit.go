@@ -5,9 +5,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/sentryagent/agentidp/libs/accesstoken"
 	"github.com/sentryagent/agentidp/libs/apierror"
 	"github.com/sentryagent/agentidp/libs/auditlog"
-	"github.com/sentryagent/agentidp/services/token/internal/accesstoken"
 )
 
 // ActorAnonymous is the actor of a token request whose client did not

@@ -8,14 +8,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
+	"github.com/sentryagent/agentidp/libs/accesstoken"
 	"github.com/sentryagent/agentidp/libs/apierror"
 	"github.com/sentryagent/agentidp/libs/auditlog"
 	"github.com/sentryagent/agentidp/libs/tokencheck"
-	"github.com/sentryagent/agentidp/services/token/internal/accesstoken"
+	"github.com/sentryagent/agentidp/services/token/internal/issuer"
 )
 
 // Agent statuses (the registry's words).
@@ -60,11 +60,16 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, c ClientCredentials, rateLimited bool) (Client, error)
 }
 
-// Tokens signs and verifies access tokens (an *accesstoken.Codec).
+// Tokens issues access tokens (an *issuer.Issuer).
 type Tokens interface {
-	Issue(accesstoken.Subject) (string, accesstoken.Claims, error)
-	Verify(token string) (accesstoken.Claims, error)
-	TTL() time.Duration
+	Issue(issuer.Subject) (string, accesstoken.Claims, error)
+}
+
+// Verifier verifies access tokens: libs/accesstoken's Verifier, the one
+// authz uses, so that introspection and the gateway agree on what a valid
+// token is (signature, typ, iss, aud, exp/nbf/iat with CLOCK_SKEW).
+type Verifier interface {
+	Verify(ctx context.Context, raw string) (*accesstoken.Verified, error)
 }
 
 // Revocations is the shared record of revoked tokens and credentials.
@@ -91,17 +96,13 @@ type Auditor interface {
 type Config struct {
 	Auth        Authenticator
 	Tokens      Tokens
+	Verifier    Verifier
 	Revocations Revocations
 	Agents      Agents
 	Audit       Auditor // nil: nothing is audited
 	Metrics     *Metrics
 	Logger      *slog.Logger
 	Now         func() time.Time // default time.Now
-	// Audience is the audience every token of this service carries; a
-	// token without it is not active (authz refuses it).
-	Audience string
-	// ClockSkew is the leeway on exp, nbf and iat, authz's CLOCK_SKEW.
-	ClockSkew time.Duration
 }
 
 // Service implements the endpoints.
@@ -165,7 +166,7 @@ func (s *Service) token(ctx context.Context, req TokenRequest) (TokenResponse, *
 		return TokenResponse{}, &client, claims, ErrInvalidScope
 	}
 	scope := strings.Join(granted, " ")
-	token, claims, err := s.cfg.Tokens.Issue(accesstoken.Subject{
+	token, claims, err := s.cfg.Tokens.Issue(issuer.Subject{
 		AgentID: client.AgentID, ClientID: client.ClientID, CredentialID: client.CredentialID, Scope: scope,
 		Owner: client.Owner,
 	})
@@ -278,22 +279,17 @@ func (s *Service) authorizeIntrospection(ctx context.Context, c Caller) error {
 }
 
 // inspect verifies a token and tells whether it is active now, by the
-// rules authz applies to every API call: signed by a published key, this
-// issuer and audience, within its validity (with authz's clock skew), not
-// revoked, nor its credential, and usable by tokencheck.Judge (its agent
-// exists, is active, was not suspended since the token was issued and is
-// still of the token's owner). It returns the agent when the token is
-// active (nil otherwise); only a failing dependency is an error.
-func (s *Service) inspect(ctx context.Context, token string) (accesstoken.Claims, *tokencheck.Agent, error) {
-	claims, err := s.cfg.Tokens.Verify(token)
+// rules authz applies to every API call: libs/accesstoken's Verify (signed
+// by a published key, this issuer and audience, within its validity with
+// authz's clock skew), not revoked, nor its credential, and usable by
+// tokencheck.Judge (its agent exists, is active, was not suspended since
+// the token was issued and is still of the token's owner). It returns the
+// agent when the token is active (nil otherwise); only a failing
+// dependency is an error.
+func (s *Service) inspect(ctx context.Context, token string) (*accesstoken.Verified, *tokencheck.Agent, error) {
+	claims, err := s.cfg.Verifier.Verify(ctx, token)
 	if err != nil {
-		return claims, nil, nil
-	}
-	now, skew := s.cfg.Now().Unix(), int64(s.cfg.ClockSkew/time.Second)
-	switch {
-	case claims.Expiry == 0 || now >= claims.Expiry+skew, claims.IssuedAt > now+skew, claims.NotBefore > now+skew,
-		claims.Subject == "", claims.ClientID == "", !slices.Contains(claims.Audience, s.cfg.Audience):
-		return claims, nil, nil
+		return nil, nil, nil
 	}
 	t := tokencheck.Token{IssuedAt: claims.IssuedAt, Owner: claims.Owner}
 	if t.JTIRevoked, err = s.cfg.Revocations.TokenRevoked(ctx, claims.ID); err != nil {
@@ -325,15 +321,16 @@ type RevokeRequest struct {
 }
 
 // Revoke puts the token's jti on the denylist until the token expires. A
-// token that is not ours, malformed or expired needs nothing (200 per
-// RFC 7009 §2.2); a token of another client is refused.
+// token that is not valid (not ours, malformed, expired: Verify's rules)
+// needs nothing (200 per RFC 7009 §2.2); a token of another client is
+// refused.
 func (s *Service) Revoke(ctx context.Context, req RevokeRequest) error {
 	client, err := s.cfg.Auth.Authenticate(ctx, req.Credentials, true)
 	if err != nil {
 		s.cfg.Metrics.revoked("denied")
 		return err
 	}
-	claims, err := s.cfg.Tokens.Verify(req.Token)
+	claims, err := s.cfg.Verifier.Verify(ctx, req.Token)
 	if err != nil {
 		s.cfg.Metrics.revoked("ignored")
 		return nil

@@ -4,15 +4,14 @@
 package vaultstore
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"time"
+
+	"github.com/hashicorp/vault/api"
 
 	"github.com/sentryagent/agentidp/services/token/internal/keys"
 )
@@ -22,154 +21,101 @@ const Path = "agentidp/token/signing-keys"
 
 // Config locates Vault.
 type Config struct {
-	Addr    string // e.g. http://127.0.0.1:8200
+	// Addr is VAULT_ADDR. TLS and the other client settings come from
+	// Vault's usual variables (VAULT_CACERT, VAULT_CLIENT_CERT,
+	// VAULT_NAMESPACE, ...), read by the Vault client as the vault CLI and
+	// the credentials service read them.
+	Addr    string
 	Token   string
 	Mount   string // KV v2 mount; default "secret"
 	Timeout time.Duration
 }
 
-// Store is a keys.Store over the Vault HTTP API. (The API is three calls;
-// the official client would bring a large dependency graph for them.)
+// Store is a keys.Store over Vault's official client (github.com/hashicorp/
+// vault/api, the version the credentials service uses).
 type Store struct {
-	cfg    Config
-	client *http.Client
+	kv *api.KVv2
 }
 
 var _ keys.Store = (*Store)(nil)
 
-// New returns a store.
-func New(cfg Config) *Store {
+// New builds the client. Nothing is sent to Vault until the first Load.
+func New(cfg Config) (*Store, error) {
 	if cfg.Mount == "" {
 		cfg.Mount = "secret"
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Second
 	}
-	cfg.Addr = strings.TrimRight(cfg.Addr, "/")
-	return &Store{cfg: cfg, client: &http.Client{Timeout: cfg.Timeout}}
+	conf := api.DefaultConfig()
+	if conf.Error != nil {
+		return nil, fmt.Errorf("vault: client settings (VAULT_CACERT, ...): %w", conf.Error)
+	}
+	conf.Address = cfg.Addr
+	conf.Timeout = cfg.Timeout
+	// No automatic retries: the key manager retries on its own schedule,
+	// and a check-and-set write is never sent twice behind its back.
+	conf.MaxRetries = 0
+	client, err := api.NewClient(conf)
+	if err != nil {
+		return nil, fmt.Errorf("vault: VAULT_ADDR %q: %w", cfg.Addr, err)
+	}
+	client.SetToken(cfg.Token)
+	return &Store{kv: client.KVv2(cfg.Mount)}, nil
 }
 
-func (s *Store) url() string {
-	return s.cfg.Addr + "/v1/" + strings.Trim(s.cfg.Mount, "/") + "/data/" + Path
-}
-
-type readResponse struct {
-	Data struct {
-		Data     *keys.Doc `json:"data"`
-		Metadata struct {
-			Version int64 `json:"version"`
-		} `json:"metadata"`
-	} `json:"data"`
-}
-
-// Load reads the latest version. Nothing stored yet is version 0.
+// Load reads the latest version. Nothing stored yet is version 0; a latest
+// version that was deleted reads as an empty doc of that version, which is
+// the version check-and-set must name.
 func (s *Store) Load(ctx context.Context) (keys.Doc, int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url(), nil)
-	if err != nil {
-		return keys.Doc{}, 0, err
-	}
-	body, status, err := s.do(req)
-	if err != nil {
-		return keys.Doc{}, 0, err
-	}
-	if status == http.StatusNotFound {
-		// Either never written, or the latest version was deleted; the
-		// metadata (if any) tells the version check-and-set must name.
-		var rr readResponse
-		if json.Unmarshal(body, &rr) == nil && rr.Data.Metadata.Version > 0 {
-			return keys.Doc{}, rr.Data.Metadata.Version, nil
-		}
+	secret, err := s.kv.Get(ctx, Path)
+	if errors.Is(err, api.ErrSecretNotFound) {
 		return keys.Doc{}, 0, nil
 	}
-	if status != http.StatusOK {
-		return keys.Doc{}, 0, vaultError("read", status, body)
-	}
-	var rr readResponse
-	if err := json.Unmarshal(body, &rr); err != nil {
+	if err != nil {
 		return keys.Doc{}, 0, fmt.Errorf("vault: read %s: %w", Path, err)
 	}
-	if rr.Data.Data == nil {
-		return keys.Doc{}, rr.Data.Metadata.Version, nil
+	var version int64
+	if secret.VersionMetadata != nil {
+		version = int64(secret.VersionMetadata.Version)
 	}
-	return *rr.Data.Data, rr.Data.Metadata.Version, nil
+	if secret.Data == nil {
+		return keys.Doc{}, version, nil
+	}
+	var doc keys.Doc
+	if err := convert(secret.Data, &doc); err != nil {
+		return keys.Doc{}, 0, fmt.Errorf("vault: read %s: %w", Path, err)
+	}
+	return doc, version, nil
 }
 
 // Save writes doc if the stored version is still version.
 func (s *Store) Save(ctx context.Context, doc keys.Doc, version int64) error {
-	payload, err := json.Marshal(map[string]any{"options": map[string]any{"cas": version}, "data": doc})
-	if err != nil {
+	var data map[string]any
+	if err := convert(doc, &data); err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url(), bytes.NewReader(payload))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	body, status, err := s.do(req)
-	if err != nil {
-		return err
-	}
-	if status == http.StatusOK || status == http.StatusNoContent {
+	_, err := s.kv.Put(ctx, Path, data, api.WithCheckAndSet(int(version)))
+	if err == nil {
 		return nil
 	}
-	if status == http.StatusBadRequest {
+	var re *api.ResponseError
+	if errors.As(err, &re) && re.StatusCode == http.StatusBadRequest {
 		// Vault answers a check-and-set mismatch with a plain 400; tell it
 		// from other 400s by the version, not by the message.
 		if _, now, lerr := s.Load(ctx); lerr == nil && now != version {
 			return keys.ErrConflict
 		}
 	}
-	return vaultError("write", status, body)
+	return fmt.Errorf("vault: write %s: %w", Path, err)
 }
 
-// Ping checks that Vault answers and is unsealed.
-func (s *Store) Ping(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.Addr+"/v1/sys/health", nil)
+// convert moves the doc between its Go form and the JSON object the KV
+// client reads and writes.
+func convert(from, to any) error {
+	b, err := json.Marshal(from)
 	if err != nil {
 		return err
 	}
-	_, status, err := s.do(req)
-	if err != nil {
-		return err
-	}
-	if status != http.StatusOK && status != http.StatusTooManyRequests { // 429: unsealed standby
-		return fmt.Errorf("vault: health status %d", status)
-	}
-	return nil
-}
-
-func (s *Store) do(req *http.Request) ([]byte, int, error) {
-	req.Header.Set("X-Vault-Token", s.cfg.Token)
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return nil, 0, fmt.Errorf("vault: %w", redact(err))
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return nil, 0, fmt.Errorf("vault: %w", err)
-	}
-	return body, resp.StatusCode, nil
-}
-
-// vaultError keeps Vault's own error messages (they never echo secrets)
-// but not the body otherwise.
-func vaultError(op string, status int, body []byte) error {
-	var e struct {
-		Errors []string `json:"errors"`
-	}
-	_ = json.Unmarshal(body, &e)
-	return fmt.Errorf("vault: %s %s: status %d: %s", op, Path, status, strings.Join(e.Errors, "; "))
-}
-
-// redact drops the URL from transport errors (it names no secret, but
-// keep errors short and uniform).
-func redact(err error) error {
-	var ue interface{ Unwrap() error }
-	if errors.As(err, &ue) {
-		if inner := ue.Unwrap(); inner != nil {
-			return inner
-		}
-	}
-	return err
+	return json.Unmarshal(b, to)
 }

@@ -1,26 +1,31 @@
-package accesstoken_test
+package issuer_test
 
 import (
+	"context"
 	"encoding/base64"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/sentryagent/agentidp/services/token/internal/accesstoken"
+	"github.com/sentryagent/agentidp/libs/accesstoken"
+	"github.com/sentryagent/agentidp/services/token/internal/issuer"
 	"github.com/sentryagent/agentidp/services/token/internal/keys"
 )
 
 // FuzzVerify: introspection and revocation verify tokens that anyone may
-// send. Verify accepts only what this issuer signed: the header and
-// payload of every accepted token are those of a token Issue returned
-// (an attacker cannot produce a new signature; ECDSA's malleable s may
-// change only the signature part), with this issuer and a jti.
+// send, with libs/accesstoken over this service's keys (issuer.Keys).
+// Verify accepts only what this issuer signed: the header and payload of
+// every accepted token are those of a token Issue returned (an attacker
+// cannot produce a new signature; ECDSA's malleable s may change only the
+// signature part), with this issuer and a jti.
 func FuzzVerify(f *testing.F) {
 	set := newSet(f, keys.ES256)
-	c := accesstoken.New(accesstoken.Config{Keys: fixedKeys{set}, Issuer: "https://idp.test", Audience: "agentidp", TTL: time.Minute})
+	c := issuer.New(issuer.Config{Keys: fixedKeys{set}, Issuer: "https://idp.test", Audience: "agentidp", TTL: time.Minute})
+	v := verifier(set, "https://idp.test")
 	issued := map[string]bool{}
 	for _, scope := range []string{"agents:read", "", "a b c"} {
-		tok, _, err := c.Issue(accesstoken.Subject{AgentID: "a1", ClientID: "a1", CredentialID: "c1", Scope: scope})
+		tok, _, err := c.Issue(issuer.Subject{AgentID: "a1", ClientID: "a1", CredentialID: "c1", Scope: scope})
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -38,10 +43,10 @@ func FuzzVerify(f *testing.F) {
 	f.Add("..")
 	f.Add(strings.Repeat("a", 9000))
 	f.Fuzz(func(t *testing.T, tok string) {
-		claims, err := c.Verify(tok)
+		claims, err := v.Verify(context.Background(), tok)
 		if err != nil {
-			if err != accesstoken.ErrInvalid {
-				t.Fatalf("Verify error %v is not ErrInvalid", err)
+			if _, ok := errors.AsType[*accesstoken.Error](err); !ok {
+				t.Fatalf("Verify error %v is not an accesstoken.Error", err)
 			}
 			return
 		}

@@ -1,4 +1,4 @@
-package token_test
+package accesstoken_test
 
 import (
 	"bytes"
@@ -15,14 +15,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sentryagent/agentidp/services/authz/internal/jwks"
-	"github.com/sentryagent/agentidp/services/authz/internal/token"
+	"github.com/sentryagent/agentidp/libs/accesstoken"
 )
 
 // fuzzVerifier is a verifier over one ES256 and one EdDSA key, at a fixed
 // time, and a signer for inputs the fuzz target builds.
 type fuzzVerifier struct {
-	v   *token.Verifier
+	v   *accesstoken.Verifier
 	ec  *ecdsa.PrivateKey
 	ed  ed25519.PrivateKey
 	now time.Time
@@ -36,10 +35,10 @@ func newFuzzVerifier(f *testing.F) *fuzzVerifier {
 	_, ed, _ := ed25519.GenerateKey(rand.Reader)
 	fv := &fuzzVerifier{ec: ec, ed: ed, now: time.Unix(1_800_000_000, 0)}
 	keys := keySet{
-		"ec": {ID: "ec", Alg: jwks.ES256, Public: &ec.PublicKey},
-		"ed": {ID: "ed", Alg: jwks.EdDSA, Public: ed.Public()},
+		"ec": {ID: "ec", Alg: accesstoken.ES256, Public: &ec.PublicKey},
+		"ed": {ID: "ed", Alg: accesstoken.EdDSA, Public: ed.Public()},
 	}
-	fv.v = token.New(token.Config{Keys: keys, Issuer: "https://idp", Audience: "agentidp", Skew: 30 * time.Second,
+	fv.v = accesstoken.New(accesstoken.Config{Keys: keys, Issuer: "https://idp", Audience: "agentidp", Skew: 30 * time.Second,
 		Now: func() time.Time { return fv.now }})
 	return fv
 }
@@ -60,9 +59,9 @@ func (fv *fuzzVerifier) signInput(input string, ed bool) string {
 	return input + "." + enc.EncodeToString(sig)
 }
 
-var documentedErrors = []error{token.ErrMalformed, token.ErrType, token.ErrAlgorithm, token.ErrUnknownKey,
-	token.ErrSignature, token.ErrIssuer, token.ErrAudience, token.ErrExpired, token.ErrNotYetValid,
-	token.ErrIssuedFuture, token.ErrClaims}
+var documentedErrors = []error{accesstoken.ErrMalformed, accesstoken.ErrType, accesstoken.ErrAlgorithm, accesstoken.ErrUnknownKey,
+	accesstoken.ErrSignature, accesstoken.ErrIssuer, accesstoken.ErrAudience, accesstoken.ErrExpired, accesstoken.ErrNotYetValid,
+	accesstoken.ErrIssuedFuture, accesstoken.ErrClaims}
 
 func checkDocumented(t *testing.T, err error) {
 	t.Helper()
@@ -100,7 +99,7 @@ func FuzzVerify(f *testing.F) {
 	f.Add("")
 	f.Add("a.b.c")
 	f.Add("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.")
-	f.Add(strings.Repeat("A", token.MaxLength+1))
+	f.Add(strings.Repeat("A", accesstoken.MaxLength+1))
 	f.Fuzz(func(t *testing.T, raw string) {
 		c, err := fv.v.Verify(context.Background(), raw)
 		if err != nil {
@@ -117,12 +116,14 @@ func FuzzVerify(f *testing.F) {
 // FuzzVerifyClaims signs whatever header and payload the fuzzer writes
 // with the real keys, so that the claim checks after the signature are
 // exercised: an accepted token has a header and claims the documented
-// rules allow, checked here against encoding/json's own reading.
+// rules allow, checked here against encoding/json's own reading, and no
+// duplicate member (which another reader might take differently).
 func FuzzVerifyClaims(f *testing.F) {
 	fv := newFuzzVerifier(f)
 	for _, h := range []string{`{"alg":"ES256","kid":"ec","typ":"at+jwt"}`, `{"alg":"EdDSA","kid":"ed","typ":"at+jwt"}`,
 		`{"alg":"ES256","kid":"ec","typ":"at+jwt","crit":[]}`, `{"alg":"ES256","kid":"ec","typ":"at+jwt","alg":"none"}`,
-		`{"alg":"ES256","kid":"ec","typ":"at+jwt","typ":"JWT"}`} {
+		`{"alg":"ES256","kid":"ec","typ":"at+jwt","typ":"JWT"}`, `{"alg":"ES256","kid":"ec","typ":"at+jwt","\u0074yp":"at+jwt"}`,
+		`{"alg":"ES256","kid":"ec","typ":"at+jwt","b64":false,"crit":["b64"]}`} {
 		f.Add(h, fuzzClaims)
 	}
 	for _, c := range []string{
@@ -133,6 +134,9 @@ func FuzzVerifyClaims(f *testing.F) {
 		strings.Replace(fuzzClaims, `"aud":"agentidp"`, `"aud":{"agentidp":true}`, 1),
 		strings.Replace(fuzzClaims, `"sub":"agent-1"`, `"sub":"agent-1","sub":""`, 1),
 		strings.Replace(fuzzClaims, `"iss":"https://idp"`, `"iss":"https://idp","iss":"https://evil"`, 1),
+		strings.Replace(fuzzClaims, `"sub":"agent-1"`, `"sub":"agent-1","s\u0075b":"admin"`, 1),
+		strings.Replace(fuzzClaims, `"sub":"agent-1"`, `"sub":"agent-1","SUB":"admin"`, 1),
+		strings.Replace(fuzzClaims, `"scope":"agents:read"`, `"scope":"agents:read","scope":"agents:write"`, 1),
 		strings.Replace(fuzzClaims, `"iat":1799999990`, `"iat":1799999990,"nbf":0`, 1),
 		fuzzClaims + " trailing",
 		`[` + fuzzClaims + `]`,
@@ -152,6 +156,9 @@ func FuzzVerifyClaims(f *testing.F) {
 		var hdr map[string]any
 		if json.Unmarshal([]byte(header), &hdr) != nil {
 			t.Fatalf("accepted a header that is not a JSON object: %q", header)
+		}
+		if duplicateMember(header) || duplicateMember(claims) {
+			t.Fatalf("accepted a duplicate member: %q %q", header, claims)
 		}
 		typ, _ := hdr["typ"].(string)
 		if typ = strings.ToLower(typ); typ != "at+jwt" && typ != "application/at+jwt" {
@@ -202,7 +209,7 @@ func FuzzVerifyClaims(f *testing.F) {
 }
 
 // checkAccepted: the claims of an accepted token obey the rules.
-func checkAccepted(t *testing.T, fv *fuzzVerifier, c *token.Claims) {
+func checkAccepted(t *testing.T, fv *fuzzVerifier, c *accesstoken.Verified) {
 	t.Helper()
 	now := fv.now.Unix()
 	switch {
@@ -227,4 +234,30 @@ func checkAccepted(t *testing.T, fv *fuzzVerifier, c *token.Claims) {
 	if strings.Join(c.Scopes, " ") != strings.Join(strings.Fields(c.Scope), " ") {
 		t.Fatalf("scopes %q from %q", c.Scopes, c.Scope)
 	}
+}
+
+// duplicateMember reports whether the JSON object doc names a member
+// twice at its top level (names compared once unescaped).
+func duplicateMember(doc string) bool {
+	dec := json.NewDecoder(strings.NewReader(doc))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return false
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		name, _ := t.(string)
+		if seen[name] {
+			return true
+		}
+		seen[name] = true
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return false
+		}
+	}
+	return false
 }
