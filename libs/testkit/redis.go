@@ -27,6 +27,9 @@ type RedisConfig struct {
 	// Durable turns on the append-only file (the dev stack); tests keep
 	// everything in memory.
 	Durable bool
+	// ACLFile, if set, is the users.acl the server loads (libs/redisacl):
+	// every client must then authenticate as one of its users.
+	ACLFile string
 }
 
 // RedisBinary finds redis-server: $AGENTIDP_REDIS_BIN or PATH.
@@ -65,6 +68,9 @@ func StartRedis(ctx context.Context, cfg RedisConfig) (*Redis, error) {
 		args = append(args, "--appendonly", "yes")
 	} else {
 		args = append(args, "--appendonly", "no")
+	}
+	if cfg.ACLFile != "" {
+		args = append(args, "--aclfile", cfg.ACLFile)
 	}
 	proc, err := StartProcess(exec.Command(bin, args...), cfg.LogPath)
 	if err != nil {

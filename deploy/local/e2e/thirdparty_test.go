@@ -78,7 +78,7 @@ func TestThirdPartyAppBehindEnvoy(t *testing.T) {
 	authzAddr := testkit.Addr(testkit.MustFreePort(t))
 	authzHTTP := testkit.Addr(testkit.MustFreePort(t))
 	testkit.StartServer(t, mesh.Binary("authz"), authzAddr,
-		"GRPC_ADDR="+authzAddr, "HTTP_ADDR="+authzHTTP, "REDIS_URL="+mesh.RedisURL(),
+		"GRPC_ADDR="+authzAddr, "HTTP_ADDR="+authzHTTP, "REDIS_URL="+mesh.RedisURLFor("authz"),
 		"REGISTRY_ADDR="+testkit.Addr(p.RegistryGRPC), "CREDENTIALS_ADDR="+testkit.Addr(p.CredentialsGRPC),
 		"JWKS_URL=http://"+testkit.Addr(p.TokenHTTP)+"/.well-known/jwks.json", "ISSUER="+mesh.GatewayURL(),
 		"POLICY_DIR="+policies, "POLICY_QUERY=data.reports.authz.decision", "LOG_LEVEL=warn")

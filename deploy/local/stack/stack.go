@@ -20,8 +20,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/sentryagent/agentidp/deploy/local/monitoring"
 	gwenvoy "github.com/sentryagent/agentidp/gateway/envoy"
+	"github.com/sentryagent/agentidp/libs/redisacl"
 	"github.com/sentryagent/agentidp/libs/testkit"
 )
 
@@ -115,13 +118,16 @@ var LoopbackOAuthRateLimit = RateLimit{PerSecond: 1_000_000, Burst: 1_000_000}
 
 // Stack is a running mesh.
 type Stack struct {
-	cfg    Config
-	log    *slog.Logger
-	pg     *testkit.Postgres
-	redis  *testkit.Redis
-	vault  *testkit.Vault
-	envoy  *testkit.Envoy
-	dbURLs map[string]string
+	cfg   Config
+	log   *slog.Logger
+	pg    *testkit.Postgres
+	redis *testkit.Redis
+	// redisPasswords are the ACL users' passwords (libs/redisacl), fresh
+	// at every start.
+	redisPasswords map[string]string
+	vault          *testkit.Vault
+	envoy          *testkit.Envoy
+	dbURLs         map[string]string
 
 	mu         sync.Mutex
 	services   map[string][]*Service // by name, one per replica
@@ -262,9 +268,24 @@ func (s *Stack) startData(ctx context.Context) error {
 		s.dbURLs[name] = url
 	}
 	s.log.Info("starting redis", "port", s.cfg.Ports.Redis)
+	// Every service logs in as its own ACL user, with only the commands and
+	// keys it uses (libs/redisacl); the default user is off.
+	redisDir := filepath.Join(s.cfg.Dir, "data", "redis")
+	if err := os.MkdirAll(redisDir, 0o700); err != nil {
+		return err
+	}
+	s.redisPasswords = redisacl.Passwords()
+	acl, err := redisacl.File(s.redisPasswords)
+	if err != nil {
+		return err
+	}
+	aclPath := filepath.Join(redisDir, "users.acl")
+	if err := os.WriteFile(aclPath, []byte(acl), 0o600); err != nil {
+		return err
+	}
 	s.redis, err = testkit.StartRedis(ctx, testkit.RedisConfig{
-		Dir: filepath.Join(s.cfg.Dir, "data", "redis"), Port: s.cfg.Ports.Redis,
-		LogPath: s.logPath("redis"), Durable: s.cfg.Durable,
+		Dir: redisDir, Port: s.cfg.Ports.Redis,
+		LogPath: s.logPath("redis"), Durable: s.cfg.Durable, ACLFile: aclPath,
 	})
 	if err != nil {
 		return err
@@ -285,8 +306,38 @@ func (s *Stack) VaultAddr() string { return s.vault.Addr() }
 // service's signing keys with it).
 func (s *Stack) VaultToken() string { return s.vault.RootToken }
 
-// RedisURL is the stack's Redis (database 0, which the services share).
-func (s *Stack) RedisURL() string { return s.redis.URL(0) }
+// RedisURL is the stack's Redis (database 0, which the services share) as
+// the operators' ACL user, which may do anything.
+func (s *Stack) RedisURL() string { return s.RedisURLFor(redisacl.Operator) }
+
+// RedisDenials are the commands Redis refused a service's user since it
+// started (its ACL LOG), as "user: reason object (context)".
+func (s *Stack) RedisDenials(ctx context.Context) ([]string, error) {
+	opts, err := redis.ParseURL(s.RedisURL())
+	if err != nil {
+		return nil, err
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	entries, err := rdb.ACLLog(ctx, 128).Result()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if e.Username == redisacl.Operator || e.Username == "default" {
+			continue // tests poking at Redis, or a client without a user
+		}
+		out = append(out, fmt.Sprintf("%s: %s %s (%s, %d times)", e.Username, e.Reason, e.Object, e.Context, e.Count))
+	}
+	return out, nil
+}
+
+// RedisURLFor is the stack's Redis as user (a service's ACL user,
+// libs/redisacl): what that service's REDIS_URL says.
+func (s *Stack) RedisURLFor(user string) string {
+	return redisacl.URL(testkit.Addr(s.redis.Port), 0, user, s.redisPasswords[user])
+}
 
 // Ports are the stack's ports.
 func (s *Stack) Ports() Ports { return s.cfg.Ports }
@@ -333,13 +384,13 @@ func (s *Stack) serviceEnv(name string, mainPort, adminPort int) []string {
 	case "audit":
 		env = append(env,
 			"DATABASE_URL="+s.dbURLs[name],
-			"REDIS_URL="+s.redis.URL(0),
+			"REDIS_URL="+s.RedisURLFor(name),
 			"REGISTRY_ADDR="+testkit.Addr(s.cfg.Ports.RegistryGRPC),
 			"CREDENTIALS_ADDR="+testkit.Addr(s.cfg.Ports.CredentialsGRPC),
 		)
 	case "token":
 		env = append(env,
-			"REDIS_URL="+s.redis.URL(0),
+			"REDIS_URL="+s.RedisURLFor(name),
 			"REGISTRY_ADDR="+testkit.Addr(s.cfg.Ports.RegistryGRPC),
 			"CREDENTIALS_ADDR="+testkit.Addr(s.cfg.Ports.CredentialsGRPC),
 			"VAULT_ADDR="+s.vault.Addr(),
@@ -350,7 +401,7 @@ func (s *Stack) serviceEnv(name string, mainPort, adminPort int) []string {
 		)
 	case "authz":
 		env = append(env,
-			"REDIS_URL="+s.redis.URL(0),
+			"REDIS_URL="+s.RedisURLFor(name),
 			"REGISTRY_ADDR="+testkit.Addr(s.cfg.Ports.RegistryGRPC),
 			"CREDENTIALS_ADDR="+testkit.Addr(s.cfg.Ports.CredentialsGRPC),
 			// The keys come from the token service directly: every gateway

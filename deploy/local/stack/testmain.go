@@ -75,6 +75,17 @@ func TestMain(m interface{ Run() int }, o TestMainOptions) int {
 		return fail("bootstrap admin or Ready", err)
 	}
 	code := m.Run()
+	// A service refused by Redis's ACL (libs/redisacl) lacks a permission
+	// its job needs: the suite fails, naming what was refused.
+	if denials, err := s.RedisDenials(context.Background()); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: reading Redis's ACL log: %v\n", o.Name, err)
+	} else if len(denials) > 0 {
+		fmt.Fprintf(os.Stderr, "%s: Redis refused services %d times (libs/redisacl lacks a permission):\n", o.Name, len(denials))
+		for _, d := range denials {
+			fmt.Fprintln(os.Stderr, "  "+d)
+		}
+		code = 1
+	}
 	if code != 0 {
 		DumpLogs(dir)
 	}
