@@ -19,6 +19,41 @@ import (
 // Check reports whether one dependency is usable.
 type Check func(ctx context.Context) error
 
+// Config configures a Checker. Its checks are fixed at construction.
+type Config struct {
+	// GRPC, if set, is told SERVING or NOT_SERVING after every round.
+	GRPC   *health.Server
+	Logger *slog.Logger
+	// Checks decide readiness: the service is ready when every one passed
+	// on the last round.
+	Checks map[string]Check
+	// Informational checks are reported by /readyz but do not decide
+	// readiness: a dependency only some calls need (taking the service out
+	// of its load balancer would fail the others too).
+	Informational map[string]Check
+	// Recheck, if set, starts a round as soon as it is notified instead of
+	// at the next tick: something a check looks at just became usable (a
+	// change feed caught up), so the service may be ready now.
+	Recheck Recheck
+}
+
+// Recheck is the event "check again now". Notify never blocks, and
+// notifications that arrive while one is pending are merged into it, so
+// whoever learns first that a dependency is back can say so without
+// knowing the Checker (which, in turn, may check that very part).
+type Recheck chan struct{}
+
+// NewRecheck returns a Recheck for Config.Recheck.
+func NewRecheck() Recheck { return make(Recheck, 1) }
+
+// Notify asks for a round soon; a nil Recheck ignores it.
+func (r Recheck) Notify() {
+	select {
+	case r <- struct{}{}:
+	default:
+	}
+}
+
 // Checker runs its checks periodically. The service is ready (SERVING) when
 // every check passed on the last round.
 type Checker struct {
@@ -26,44 +61,42 @@ type Checker struct {
 	logger   *slog.Logger
 	interval time.Duration
 	timeout  time.Duration
-
-	mu     sync.RWMutex
-	names  []string
-	checks map[string]Check
+	recheck  Recheck
+	names    []string
+	checks   map[string]Check
 	// informational checks are reported but do not decide readiness.
 	informational map[string]bool
-	results       map[string]string // name -> "ok" or the error text
-	ready         bool
+
+	mu      sync.RWMutex
+	results map[string]string // name -> "ok" or the error text
+	ready   bool
 }
 
-// NewChecker returns a checker that drives hs (may be nil).
-func NewChecker(hs *health.Server, logger *slog.Logger) *Checker {
-	return &Checker{
-		grpc: hs, logger: logger, interval: 2 * time.Second, timeout: time.Second,
+// NewChecker returns a checker of cfg's checks.
+func NewChecker(cfg Config) *Checker {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	c := &Checker{
+		grpc: cfg.GRPC, logger: cfg.Logger, interval: 2 * time.Second, timeout: time.Second, recheck: cfg.Recheck,
 		checks: map[string]Check{}, results: map[string]string{}, informational: map[string]bool{},
 	}
-}
-
-// Add registers a named check. Call before Run.
-func (c *Checker) Add(name string, check Check) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.names = append(c.names, name)
+	for name, check := range cfg.Checks {
+		c.checks[name] = check
+	}
+	for name, check := range cfg.Informational {
+		c.checks[name] = check
+		c.informational[name] = true
+	}
+	for name := range c.checks {
+		c.names = append(c.names, name)
+	}
 	sort.Strings(c.names)
-	c.checks[name] = check
+	return c
 }
 
-// AddInformational registers a check that /readyz reports but that does
-// not make the service unready: a dependency only some calls need (taking
-// the service out of its load balancer would fail the others too).
-func (c *Checker) AddInformational(name string, check Check) {
-	c.Add(name, check)
-	c.mu.Lock()
-	c.informational[name] = true
-	c.mu.Unlock()
-}
-
-// Run checks now and then every interval until ctx ends; it then reports
+// Run checks now, then every interval and whenever Recheck is notified,
+// until ctx ends; it then reports
 // NOT_SERVING so that load balancers drain the instance during shutdown.
 func (c *Checker) Run(ctx context.Context) error {
 	t := time.NewTicker(c.interval)
@@ -78,6 +111,7 @@ func (c *Checker) Run(ctx context.Context) error {
 			}
 			return nil
 		case <-t.C:
+		case <-c.recheck:
 		}
 	}
 }
@@ -89,22 +123,17 @@ func (c *Checker) CheckNow(ctx context.Context) bool {
 }
 
 func (c *Checker) round(ctx context.Context) {
-	c.mu.RLock()
-	names := append([]string(nil), c.names...)
-	c.mu.RUnlock()
-	results := make(map[string]string, len(names))
+	results := make(map[string]string, len(c.names))
 	ready := true
-	for _, name := range names {
+	for _, name := range c.names {
 		cctx, cancel := context.WithTimeout(ctx, c.timeout)
 		err := c.checks[name](cctx)
 		cancel()
 		if err != nil {
 			results[name] = err.Error()
-			c.mu.RLock()
 			if !c.informational[name] {
 				ready = false
 			}
-			c.mu.RUnlock()
 		} else {
 			results[name] = "ok"
 		}
@@ -114,7 +143,7 @@ func (c *Checker) round(ctx context.Context) {
 	prev := c.results
 	c.results = results
 	c.mu.Unlock()
-	for _, name := range names {
+	for _, name := range c.names {
 		if results[name] != "ok" && prev[name] != results[name] {
 			c.logger.Warn("dependency check failed", "check", name, "error", results[name])
 		}

@@ -60,7 +60,7 @@ func Open(t testing.TB) *DB {
 		owner.Close()
 		t.Fatal(err)
 	}
-	store := pgstore.New(pool)
+	store := pgstore.New(pool, pgstore.DefaultPartitionsAhead)
 	if _, err := store.EnsurePartitions(ctx, time.Now(), 2); err != nil {
 		t.Fatal(err)
 	}

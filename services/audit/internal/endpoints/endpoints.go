@@ -25,26 +25,23 @@ type RecordRequest struct{ Events []auditlog.Event }
 // GetRequest names an event.
 type GetRequest struct{ ID string }
 
-// New wires every endpoint to svc and wraps each in mw (outermost first).
-func New(svc audit.Service, mw ...endpoint.Middleware) Set {
-	wrap := func(e endpoint.Endpoint) endpoint.Endpoint {
-		for i := len(mw) - 1; i >= 0; i-- {
-			e = mw[i](e)
-		}
-		return e
-	}
+// New wires every endpoint to svc. Endpoints take no middleware: what
+// applies to every call (logging, metrics, request info, error mapping,
+// recovery) is libs/grpcserver's interceptors (docs/architecture.md,
+// "Anatomy of a service").
+func New(svc audit.Service) Set {
 	return Set{
-		Record: wrap(func(ctx context.Context, req any) (any, error) {
+		Record: func(ctx context.Context, req any) (any, error) {
 			return svc.Record(ctx, audit.SourceAPI, req.(RecordRequest).Events)
-		}),
-		Get: wrap(func(ctx context.Context, req any) (any, error) {
+		},
+		Get: func(ctx context.Context, req any) (any, error) {
 			return svc.Get(ctx, req.(GetRequest).ID)
-		}),
-		List: wrap(func(ctx context.Context, req any) (any, error) {
+		},
+		List: func(ctx context.Context, req any) (any, error) {
 			return svc.List(ctx, req.(audit.Query))
-		}),
-		Verify: wrap(func(ctx context.Context, req any) (any, error) {
+		},
+		Verify: func(ctx context.Context, req any) (any, error) {
 			return svc.Verify(ctx, req.(audit.Range))
-		}),
+		},
 	}
 }

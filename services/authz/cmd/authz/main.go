@@ -3,6 +3,7 @@
 // every API call; it verifies the bearer token, enforces the kill switch,
 // evaluates the policies/ directory with embedded OPA and rate-limits per
 // agent. /metrics, /healthz and /readyz are on an admin HTTP listener.
+// internal/app does the wiring.
 package main
 
 import (
@@ -27,6 +28,11 @@ func main() {
 }
 
 func run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1) // re-read the policy directory now
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	cfg, err := config.Load[app.Config]()
 	if err != nil {
 		return err
@@ -35,10 +41,9 @@ func run() error {
 	// The hot path allocates a few kilobytes per check (OPA's evaluator)
 	// over a small heap.
 	serve.TuneGC(400)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	return app.Run(ctx, cfg, app.Deps{Logger: logger, Metrics: metrics.NewRegistry(), Reload: hup})
+	a, err := app.New(ctx, cfg, app.Deps{Logger: logger, Metrics: metrics.NewRegistry(), Reload: hup})
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
 }

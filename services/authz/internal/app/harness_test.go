@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -278,27 +277,21 @@ func (p *platform) launchAuthz(t testing.TB, env map[string]string) *authz {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	errc := make(chan error, 1)
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	go func() {
-		errc <- app.Run(ctx, cfg, app.Deps{Logger: logger, Metrics: a.reg, Reload: a.hup,
-			Ready: func(g, h net.Addr) { a.addr, a.httpAddr = g.String(), h.String(); close(ready) },
-			ObserveCheck: func(d time.Duration) {
-				a.mu.Lock()
-				a.durations = append(a.durations, d)
-				a.mu.Unlock()
-			}})
-	}()
-	select {
-	case <-ready:
-	case err := <-errc:
+	srv, err := app.New(ctx, cfg, app.Deps{Logger: logger, Metrics: a.reg, Reload: a.hup,
+		ObserveCheck: func(d time.Duration) {
+			a.mu.Lock()
+			a.durations = append(a.durations, d)
+			a.mu.Unlock()
+		}})
+	if err != nil {
 		cancel()
 		t.Fatalf("authz: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("authz did not start")
 	}
+	grpcAddr, httpAddr := srv.Addrs()
+	a.addr, a.httpAddr = grpcAddr.String(), httpAddr.String()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Run(ctx) }()
 	var once sync.Once
 	a.stop = func() {
 		once.Do(func() {

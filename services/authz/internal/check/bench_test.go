@@ -67,7 +67,7 @@ func BenchmarkCheckInMemory(b *testing.B) {
 		CredentialFeedLive: func() bool { return true },
 		Agents:             agents{state.NewAgent(id, "active", "team-a", []string{"agents:read"}, 0, 1)},
 		Policy:             engine, Limiter: noLimit{}, Ready: func() bool { return true },
-		Metrics: check.NewMetrics(prometheus.NewRegistry()),
+		Metrics: check.NewMetrics(prometheus.NewRegistry(), nil),
 	})
 	r := &input.Request{ID: "7c1e6a58-6b0b-4a8e-9f5e-0d3b1c2a9e47", Method: "GET", Path: "/v1/agents/" + id,
 		Host: "127.0.0.1:8080", Scheme: "http", Protocol: "HTTP/1.1",

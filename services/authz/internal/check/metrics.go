@@ -22,8 +22,8 @@ type Metrics struct {
 	rateLimitErrors prometheus.Counter
 	// targetUnavailable counts requests decided without their target's state.
 	targetUnavailable prometheus.Counter
-	// Observe, if set, also receives each check's duration (benchmarks).
-	Observe func(time.Duration)
+	// observeDuration, if set, also receives each check's duration (benchmarks).
+	observeDuration func(time.Duration)
 }
 
 var knownReasons = []string{
@@ -36,9 +36,11 @@ var knownReasons = []string{
 // memory, and the milliseconds of a miss.
 var CheckBuckets = []float64{.000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}
 
-// NewMetrics registers the decision metrics on reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// NewMetrics registers the decision metrics on reg. observe, if not nil,
+// also receives each check's duration (benchmarks).
+func NewMetrics(reg prometheus.Registerer, observe func(time.Duration)) *Metrics {
 	m := &Metrics{
+		observeDuration: observe,
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: metrics.Namespace, Name: "authz_decisions_total",
 			Help: "Authorization decisions by result (allow, deny) and reason (OK for allow; the ErrorInfo reason of a denial).",
@@ -109,7 +111,7 @@ func (m *Metrics) observe(res *Result, d time.Duration) {
 	}
 	c.Inc()
 	m.duration.Observe(d.Seconds())
-	if m.Observe != nil {
-		m.Observe(d)
+	if m.observeDuration != nil {
+		m.observeDuration(d)
 	}
 }

@@ -58,7 +58,7 @@ func TestPolicyErrors(t *testing.T) {
 				CredentialFeedLive: func() bool { return true },
 				Agents:             agents{state.NewAgent(id, "active", "team-a", []string{"agents:read"}, 0, 1)},
 				Policy:             failingPolicy{slow: tt.slow}, Limiter: noLimit{}, Ready: func() bool { return true },
-				Metrics: check.NewMetrics(prometheus.NewRegistry()), Logger: slog.New(slog.DiscardHandler),
+				Metrics: check.NewMetrics(prometheus.NewRegistry(), nil), Logger: slog.New(slog.DiscardHandler),
 				Timeout: 50 * time.Millisecond,
 			})
 			res := svc.Check(context.Background(), &input.Request{ID: "r1", Method: "GET", Path: "/v1/agents/" + id,

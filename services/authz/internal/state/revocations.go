@@ -19,12 +19,10 @@ import (
 // checked against Redis again, since announcements may have been missed
 // while the subscription was down.
 type Revocations struct {
-	rdb    *redis.Client
-	logger *slog.Logger
-	// OnRevoke is told every revoked jti (the token cache drops it).
-	OnRevoke func(jti string)
-	// OnLive is called when a subscription is (re)established.
-	OnLive func()
+	rdb      *redis.Client
+	logger   *slog.Logger
+	onRevoke func(jti string)
+	onLive   func()
 
 	epoch    atomic.Uint64
 	live     atomic.Bool
@@ -41,9 +39,24 @@ type Revocations struct {
 // cache miss (a Redis round trip) can take.
 const recentFor = 2 * time.Minute
 
+// RevocationsConfig configures the subscriber.
+type RevocationsConfig struct {
+	Redis  *redis.Client
+	Logger *slog.Logger
+	// OnRevoke, if set, is told every revoked jti (the token cache drops it).
+	OnRevoke func(jti string)
+	// OnLive, if set, is called when a subscription is (re)established; it
+	// must not block.
+	OnLive func()
+}
+
 // NewRevocations returns a subscriber; Run starts it.
-func NewRevocations(rdb *redis.Client, logger *slog.Logger) *Revocations {
-	return &Revocations{rdb: rdb, logger: logger, recent: map[string]time.Time{}}
+func NewRevocations(cfg RevocationsConfig) *Revocations {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Revocations{rdb: cfg.Redis, logger: cfg.Logger, onRevoke: cfg.OnRevoke, onLive: cfg.OnLive,
+		recent: map[string]time.Time{}}
 }
 
 // Epoch is the current subscription's number and whether it is live.
@@ -123,8 +136,8 @@ func (r *Revocations) subscribe(ctx context.Context) (progressed bool) {
 				if !r.everLive.Swap(true) {
 					r.logger.Info("revocation channel subscribed", "channel", revocation.Channel)
 				}
-				if r.OnLive != nil {
-					r.OnLive()
+				if r.onLive != nil {
+					r.onLive()
 				}
 			}
 		case *redis.Message:
@@ -146,8 +159,8 @@ func (r *Revocations) revoked(jti string) {
 	r.mu.Lock()
 	r.recent[jti] = time.Now()
 	r.mu.Unlock()
-	if r.OnRevoke != nil {
-		r.OnRevoke(jti)
+	if r.onRevoke != nil {
+		r.onRevoke(jti)
 	}
 }
 

@@ -1,3 +1,7 @@
+// The operator command `credentials legacy-secrets list|retire`
+// (docs/credentials.md): it works on the database directly, not through a
+// running server.
+
 package main
 
 import (
@@ -5,7 +9,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -37,6 +44,18 @@ through the change feed. Reads DATABASE_URL.`
 // legacyConfig is what the command reads from the environment.
 type legacyConfig struct {
 	DatabaseURL string `env:"DATABASE_URL,required"`
+}
+
+// legacySecretsMain runs `credentials legacy-secrets ...` as a process:
+// the exit code is 0, or 2 with the error (or the usage) on stderr.
+func legacySecretsMain(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := legacySecrets(ctx, args, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "credentials legacy-secrets:", err)
+		return 2
+	}
+	return 0
 }
 
 // legacySecrets runs `credentials legacy-secrets ...`.

@@ -48,33 +48,30 @@ type RevokeRequest struct{ AgentID, CredentialID string }
 // VerifyRequest carries client credentials. Never log it.
 type VerifyRequest struct{ ClientID, ClientSecret string }
 
-// New wires every endpoint to svc and wraps each in mw (outermost first).
-func New(svc Service, mw ...endpoint.Middleware) Set {
-	wrap := func(e endpoint.Endpoint) endpoint.Endpoint {
-		for i := len(mw) - 1; i >= 0; i-- {
-			e = mw[i](e)
-		}
-		return e
-	}
+// New wires every endpoint to svc. Endpoints take no middleware: what
+// applies to every call (logging, metrics, request info, error mapping,
+// recovery) is libs/grpcserver's interceptors (docs/architecture.md,
+// "Anatomy of a service").
+func New(svc Service) Set {
 	return Set{
-		Create: wrap(func(ctx context.Context, req any) (any, error) {
+		Create: func(ctx context.Context, req any) (any, error) {
 			r := req.(CreateRequest)
 			return svc.Create(ctx, r.AgentID, r.TTLSeconds)
-		}),
-		List: wrap(func(ctx context.Context, req any) (any, error) {
+		},
+		List: func(ctx context.Context, req any) (any, error) {
 			return svc.List(ctx, req.(credential.ListQuery))
-		}),
-		Rotate: wrap(func(ctx context.Context, req any) (any, error) {
+		},
+		Rotate: func(ctx context.Context, req any) (any, error) {
 			r := req.(RotateRequest)
 			return svc.Rotate(ctx, r.AgentID, r.CredentialID, r.GraceSeconds)
-		}),
-		Revoke: wrap(func(ctx context.Context, req any) (any, error) {
+		},
+		Revoke: func(ctx context.Context, req any) (any, error) {
 			r := req.(RevokeRequest)
 			return svc.Revoke(ctx, r.AgentID, r.CredentialID)
-		}),
-		Verify: wrap(func(ctx context.Context, req any) (any, error) {
+		},
+		Verify: func(ctx context.Context, req any) (any, error) {
 			r := req.(VerifyRequest)
 			return svc.Verify(ctx, r.ClientID, r.ClientSecret)
-		}),
+		},
 	}
 }

@@ -44,9 +44,6 @@ type Store interface {
 	Update(ctx context.Context, id uuid.UUID, scope Scope, mutate func(*Agent) (changed bool, err error)) (Agent, error)
 }
 
-// Middleware decorates a Service (logging, metrics, events).
-type Middleware func(Service) Service
-
 const (
 	DefaultPageSize = 20
 	MaxPageSize     = 100

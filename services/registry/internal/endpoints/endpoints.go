@@ -34,31 +34,28 @@ type DecommissionRequest struct {
 	IfMatch string
 }
 
-// New wires every endpoint to svc and wraps each in mw (outermost first).
-func New(svc agent.Service, mw ...endpoint.Middleware) Set {
-	wrap := func(e endpoint.Endpoint) endpoint.Endpoint {
-		for i := len(mw) - 1; i >= 0; i-- {
-			e = mw[i](e)
-		}
-		return e
-	}
+// New wires every endpoint to svc. Endpoints take no middleware: what
+// applies to every call (logging, metrics, request info, error mapping,
+// recovery) is libs/grpcserver's interceptors (docs/architecture.md,
+// "Anatomy of a service").
+func New(svc agent.Service) Set {
 	return Set{
-		Register: wrap(func(ctx context.Context, req any) (any, error) {
+		Register: func(ctx context.Context, req any) (any, error) {
 			r := req.(RegisterRequest)
 			return svc.Register(ctx, r.Fields, r.RequestID)
-		}),
-		Get: wrap(func(ctx context.Context, req any) (any, error) {
+		},
+		Get: func(ctx context.Context, req any) (any, error) {
 			return svc.Get(ctx, req.(GetRequest).ID)
-		}),
-		List: wrap(func(ctx context.Context, req any) (any, error) {
+		},
+		List: func(ctx context.Context, req any) (any, error) {
 			return svc.List(ctx, req.(agent.ListQuery))
-		}),
-		Update: wrap(func(ctx context.Context, req any) (any, error) {
+		},
+		Update: func(ctx context.Context, req any) (any, error) {
 			return svc.Update(ctx, req.(agent.Update))
-		}),
-		Decommission: wrap(func(ctx context.Context, req any) (any, error) {
+		},
+		Decommission: func(ctx context.Context, req any) (any, error) {
 			r := req.(DecommissionRequest)
 			return svc.Decommission(ctx, r.ID, r.IfMatch)
-		}),
+		},
 	}
 }

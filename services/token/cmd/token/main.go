@@ -2,6 +2,7 @@
 // the client_credentials grant with RFC 9068 JWT access tokens,
 // introspection, revocation, JWKS and RFC 8414 metadata over HTTP (behind
 // Envoy), plus /metrics, /healthz and /readyz on an admin listener.
+// internal/app does the wiring.
 package main
 
 import (
@@ -26,13 +27,17 @@ func main() {
 }
 
 func run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	cfg, err := config.Load[app.Config]()
 	if err != nil {
 		return err
 	}
 	logger := logging.New("token", cfg.LogLevel, cfg.LogFormat)
 	serve.TuneGC(400)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return app.Run(ctx, cfg, app.Deps{Logger: logger, Metrics: metrics.NewRegistry()})
+	a, err := app.New(ctx, cfg, app.Deps{Logger: logger, Metrics: metrics.NewRegistry()})
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
 }

@@ -1,6 +1,6 @@
-// Package app wires the token service: configuration, stores, service,
-// endpoints and transports, run until the context ends. cmd/token calls
-// it; tests run it in-process too (benchmarks, profiles).
+// Package app wires the token service: New builds config → stores →
+// service → endpoints → transports, Run serves until its context ends.
+// cmd/token calls both; tests run it in-process too (benchmarks, profiles).
 package app
 
 import (
@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,42 +39,69 @@ import (
 )
 
 // Deps are what the caller provides: main passes the process's logger and
-// a fresh registry; tests pass their own and learn the listen addresses.
+// a fresh registry; tests pass their own.
 type Deps struct {
-	Logger  *slog.Logger
-	Metrics *prometheus.Registry
-	// Ready, if set, is called once both listeners accept connections.
-	Ready func(public, admin net.Addr)
+	Logger  *slog.Logger         // default: discard
+	Metrics *prometheus.Registry // default: a new one
 	// Now is the clock of the key manager and tokens (tests); default time.Now.
 	Now func() time.Time
 }
 
-// Run wires config → stores → service → endpoints → transport and serves
-// until ctx ends.
-func Run(ctx context.Context, cfg Config, deps Deps) error {
+// App is the token service, built and ready to serve.
+type App struct {
+	cfg     Config
+	logger  *slog.Logger
+	closers serve.Closers
+
+	keys      *keys.Manager
+	followers *feed.Followers
+	handlers  *feed.Handlers
+	checker   *health.Checker
+	public    *http.Server
+	publicLis net.Listener
+	admin     *http.Server
+	adminLis  net.Listener
+}
+
+// New connects to Redis, loads the signing keys (creating the first ones
+// on a first start), wires config → stores → service → endpoints →
+// transport and binds both listeners. ctx bounds this start-up only.
+func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	logger, reg := deps.Logger, deps.Metrics
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if reg == nil {
+		reg = metrics.NewRegistry()
+	}
+	a := &App{cfg: cfg, logger: logger}
+	defer func() {
+		if err != nil {
+			a.closers.Close()
+		}
+	}()
 
 	rdb, err := redisclient.Open(ctx, cfg.RedisURL, metrics.NewStore(reg))
 	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
-	defer rdb.Close()
+	a.closers.Add(func() { rdb.Close() })
 	store := redisstore.New(rdb)
 
 	// Signing keys: loaded (and created on first start) before serving.
 	keyStore, err := openKeyStore(&cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cacheKey, _ := cfg.cacheKey()
-	mgr := keys.NewManager(keys.ManagerConfig{
+	a.keys = keys.NewManager(keys.ManagerConfig{
 		Store: keyStore,
 		Policy: keys.Policy{Alg: cfg.SigningAlg, Interval: cfg.KeyRotationInterval,
 			Prepublish: cfg.KeyPrepublish, Retention: cfg.retention()},
 		Reload: cfg.KeyReloadInterval, CacheKey: cacheKey, Logger: logger, Registerer: reg, Now: deps.Now,
 	})
-	if err := mgr.Sync(ctx); err != nil {
-		return err
+	if err := a.keys.Sync(ctx); err != nil {
+		return nil, err
 	}
 
 	grpcMetrics := metrics.NewGRPC(reg)
@@ -82,23 +110,26 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		Name: "credentials", Timeout: cfg.CredentialsTimeout, Metrics: grpcMetrics, BreakerState: breakers,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer credConn.Close()
+	a.closers.Add(func() { credConn.Close() })
 	regConn, err := grpcclient.Dial(cfg.RegistryAddr, grpcclient.Config{
 		Name: "registry", Timeout: cfg.RegistryTimeout, Metrics: grpcMetrics, BreakerState: breakers,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer regConn.Close()
+	a.closers.Add(func() { regConn.Close() })
 
-	// store → service → endpoints → transport
+	// store → service → endpoints → transport. The followers are built
+	// before the authenticator, which asks them whether the feeds are live;
+	// the handlers after it, which they tell what to forget; Run hands the
+	// handlers to the followers.
 	var rate *authcache.Rate
 	if cfg.RateLimitPerSecond > 0 {
 		rate = &authcache.Rate{PerSecond: cfg.RateLimitPerSecond, Burst: cfg.RateLimitBurst}
 	}
-	followers := feed.NewFollowers(feed.FollowersConfig{
+	a.followers = feed.NewFollowers(feed.FollowersConfig{
 		AgentFeed:        registryv1.NewAgentEventsServiceClient(regConn),
 		AgentCursor:      store.Cursor("agents"),
 		CredentialFeed:   credentialsv1.NewCredentialEventsServiceClient(credConn),
@@ -109,85 +140,94 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	auth := clientauth.New(clientauth.Config{
 		Cache:    store,
 		Verifier: clientauth.GRPCVerifier{Client: credentialsv1.NewClientAuthServiceClient(credConn)},
-		Feeds:    followers,
-		CacheKey: mgr.Set().CacheKey(),
+		Feeds:    a.followers,
+		CacheKey: a.keys.Set().CacheKey(),
 		Rate:     rate,
 		Failures: cfg.failures(),
 		FreshFor: cfg.CacheTTL, StaleFor: cfg.CacheStaleIfError, LocalTTL: cfg.LocalCacheTTL,
 		UnknownTTL: cfg.UnknownClientCacheTTL, UnknownSize: cfg.UnknownClientCacheSize,
 		Metrics: clientauth.NewMetrics(reg), Logger: logger, Now: deps.Now,
 	})
-	handlers := feed.NewHandlers(feed.Config{
+	a.handlers = feed.NewHandlers(feed.Config{
 		Local:                auth,
 		Sink:                 store,
 		RevokedCredentialTTL: 24*time.Hour + time.Hour,
 		Registerer:           reg,
 	})
 	audit := auditlog.NewRedisEmitter(rdb, auditlog.RedisOptions{Stream: cfg.AuditStream, Logger: logger, Registerer: reg})
-	defer func() {
-		// Servers have drained: write what the last requests emitted.
+	a.closers.Add(func() {
+		// The servers have drained: write what the last requests emitted.
 		cctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 		defer cancel()
 		if err := audit.Close(cctx); err != nil {
 			logger.Error("audit events lost at shutdown", "error", err)
 		}
-	}()
+	})
 	svc := oauth.New(oauth.Config{
 		Audit:  audit,
 		Logger: logger,
 		Auth:   auth,
 		Tokens: issuer.New(issuer.Config{
-			Keys: mgr, Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.TokenTTL, Now: deps.Now,
+			Keys: a.keys, Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.TokenTTL, Now: deps.Now,
 		}),
 		Verifier: accesstoken.New(accesstoken.Config{
-			Keys: issuer.Keys{Source: mgr}, Issuer: cfg.Issuer, Audience: cfg.Audience, Skew: cfg.ClockSkew, Now: deps.Now,
+			Keys: issuer.Keys{Source: a.keys}, Issuer: cfg.Issuer, Audience: cfg.Audience, Skew: cfg.ClockSkew, Now: deps.Now,
 		}),
 		Revocations: store,
-		Agents:      agents.Directory{Projection: store, Feeds: followers, Registry: registryv1.NewRegistryServiceClient(regConn)},
+		Agents:      agents.Directory{Projection: store, Feeds: a.followers, Registry: registryv1.NewRegistryServiceClient(regConn)},
 		Metrics:     oauth.NewMetrics(reg),
 		Now:         deps.Now,
 	})
 
 	// Readiness is Redis and keys only: with the credentials service down,
 	// cached clients still get tokens, so Envoy must keep sending traffic.
-	checker := health.NewChecker(nil, logger)
-	checker.Add("redis", store.Ping)
-	checker.Add("signing_keys", func(context.Context) error {
-		if mgr.Set() == nil {
-			return errors.New("no signing keys loaded")
-		}
-		return nil
-	})
-	public := serve.NewHTTPServer(httptransport.NewHandler(httptransport.Config{
-		Endpoints: endpoints.New(svc), Keys: mgr, Issuer: cfg.Issuer, JWKSMaxAge: cfg.JWKSMaxAge,
-		Checker: checker, Logger: logger, Instrument: metrics.NewHTTP(reg).Middleware,
+	a.checker = health.NewChecker(health.Config{Logger: logger, Checks: map[string]health.Check{
+		"redis": store.Ping,
+		"signing_keys": func(context.Context) error {
+			if a.keys.Set() == nil {
+				return errors.New("no signing keys loaded")
+			}
+			return nil
+		},
+	}})
+	a.public = serve.NewHTTPServer(httptransport.NewHandler(httptransport.Config{
+		Endpoints: endpoints.New(svc), Keys: a.keys, Issuer: cfg.Issuer, JWKSMaxAge: cfg.JWKSMaxAge,
+		Checker: a.checker, Logger: logger, Instrument: metrics.NewHTTP(reg).Middleware,
 	}), logger)
-	admin := serve.NewHTTPServer(serve.AdminMux(reg, checker, serve.WithProfiling(cfg.Pprof)), logger)
+	a.admin = serve.NewHTTPServer(serve.AdminMux(reg, a.checker, serve.WithProfiling(cfg.Pprof)), logger)
 
-	publicLis, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("HTTP_ADDR: %w", err)
+	if a.publicLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("HTTP_ADDR: %w", err)
 	}
-	adminLis, err := net.Listen("tcp", cfg.AdminAddr)
-	if err != nil {
-		publicLis.Close()
-		return fmt.Errorf("ADMIN_ADDR: %w", err)
+	a.closers.Add(func() { a.publicLis.Close() })
+	if a.adminLis, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+		return nil, fmt.Errorf("ADMIN_ADDR: %w", err)
 	}
-	checker.CheckNow(ctx)
-	if deps.Ready != nil {
-		deps.Ready(publicLis.Addr(), adminLis.Addr())
-	}
-	logger.Info("token started", "http", publicLis.Addr().String(), "admin", adminLis.Addr().String(),
-		"issuer", cfg.Issuer, "keys", keyStoreName(&cfg), "signing_alg", cfg.SigningAlg)
+	a.closers.Add(func() { a.adminLis.Close() })
+	return a, nil
+}
+
+// Addrs are the addresses the public and admin listeners are bound to (a
+// port of 0 in the Config is chosen by the system).
+func (a *App) Addrs() (public, admin net.Addr) { return a.publicLis.Addr(), a.adminLis.Addr() }
+
+// Run serves until ctx ends, then drains both servers, writes the audit
+// events the last requests emitted and closes Redis and the connections.
+// Call it once.
+func (a *App) Run(ctx context.Context) error {
+	defer a.closers.Close()
+	a.checker.CheckNow(ctx)
+	a.logger.Info("token started", "http", a.publicLis.Addr().String(), "admin", a.adminLis.Addr().String(),
+		"issuer", a.cfg.Issuer, "keys", keyStoreName(&a.cfg), "signing_alg", a.cfg.SigningAlg)
 
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return checker.Run(ctx) })
-	g.Go(func() error { return mgr.Run(ctx) })
-	g.Go(func() error { return followers.Run(ctx, handlers) })
-	g.Go(func() error { return serve.HTTP(ctx, public, publicLis, cfg.ShutdownTimeout) })
-	g.Go(func() error { return serve.HTTP(ctx, admin, adminLis, cfg.ShutdownTimeout) })
-	err = g.Wait()
-	logger.Info("token stopped")
+	g.Go(func() error { return a.checker.Run(ctx) })
+	g.Go(func() error { return a.keys.Run(ctx) })
+	g.Go(func() error { return a.followers.Run(ctx, a.handlers) })
+	g.Go(func() error { return serve.HTTP(ctx, a.public, a.publicLis, a.cfg.ShutdownTimeout) })
+	g.Go(func() error { return serve.HTTP(ctx, a.admin, a.adminLis, a.cfg.ShutdownTimeout) })
+	err := g.Wait()
+	a.logger.Info("token stopped")
 	return err
 }
 

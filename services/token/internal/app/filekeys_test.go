@@ -39,7 +39,7 @@ func TestFileKeyStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = app.Run(context.Background(), cfg, app.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics.NewRegistry()})
+	_, err = app.New(context.Background(), cfg, app.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics.NewRegistry()})
 	if err == nil || !strings.Contains(err.Error(), "KEY_ENCRYPTION_KEY does not decrypt") {
 		t.Fatalf("wrong key: %v", err)
 	}

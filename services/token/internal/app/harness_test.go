@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -198,14 +197,15 @@ func startToken(t testing.TB, env map[string]string) *tokenServer {
 		logger = slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
+	a, err := app.New(ctx, cfg, app.Deps{Logger: logger, Metrics: s.metrics})
+	if err != nil {
+		cancel()
+		t.Fatalf("token service did not start: %v\n%s", err, s.logs.String())
+	}
+	public, admin := a.Addrs()
+	s.base, s.admin = "http://"+public.String(), "http://"+admin.String()
 	errc := make(chan error, 1)
-	go func() {
-		errc <- app.Run(ctx, cfg, app.Deps{Logger: logger, Metrics: s.metrics, Ready: func(public, admin net.Addr) {
-			s.base, s.admin = "http://"+public.String(), "http://"+admin.String()
-			close(ready)
-		}})
-	}()
+	go func() { errc <- a.Run(ctx) }()
 	var once sync.Once
 	s.stop = func() {
 		once.Do(func() {
@@ -221,13 +221,6 @@ func startToken(t testing.TB, env map[string]string) *tokenServer {
 			t.Logf("token service log:\n%s", tail(s.logs.String(), 6000))
 		}
 	})
-	select {
-	case <-ready:
-	case err := <-errc:
-		t.Fatalf("token service did not start: %v\n%s", err, s.logs.String())
-	case <-time.After(30 * time.Second):
-		t.Fatal("token service did not start")
-	}
 	return s
 }
 

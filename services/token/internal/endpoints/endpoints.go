@@ -27,23 +27,19 @@ type Set struct {
 // Revoked is the (empty) response of a revocation.
 type Revoked struct{}
 
-// New wires every endpoint to svc and wraps each in mw (outermost first).
-func New(svc Service, mw ...endpoint.Middleware) Set {
-	wrap := func(e endpoint.Endpoint) endpoint.Endpoint {
-		for i := len(mw) - 1; i >= 0; i-- {
-			e = mw[i](e)
-		}
-		return e
-	}
+// New wires every endpoint to svc. Endpoints take no middleware: what
+// applies to every call (access log, metrics, error mapping) is the HTTP
+// transport's (docs/architecture.md, "Anatomy of a service").
+func New(svc Service) Set {
 	return Set{
-		Token: wrap(func(ctx context.Context, req any) (any, error) {
+		Token: func(ctx context.Context, req any) (any, error) {
 			return svc.Token(ctx, req.(oauth.TokenRequest))
-		}),
-		Introspect: wrap(func(ctx context.Context, req any) (any, error) {
+		},
+		Introspect: func(ctx context.Context, req any) (any, error) {
 			return svc.Introspect(ctx, req.(oauth.IntrospectRequest))
-		}),
-		Revoke: wrap(func(ctx context.Context, req any) (any, error) {
+		},
+		Revoke: func(ctx context.Context, req any) (any, error) {
 			return Revoked{}, svc.Revoke(ctx, req.(oauth.RevokeRequest))
-		}),
+		},
 	}
 }

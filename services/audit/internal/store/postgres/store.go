@@ -54,16 +54,22 @@ func RoleURL(databaseURL string) (string, error) {
 // Store implements audit.Store.
 type Store struct {
 	pool *pgxpool.Pool
-	// PartitionsAhead is passed to EnsurePartitions when an append finds no
+	// partitionsAhead is passed to EnsurePartitions when an append finds no
 	// partition for its time.
-	PartitionsAhead int
+	partitionsAhead int
 }
 
 var _ audit.Store = (*Store)(nil)
 
 // New returns a store over a migrated database, whose pool connects as Role.
-func New(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool, PartitionsAhead: DefaultPartitionsAhead}
+// partitionsAhead is how many months of partitions an append creates beyond
+// its own when it finds none (PARTITIONS_AHEAD); 0 means
+// DefaultPartitionsAhead.
+func New(pool *pgxpool.Pool, partitionsAhead int) *Store {
+	if partitionsAhead <= 0 {
+		partitionsAhead = DefaultPartitionsAhead
+	}
+	return &Store{pool: pool, partitionsAhead: partitionsAhead}
 }
 
 // Pool is the store's connection pool.
@@ -125,7 +131,7 @@ func (s *Store) Append(ctx context.Context, events []auditlog.Event, now time.Ti
 	stored, err := s.appendOnce(ctx, events, now)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23514" && strings.Contains(pgErr.Message, "no partition") {
-		if _, err := s.EnsurePartitions(ctx, now, s.PartitionsAhead); err != nil {
+		if _, err := s.EnsurePartitions(ctx, now, s.partitionsAhead); err != nil {
 			return nil, err
 		}
 		stored, err = s.appendOnce(ctx, events, now)

@@ -1,15 +1,16 @@
-package main
+package app_test
 
 import (
 	"strings"
 	"testing"
 
 	"github.com/sentryagent/agentidp/libs/config"
+	"github.com/sentryagent/agentidp/services/credentials/internal/app"
 )
 
 func TestConfig(t *testing.T) {
 	base := func() map[string]string { return map[string]string{"DATABASE_URL": "postgres://x"} }
-	cfg, err := config.LoadFrom[Config](base())
+	cfg, err := config.LoadFrom[app.Config](base())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func TestConfig(t *testing.T) {
 					env[k] = v
 				}
 			}
-			_, err := config.LoadFrom[Config](env)
+			_, err := config.LoadFrom[app.Config](env)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want one naming %s", err, tt.want)
 			}

@@ -1,0 +1,208 @@
+// Package app wires the audit service: New builds store → service →
+// endpoints → gRPC transport and its sources (the registry's and the
+// credentials service's change feeds, the Redis stream) from a Config; Run
+// serves and ingests until its context ends, with the partition
+// maintenance loop. cmd/audit calls both; tests run it in-process.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+
+	auditv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/audit/v1"
+	credentialsv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/credentials/v1"
+	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
+	"github.com/sentryagent/agentidp/libs/grpcclient"
+	"github.com/sentryagent/agentidp/libs/grpcserver"
+	"github.com/sentryagent/agentidp/libs/health"
+	"github.com/sentryagent/agentidp/libs/metrics"
+	"github.com/sentryagent/agentidp/libs/postgres"
+	"github.com/sentryagent/agentidp/libs/redisclient"
+	"github.com/sentryagent/agentidp/libs/serve"
+	"github.com/sentryagent/agentidp/services/audit/internal/audit"
+	"github.com/sentryagent/agentidp/services/audit/internal/endpoints"
+	"github.com/sentryagent/agentidp/services/audit/internal/ingest"
+	"github.com/sentryagent/agentidp/services/audit/internal/retention"
+	pgstore "github.com/sentryagent/agentidp/services/audit/internal/store/postgres"
+	grpctransport "github.com/sentryagent/agentidp/services/audit/internal/transport/grpc"
+	"github.com/sentryagent/agentidp/services/audit/migrations"
+)
+
+// Deps are what the caller provides: main passes the process's logger and
+// a fresh registry; tests pass their own.
+type Deps struct {
+	Logger  *slog.Logger         // default: discard
+	Metrics *prometheus.Registry // default: a new one
+}
+
+// App is the audit service, built and ready to serve.
+type App struct {
+	cfg     Config
+	logger  *slog.Logger
+	closers serve.Closers
+
+	// sources: each follows one place other services leave events in.
+	sources []func(ctx context.Context) error
+	maint   *retention.Maintainer
+	checker *health.Checker
+	grpcSrv *grpc.Server
+	grpcLis net.Listener
+	httpSrv *http.Server
+	httpLis net.Listener
+}
+
+// New migrates the database as its owner, connects as the restricted role
+// and to Redis, creates the current partitions, builds the service and its
+// sources and binds both listeners. ctx bounds this start-up only.
+func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
+	logger, reg := deps.Logger, deps.Metrics
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if reg == nil {
+		reg = metrics.NewRegistry()
+	}
+	a := &App{cfg: cfg, logger: logger}
+	defer func() {
+		if err != nil {
+			a.closers.Close()
+		}
+	}()
+
+	// Migrate as the database's owner, then work as the restricted role.
+	if err := migrate(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	roleURL, err := pgstore.RoleURL(cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := postgres.Open(ctx, postgres.Config{URL: roleURL, MaxConns: cfg.DBMaxConns}, metrics.NewStore(reg))
+	if err != nil {
+		return nil, err
+	}
+	a.closers.Add(pool.Close)
+	rdb, err := redisclient.Open(ctx, cfg.RedisURL, metrics.NewStore(reg))
+	if err != nil {
+		return nil, err
+	}
+	a.closers.Add(func() { rdb.Close() })
+
+	// store → service → endpoints → transport
+	store := pgstore.New(pool, cfg.PartitionsAhead)
+	// The partitions for now must exist before the first append.
+	if _, err := store.EnsurePartitions(ctx, time.Now(), cfg.PartitionsAhead); err != nil {
+		return nil, err
+	}
+	m := audit.NewMetrics(reg)
+	svc := audit.NewService(audit.Config{Store: store, Metrics: m})
+	set := endpoints.New(svc)
+	grpcMetrics := metrics.NewGRPC(reg)
+	grpcSrv, healthSrv := grpcserver.New(grpcserver.Config{Logger: logger, Metrics: grpcMetrics, MaxRecvMsgSize: 8 << 20,
+		// A lost database is a 503 the client may retry, not a 500.
+		Unavailable: postgres.Unavailable})
+	auditv1.RegisterAuditServiceServer(grpcSrv, grpctransport.NewServer(set))
+	auditv1.RegisterAuditIngestServiceServer(grpcSrv, grpctransport.NewIngestServer(set))
+	a.grpcSrv = grpcSrv
+
+	a.maint = retention.New(retention.Config{
+		Store: store, Retention: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
+		Every: cfg.MaintenanceInterval, Ahead: cfg.PartitionsAhead, Logger: logger,
+		Dropped: func(d []pgstore.Dropped) { m.Ingested.WithLabelValues("retention").Add(float64(len(d))) },
+	})
+
+	// Sources: the two change feeds (unless turned off) and the stream.
+	sink := ingest.NewSink(svc, logger, reg)
+	if cfg.RegistryAddr != Disabled {
+		conn, err := grpcclient.Dial(cfg.RegistryAddr, grpcclient.Config{Name: "registry", Metrics: grpcMetrics})
+		if err != nil {
+			return nil, err
+		}
+		a.closers.Add(func() { conn.Close() })
+		client := registryv1.NewAgentEventsServiceClient(conn)
+		cursor := postgres.FeedCursor{Pool: pool, Consumer: ingest.RegistryFeed}
+		a.sources = append(a.sources, func(ctx context.Context) error { return sink.FollowRegistry(ctx, client, cursor) })
+	}
+	if cfg.CredentialsAddr != Disabled {
+		conn, err := grpcclient.Dial(cfg.CredentialsAddr, grpcclient.Config{Name: "credentials", Metrics: grpcMetrics})
+		if err != nil {
+			return nil, err
+		}
+		a.closers.Add(func() { conn.Close() })
+		client := credentialsv1.NewCredentialEventsServiceClient(conn)
+		cursor := postgres.FeedCursor{Pool: pool, Consumer: ingest.CredentialsFeed}
+		a.sources = append(a.sources, func(ctx context.Context) error { return sink.FollowCredentials(ctx, client, cursor) })
+	}
+	stream := ingest.StreamConfig{Stream: cfg.Stream, Group: cfg.StreamGroup, Consumer: streamConsumer(cfg),
+		ClaimIdle: cfg.StreamClaimIdle, Linger: cfg.StreamLinger, Registerer: reg}
+	a.sources = append(a.sources, func(ctx context.Context) error { return sink.ConsumeStream(ctx, rdb, stream) })
+
+	a.checker = health.NewChecker(health.Config{GRPC: healthSrv, Logger: logger, Checks: map[string]health.Check{
+		"postgres": pool.Ping,
+		"redis":    func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
+	}})
+	a.httpSrv = serve.NewHTTPServer(metrics.NewHTTP(reg).Middleware(serve.AdminMux(reg, a.checker, serve.WithProfiling(cfg.Pprof))), logger)
+
+	if a.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+		return nil, fmt.Errorf("GRPC_ADDR: %w", err)
+	}
+	a.closers.Add(func() { a.grpcLis.Close() })
+	if a.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("HTTP_ADDR: %w", err)
+	}
+	a.closers.Add(func() { a.httpLis.Close() })
+	return a, nil
+}
+
+// Addrs are the addresses the gRPC and HTTP listeners are bound to (a port
+// of 0 in the Config is chosen by the system).
+func (a *App) Addrs() (grpcAddr, httpAddr net.Addr) { return a.grpcLis.Addr(), a.httpLis.Addr() }
+
+// Run serves and ingests until ctx ends, then drains both servers and
+// closes the pool and the connections. Call it once.
+func (a *App) Run(ctx context.Context) error {
+	defer a.closers.Close()
+	a.logger.Info("audit started", "grpc", a.grpcLis.Addr().String(), "http", a.httpLis.Addr().String())
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.checker.Run(ctx) })
+	g.Go(func() error { return a.maint.Run(ctx) })
+	g.Go(func() error { return serve.GRPC(ctx, a.grpcSrv, a.grpcLis, a.cfg.ShutdownTimeout) })
+	g.Go(func() error { return serve.HTTP(ctx, a.httpSrv, a.httpLis, a.cfg.ShutdownTimeout) })
+	for _, source := range a.sources {
+		g.Go(func() error { return source(ctx) })
+	}
+	err := g.Wait()
+	a.logger.Info("audit stopped")
+	return err
+}
+
+// migrate applies the migrations over a short-lived pool of the owner.
+func migrate(ctx context.Context, databaseURL string) error {
+	admin, err := postgres.Open(ctx, postgres.Config{URL: databaseURL, MaxConns: 2}, nil)
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	return postgres.Migrate(ctx, admin, migrations.FS)
+}
+
+// streamConsumer is this instance's name in the stream's consumer group:
+// AUDIT_STREAM_CONSUMER, else the host name.
+func streamConsumer(cfg Config) string {
+	if cfg.StreamConsumer != "" {
+		return cfg.StreamConsumer
+	}
+	if host, err := os.Hostname(); err == nil && host != "" {
+		return host
+	}
+	return "audit"
+}
