@@ -2,6 +2,7 @@ package checks
 
 import (
 	"context"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 	"sigs.k8s.io/yaml"
+
+	"github.com/sentryagent/agentidp/libs/redisacl"
 )
 
 const (
@@ -203,16 +206,7 @@ func TestCompose(t *testing.T) {
 			}
 		})
 	}
-	// The audit stream: token (and authz) write where audit reads.
-	var distinct []string
-	for _, u := range redisURLs {
-		if !slices.Contains(distinct, u) {
-			distinct = append(distinct, u)
-		}
-	}
-	if len(distinct) > 1 {
-		t.Errorf("services use different REDIS_URLs %v; the audit stream needs one", redisURLs)
-	}
+	checkComposeRedisACL(t, m.Root, redisURLs, p.Services["redis"].HealthCheck.Test)
 
 	// The gateway: its config file, and the ports of its network namespace.
 	gw := p.Services["gateway"]
@@ -616,4 +610,56 @@ func checkBootstrapArgs(t *testing.T, args []string, output string) string {
 		t.Errorf("command %v: --output %q, want %s", args, value, output)
 	}
 	return arg
+}
+
+// checkComposeRedisACL: every service that uses Redis logs in as its own
+// ACL user (libs/redisacl) to one database (the audit stream: token and
+// authz write where audit reads), and docker/redis/users.acl is exactly
+// what libs/redisacl renders for those users' passwords and the operator's
+// (the healthcheck's): the rules cannot drift from the code's.
+func checkComposeRedisACL(t *testing.T, root string, urls map[string]string, healthcheck []string) {
+	t.Helper()
+	passwords := map[string]string{}
+	hosts := map[string]bool{}
+	for name, u := range urls {
+		pu, err := url.Parse(u)
+		if err != nil || pu.User == nil {
+			t.Errorf("%s: REDIS_URL %q names no ACL user", name, u)
+			continue
+		}
+		pw, _ := pu.User.Password()
+		if pu.User.Username() != name || pw == "" {
+			t.Errorf("%s: REDIS_URL logs in as %q; want its own user %q with a password", name, pu.User.Username(), name)
+		}
+		passwords[name] = pw
+		hosts[pu.Host+pu.Path] = true
+	}
+	if len(hosts) != 1 {
+		t.Errorf("services use different Redis databases %v; the audit stream needs one", hosts)
+	}
+	if !slices.Equal(slices.Sorted(maps.Keys(passwords)), slices.Sorted(slices.Values(redisacl.Names()))) {
+		t.Errorf("services with a REDIS_URL %v, want libs/redisacl's users %v", slices.Sorted(maps.Keys(passwords)), redisacl.Names())
+	}
+	i := slices.Index(healthcheck, "--pass")
+	if i < 0 || i+1 >= len(healthcheck) || !slices.Contains(healthcheck, redisacl.Operator) {
+		t.Fatalf("redis healthcheck %v: want redis-cli --user %s --pass …", healthcheck, redisacl.Operator)
+	}
+	passwords[redisacl.Operator] = healthcheck[i+1]
+	want, err := redisacl.File(passwords)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(root, "deploy", "docker", "redis", "users.acl")
+	if os.Getenv("UPDATE_ACL") != "" {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Errorf("deploy/docker/redis/users.acl is not what libs/redisacl renders (UPDATE_ACL=1 go test ./deploy/checks writes it):\n%s", want)
+	}
 }

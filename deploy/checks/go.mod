@@ -8,6 +8,7 @@ require (
 	github.com/hashicorp/terraform-config-inspect v0.0.0-20260904064934-75d64de68c31
 	github.com/moby/patternmatcher v0.6.0
 	github.com/sentryagent/agentidp/gateway v0.0.0-00010101000000-000000000000
+	github.com/sentryagent/agentidp/libs v0.0.0-00010101000000-000000000000
 	github.com/zclconf/go-cty v1.20.0
 	golang.org/x/mod v0.43.0
 	k8s.io/api v0.37.2

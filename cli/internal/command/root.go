@@ -58,6 +58,7 @@ func NewRoot(s Streams) *cobra.Command {
 	root.SetErr(s.Err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newBootstrap(s))
+	root.AddCommand(newRedisACL(s))
 	return root
 }
 
