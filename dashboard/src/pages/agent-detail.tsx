@@ -1,4 +1,4 @@
-import { Ban, Loader2, Pause, Play } from "lucide-react";
+import { Ban, Loader2, Pause, Pencil, Play } from "lucide-react";
 import { useState, type ReactNode } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { toast } from "sonner";
@@ -20,7 +20,7 @@ import { useAgent, useAgentLifecycle, type Lifecycle } from "@/hooks/queries";
 import { useRequiredSession } from "@/hooks/session";
 import { describeError, isNotFound } from "@/lib/errors";
 import { formatDateTime } from "@/lib/format";
-import { agentPermission, type Permission } from "@/lib/scopes";
+import { agentChangePermission } from "@/lib/scopes";
 
 import { CredentialsCard } from "./credentials";
 
@@ -63,16 +63,8 @@ export function AgentDetailPage() {
   }
   const a = q.data;
   if (!a) return <Loading label="Loading the agent" />;
-  const canUpdate = agentPermission(session, a, "updateAgent");
-  const canDecommission = agentPermission(session, a, "decommissionAgent");
-
-  const self = a.agentId.toLowerCase() === session.clientId.toLowerCase();
-  const gate = (p: Permission, selfReason: string): Permission => {
-    if (!p.allowed) return p;
-    if (a.status === "decommissioned") return { allowed: false, reason: "The agent is decommissioned: nothing about it can change." };
-    if (self) return { allowed: false, reason: selfReason };
-    return p;
-  };
+  const gate = (action: "updateAgent" | "decommissionAgent", selfReason: string) => agentChangePermission(session, a, action, selfReason);
+  const canEdit = gate("updateAgent", "You cannot change the agent you are signed in as.");
   const run = (op: Lifecycle, done: string) => lifecycle.mutate(op, {
     onSuccess: () => toast.success(done),
     onError: (err) => {
@@ -88,18 +80,21 @@ export function AgentDetailPage() {
         description={<span className="flex flex-wrap items-center gap-2"><StatusBadge status={a.status} /><span className="font-mono text-xs">{a.agentId}</span></span>}
         actions={
           <>
+            <GatedButton variant="outline" permission={canEdit} onClick={() => void navigate(`/agents/${a.agentId}/edit`)} data-testid="edit-agent">
+              <Pencil aria-hidden /> Edit
+            </GatedButton>
             {a.status === "suspended" ? (
-              <GatedButton variant="outline" permission={gate(canUpdate, "You cannot change the status of the agent you are signed in as.")}
+              <GatedButton variant="outline" permission={gate("updateAgent", "You cannot change the status of the agent you are signed in as.")}
                 onClick={() => run("reactivate", `${a.name} is active again`)} disabled={lifecycle.isPending} data-testid="reactivate-agent">
                 {lifecycle.isPending ? <Loader2 className="animate-spin" aria-hidden /> : <Play aria-hidden />} Reactivate
               </GatedButton>
             ) : (
-              <GatedButton variant="outline" permission={gate(canUpdate, "You cannot suspend the agent you are signed in as.")}
+              <GatedButton variant="outline" permission={gate("updateAgent", "You cannot suspend the agent you are signed in as.")}
                 onClick={() => run("suspend", `${a.name} is suspended: its tokens stop working`)} disabled={lifecycle.isPending} data-testid="suspend-agent">
                 {lifecycle.isPending ? <Loader2 className="animate-spin" aria-hidden /> : <Pause aria-hidden />} Suspend
               </GatedButton>
             )}
-            <GatedButton variant="destructive" permission={gate(canDecommission, "You cannot decommission the agent you are signed in as.")}
+            <GatedButton variant="destructive" permission={gate("decommissionAgent", "You cannot decommission the agent you are signed in as.")}
               onClick={() => { setTyped(""); setConfirming(true); }} data-testid="decommission-agent">
               <Ban aria-hidden /> Decommission
             </GatedButton>
