@@ -24,10 +24,11 @@ export const keys = {
   health: ["health"] as const,
 };
 
-export function useAgentsPage(filter: AgentFilter, pageToken: string) {
+export function useAgentsPage(filter: AgentFilter, pageToken: string, enabled = true) {
   const { client } = useRequiredSession();
   return useQuery({
     queryKey: keys.agentList(filter, pageToken),
+    enabled,
     queryFn: ({ signal }) => client.agents.listPage(filter, pageToken || undefined, { signal }),
     placeholderData: keepPreviousData,
   });
