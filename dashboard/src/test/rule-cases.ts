@@ -49,7 +49,7 @@ export function expand(v: unknown): unknown {
   if ("$concat" in o) return (o["$concat"] as unknown[]).map(str).join("");
   if ("$list" in o) return numbered(str(o["$list"]), o["$count"] as number);
   if ("$map" in o) {
-    const value = expand(o["$map"] === undefined ? undefined : o["$value"]);
+    const value = expand(o["$value"]);
     return Object.fromEntries(numbered(str(o["$map"]), o["$count"] as number).map((k) => [k, value]));
   }
   if (Object.keys(o).some((k) => k.startsWith("$"))) throw new Error(`unknown expansion: ${keys}`);

@@ -15,7 +15,7 @@
 // returns (google.rpc.BadRequest's field and reason). So that limits can be
 // written at their boundary without kilobytes of literal text, any value in
 // an input may be an expansion, which the dashboard's runner
-// (dashboard/src/lib/rules/cases.ts) expands the same way:
+// (dashboard/src/test/rule-cases.ts) expands the same way:
 //
 //	{"$repeat": "é", "$times": 128}         "éé…é"
 //	{"$concat": ["\ufeff", {"$repeat": …}]}  the parts joined
