@@ -24,9 +24,11 @@ export default defineConfig({
     // The gateway serves assets/ with immutable caching: names carry hashes.
     assetsDir: "assets",
     sourcemap: false,
-    // The entry chunk is React, React Router, Radix, TanStack Query and the SDK:
-    // ~440 KiB raw, ~140 KiB gzip. Pages are split off (App.tsx).
-    chunkSizeWarningLimit: 500,
+    // The entry chunk is React, React Router, Radix, TanStack Query, the SDK
+    // and, for the sign-in form, react-hook-form and zod/mini: ~530 KiB raw,
+    // ~170 KiB gzip. Pages are split off (App.tsx); the budget that matters
+    // is scripts/bundle-size.mjs's, on gzip.
+    chunkSizeWarningLimit: 600,
   },
   test: {
     environment: "jsdom",

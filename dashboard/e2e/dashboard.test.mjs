@@ -305,11 +305,31 @@ test("the dashboard against the live mesh", { skip: !live && "DASHBOARD_URL, AGE
     await axe(page, "the agent's page");
   });
 
+  await t.test("edit the agent: the form starts from it and sends only what changed", async () => {
+    await page.getByTestId("edit-agent").click();
+    await page.getByRole("heading", { name: `Edit ${READER}`, level: 1 }).waitFor();
+    assert.equal(await page.getByLabel("Version").inputValue(), "1.0.0");
+    assert.equal(await page.getByLabel("Metadata").inputValue(), "team=e2e");
+    // The registry's rules, next to the field, before any request.
+    await page.getByLabel("Deployment environment").fill("Production");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByText("1-32 lower-case letters").waitFor();
+    assert.equal(await page.getByLabel("Deployment environment").getAttribute("aria-invalid"), "true");
+    await page.getByLabel("Deployment environment").fill("production");
+    await page.getByLabel("Description").fill("Reads agents for the e2e run.");
+    await shot(page, "04b-edit.png");
+    await axe(page, "the edit form");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("heading", { name: READER, level: 1 }).waitFor();
+    await page.getByText("Reads agents for the e2e run.").waitFor();
+    await page.getByText("production", { exact: true }).waitFor();
+  });
+
   await t.test("each of those is in the audit log, and the chain verifies", async () => {
     await page.getByRole("link", { name: "Events of this agent" }).click();
     await page.getByRole("heading", { name: "Audit Log", level: 1 }).waitFor();
     assert.equal(await page.getByLabel("Agent ID").inputValue(), agentId);
-    await waitForActions(page, ["agent.registered", "credential.generated", "credential.rotated", "agent.suspended", "agent.reactivated"]);
+    await waitForActions(page, ["agent.registered", "credential.generated", "credential.rotated", "agent.suspended", "agent.reactivated", "agent.updated"]);
     await page.locator("[data-testid=chain-status][data-state=ok]").waitFor({ timeout: 30_000 });
     await shot(page, "06-audit-log.png");
     await axe(page, "the audit log");

@@ -34,6 +34,7 @@ const router = createBrowserRouter([
           { path: "/", lazy: async () => ({ Component: (await import("@/pages/overview")).OverviewPage }) },
           { path: "/agents", lazy: async () => ({ Component: (await import("@/pages/agents")).AgentsPage }) },
           { path: "/agents/new", lazy: async () => ({ Component: (await import("@/pages/agent-new")).AgentNewPage }) },
+          { path: "/agents/:agentId/edit", lazy: async () => ({ Component: (await import("@/pages/agent-edit")).AgentEditPage }) },
           { path: "/agents/:agentId", lazy: async () => ({ Component: (await import("@/pages/agent-detail")).AgentDetailPage }) },
           { path: "/audit", lazy: async () => ({ Component: (await import("@/pages/audit")).AuditPage }) },
           { path: "/audit/:eventId", lazy: async () => ({ Component: (await import("@/pages/audit")).AuditPage }) },

@@ -3,7 +3,7 @@
  * the TypeScript SDK. Writes invalidate what they change, and the audit log
  * (every write is audited).
  */
-import type { Agent, AgentFilter, AgentInput, AuditEvent, AuditFilter, IssuedCredential } from "@sentryagent/idp-sdk";
+import type { Agent, AgentChanges, AgentFilter, AgentInput, AuditEvent, AuditFilter, IssuedCredential } from "@sentryagent/idp-sdk";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 
 import { DENIED_ACTIONS, ISSUED_ACTIONS, windowStart, type Range } from "@/lib/activity";
@@ -24,10 +24,11 @@ export const keys = {
   health: ["health"] as const,
 };
 
-export function useAgentsPage(filter: AgentFilter, pageToken: string) {
+export function useAgentsPage(filter: AgentFilter, pageToken: string, enabled = true) {
   const { client } = useRequiredSession();
   return useQuery({
     queryKey: keys.agentList(filter, pageToken),
+    enabled,
     queryFn: ({ signal }) => client.agents.listPage(filter, pageToken || undefined, { signal }),
     placeholderData: keepPreviousData,
   });
@@ -153,6 +154,20 @@ export function useRegisterAgent() {
     mutationFn: (input: AgentInput) => client.agents.register(input),
     onSuccess: (a) => {
       qc.setQueryData(keys.agent(a.agentId), a);
+      void qc.invalidateQueries({ queryKey: keys.agents });
+      void qc.invalidateQueries({ queryKey: keys.audit });
+    },
+  });
+}
+
+/** Changes an agent's fields, if it is still at `etag` (else ETAG_MISMATCH, 409). */
+export function useUpdateAgent(agentId: string) {
+  const { client } = useRequiredSession();
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (v: { changes: AgentChanges; etag: string }) => client.agents.update(agentId, v.changes, { etag: v.etag }),
+    onSuccess: (a) => {
+      qc.setQueryData(keys.agent(agentId), a);
       void qc.invalidateQueries({ queryKey: keys.agents });
       void qc.invalidateQueries({ queryKey: keys.audit });
     },

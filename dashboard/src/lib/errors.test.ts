@@ -1,7 +1,7 @@
 import { AgentIdPError } from "@sentryagent/idp-sdk";
 import { describe, expect, it } from "vitest";
 
-import { describeError, endsSession, isNotFound, SESSION_EXPIRED } from "./errors";
+import { describeError, endsSession, fieldViolations, isNotFound, SESSION_EXPIRED } from "./errors";
 
 const err = (httpStatus: number, code: string, message = "", details: Array<Record<string, unknown>> = []) =>
   new AgentIdPError({ code, message, httpStatus, details, requestId: "req-1" });
@@ -20,6 +20,13 @@ describe("describeError", () => {
       expect(p.detail).not.toContain("needs the credentials:write scope");
       expect(p.detail).toContain("holds scopes the caller does not hold");
     }
+  });
+  it("reads the blamed field from BadRequest", () => {
+    const p = describeError(err(400, "FIELD_TOO_LONG", "agent.name is too long", [
+      { "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "FIELD_TOO_LONG", metadata: { field: "agent.name" } },
+      { "@type": "type.googleapis.com/google.rpc.BadRequest", fieldViolations: [{ field: "agent.name", description: "agent.name is too long", reason: "FIELD_TOO_LONG" }] },
+    ]));
+    expect(p.field).toBe("agent.name");
   });
   it("reads the blamed field from ErrorInfo", () => {
     const p = describeError(err(400, "FIELD_INVALID", "bad", [{ "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "FIELD_INVALID", metadata: { field: "agent.name" } }]));
@@ -56,5 +63,30 @@ describe("endsSession", () => {
     expect(endsSession(err(401, SESSION_EXPIRED))).toBe(true);
     expect(endsSession(err(403, "INSUFFICIENT_SCOPE"))).toBe(false);
     expect(endsSession(new Error("x"))).toBe(false);
+  });
+});
+
+describe("fieldViolations", () => {
+  it("reads every BadRequest field violation", () => {
+    expect(fieldViolations(err(400, "FIELD_INVALID", "status", [
+      { "@type": "type.googleapis.com/google.rpc.BadRequest", fieldViolations: [
+        { field: "agent.name", description: "agent.name is required", reason: "FIELD_REQUIRED" },
+        { field: "agent.owner" },
+        { description: "no field" },
+        "junk",
+      ] },
+    ]))).toEqual([
+      { field: "agent.name", description: "agent.name is required", reason: "FIELD_REQUIRED" },
+      { field: "agent.owner", description: "status", reason: undefined },
+    ]);
+  });
+  it("falls back on ErrorInfo's field, with the status's message", () => {
+    expect(fieldViolations(err(400, "FIELD_INVALID", "bad name", [
+      { "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "FIELD_INVALID", metadata: { field: "agent.name" } },
+    ]))).toEqual([{ field: "agent.name", description: "bad name", reason: "FIELD_INVALID" }]);
+  });
+  it("is empty for errors without a field", () => {
+    expect(fieldViolations(err(403, "POLICY_DENIED"))).toEqual([]);
+    expect(fieldViolations(new Error("boom"))).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@ export interface Problem {
   code: string;
   httpStatus: number;
   requestId?: string | undefined;
-  /** The field the server blamed (ErrorInfo metadata.field), e.g. agent.name. */
+  /** The field the server blamed (its BadRequest field violation), e.g. agent.name. */
   field?: string | undefined;
   forbidden: boolean;
 }
@@ -17,6 +17,37 @@ export interface Problem {
 export const SESSION_EXPIRED = "session_expired";
 
 const ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo";
+const BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest";
+
+/** A google.rpc.BadRequest field violation: the field as the API names it, and why. */
+export interface FieldViolation {
+  field: string;
+  description: string;
+  reason?: string | undefined;
+}
+
+const str = (o: Record<string, unknown>, k: string) => (typeof o[k] === "string" ? o[k] : undefined);
+
+/**
+ * The fields the server refused: its BadRequest details or, from a server
+ * that sends only an ErrorInfo, the field in its metadata with the status's
+ * message.
+ */
+export function fieldViolations(e: unknown): FieldViolation[] {
+  if (!(e instanceof AgentIdPError)) return [];
+  const out: FieldViolation[] = [];
+  for (const d of e.details) {
+    if (d["@type"] !== BAD_REQUEST || !Array.isArray(d["fieldViolations"])) continue;
+    for (const v of d["fieldViolations"] as unknown[]) {
+      if (typeof v !== "object" || v === null) continue;
+      const field = str(v as Record<string, unknown>, "field");
+      if (field) out.push({ field, description: str(v as Record<string, unknown>, "description") || e.message, reason: str(v as Record<string, unknown>, "reason") });
+    }
+  }
+  const info = errorInfoField(e);
+  if (out.length === 0 && info) out.push({ field: info, description: e.message, reason: e.code });
+  return out;
+}
 
 /**
  * 403 codes that mean a scope is missing. Any other 403 (POLICY_DENIED,
@@ -45,7 +76,7 @@ export function describeError(e: unknown, requiredScope?: string): Problem {
   if (!(e instanceof AgentIdPError)) {
     return { title: "Something went wrong", detail: e instanceof Error ? e.message : String(e), code: "UNKNOWN", httpStatus: 0, forbidden: false };
   }
-  const base = { code: e.code, httpStatus: e.httpStatus, requestId: e.requestId, field: errorInfoField(e), forbidden: false };
+  const base = { code: e.code, httpStatus: e.httpStatus, requestId: e.requestId, field: fieldViolations(e)[0]?.field, forbidden: false };
   const server = e.message ? ` The server said: “${e.message}”.` : "";
   if (e.httpStatus === 403 && !SCOPE_DENIALS.has(e.code)) {
     // The policy's tenancy and escalation rules: no scope would help.

@@ -79,6 +79,20 @@ export function agentPermission(caller: Caller, agent: Pick<Agent, "agentId" | "
   };
 }
 
+/**
+ * Whether `caller` may change `agent` itself (its fields, its status):
+ * agentPermission, and never a decommissioned agent nor the caller's own
+ * record (the policy refuses both); `selfReason` says why not for the latter.
+ */
+export function agentChangePermission(caller: Caller, agent: Pick<Agent, "agentId" | "name" | "scopes" | "status">,
+  action: "updateAgent" | "decommissionAgent", selfReason: string): Permission {
+  const p = agentPermission(caller, agent, action);
+  if (!p.allowed) return p;
+  if (agent.status === "decommissioned") return { allowed: false, reason: "The agent is decommissioned: nothing about it can change." };
+  if (agent.agentId.toLowerCase() === caller.clientId.toLowerCase()) return { allowed: false, reason: selfReason };
+  return p;
+}
+
 /** The claims of a JWT, without verifying it (the gateway verifies; this only reads). */
 export function jwtClaims(token: string): Record<string, unknown> | undefined {
   const part = token.split(".")[1];

@@ -1,4 +1,5 @@
-import { screen } from "@testing-library/react";
+import { screen, waitFor } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 
 import { json } from "@/test/fake";
@@ -42,7 +43,7 @@ describe("AgentDetailPage", () => {
       [`GET /v1/agents/${OTHER}`]: () => json(200, agent(OTHER, ["agents:read", "audit:read"])),
       [`GET /v1/agents/${OTHER}/credentials`]: () => json(200, credentials),
     });
-    for (const id of ["suspend-agent", "decommission-agent", "generate-credential", "rotate-credential", "revoke-credential"]) {
+    for (const id of ["edit-agent", "suspend-agent", "decommission-agent", "generate-credential", "rotate-credential", "revoke-credential"]) {
       const b = await screen.findByTestId(id);
       expect(b, id).toHaveAttribute("aria-disabled", "true");
       expect(b.getAttribute("data-disabled-reason"), id).toMatch(/audit:read.*platform admin/);
@@ -65,8 +66,30 @@ describe("AgentDetailPage", () => {
       [`GET /v1/agents/${SELF}/credentials`]: () => json(200, { ...credentials, credentials: [{ ...credentials.credentials[0], agentId: SELF }] }),
     });
     expect(await screen.findByTestId("rotate-credential")).not.toHaveAttribute("aria-disabled");
-    for (const id of ["suspend-agent", "decommission-agent", "generate-credential", "revoke-credential"]) {
+    for (const id of ["edit-agent", "suspend-agent", "decommission-agent", "generate-credential", "revoke-credential"]) {
       expect(screen.getByTestId(id), id).toHaveAttribute("aria-disabled", "true");
     }
+  });
+
+  it("decommissions only once the agent's name is typed", async () => {
+    const sent: string[] = [];
+    await open(OTHER, ["agents:read", "agents:write"], {
+      [`GET /v1/agents/${OTHER}`]: () => json(200, agent(OTHER, ["agents:read"])),
+      [`GET /v1/agents/${OTHER}/credentials`]: () => json(200, credentials),
+      [`DELETE /v1/agents/${OTHER}`]: (r) => {
+        sent.push(r.method);
+        return json(200, { ...agent(OTHER, ["agents:read"]), status: "decommissioned" });
+      },
+    });
+    await userEvent.click(await screen.findByTestId("decommission-agent"));
+    const confirm = screen.getByTestId("confirm-decommission");
+    expect(confirm).toBeDisabled();
+    const box = screen.getByLabelText("Type agent-b0 to confirm");
+    await userEvent.type(box, "agent-b");
+    expect(confirm).toBeDisabled();
+    await userEvent.type(box, "0");
+    await waitFor(() => expect(confirm).toBeEnabled());
+    await userEvent.click(confirm);
+    await waitFor(() => expect(sent).toEqual(["DELETE"]));
   });
 });

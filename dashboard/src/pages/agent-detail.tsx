@@ -1,7 +1,11 @@
-import { Ban, Loader2, Pause, Play } from "lucide-react";
-import { useState, type ReactNode } from "react";
+import { zodResolver } from "@hookform/resolvers/zod";
+import type { Agent } from "@sentryagent/idp-sdk";
+import { Ban, Loader2, Pause, Pencil, Play } from "lucide-react";
+import { useMemo, useState, type ReactNode } from "react";
+import { useForm } from "react-hook-form";
 import { Link, useNavigate, useParams } from "react-router";
 import { toast } from "sonner";
+import * as z from "zod/mini";
 
 import { CopyButton } from "@/components/copy-button";
 import { GatedButton } from "@/components/gated-button";
@@ -14,13 +18,13 @@ import {
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
+import { Form, FormControl, FormField, FormItem, FormLabel } from "@/components/ui/form";
 import { Input } from "@/components/ui/input";
-import { Label } from "@/components/ui/label";
 import { useAgent, useAgentLifecycle, type Lifecycle } from "@/hooks/queries";
 import { useRequiredSession } from "@/hooks/session";
 import { describeError, isNotFound } from "@/lib/errors";
 import { formatDateTime } from "@/lib/format";
-import { agentPermission, type Permission } from "@/lib/scopes";
+import { agentChangePermission } from "@/lib/scopes";
 
 import { CredentialsCard } from "./credentials";
 
@@ -37,6 +41,37 @@ const list = (xs: string[]) => (xs.length === 0 ? <span className="text-muted-fo
   <div className="flex flex-wrap gap-1">{xs.map((x) => <Badge key={x} variant="outline" className="font-mono font-normal">{x}</Badge>)}</div>
 ));
 
+/** The decommission confirmation: the agent's name, typed. */
+function DecommissionForm({ agent: a, pending, onConfirm }: { agent: Agent; pending: boolean; onConfirm: () => void }) {
+  const schema = useMemo(() => z.object({ name: z.string().check(z.refine((v) => v === a.name, `Type ${a.name} exactly.`)) }), [a.name]);
+  const form = useForm({ resolver: zodResolver(schema), defaultValues: { name: "" }, mode: "onChange" });
+  return (
+    <Form {...form}>
+      <form onSubmit={(e) => void form.handleSubmit(onConfirm)(e)} className="grid gap-4">
+        <AlertDialogHeader>
+          <AlertDialogTitle>Decommission {a.name}?</AlertDialogTitle>
+          <AlertDialogDescription>
+            This ends <strong>{a.name}</strong> (<span className="font-mono">{a.agentId}</span>) for good: every credential and token
+            of it stops working. The record stays for the audit log. This cannot be undone.
+          </AlertDialogDescription>
+        </AlertDialogHeader>
+        <FormField control={form.control} name="name" render={({ field }) => (
+          <FormItem id="confirm-name">
+            <FormLabel>Type <span className="font-mono">{a.name}</span> to confirm</FormLabel>
+            <FormControl><Input {...field} autoComplete="off" spellCheck={false} /></FormControl>
+          </FormItem>
+        )} />
+        <AlertDialogFooter>
+          <AlertDialogCancel type="button">Cancel</AlertDialogCancel>
+          <Button type="submit" variant="destructive" disabled={!form.formState.isValid || pending} data-testid="confirm-decommission">
+            {pending && <Loader2 className="animate-spin" aria-hidden />} Decommission {a.name}
+          </Button>
+        </AlertDialogFooter>
+      </form>
+    </Form>
+  );
+}
+
 export function AgentDetailPage() {
   const { agentId = "" } = useParams();
   const session = useRequiredSession();
@@ -44,7 +79,6 @@ export function AgentDetailPage() {
   const q = useAgent(agentId);
   const lifecycle = useAgentLifecycle(agentId);
   const [confirming, setConfirming] = useState(false);
-  const [typed, setTyped] = useState("");
 
   if (q.isError) {
     // Another owner's agent answers exactly as one that does not exist.
@@ -63,16 +97,8 @@ export function AgentDetailPage() {
   }
   const a = q.data;
   if (!a) return <Loading label="Loading the agent" />;
-  const canUpdate = agentPermission(session, a, "updateAgent");
-  const canDecommission = agentPermission(session, a, "decommissionAgent");
-
-  const self = a.agentId.toLowerCase() === session.clientId.toLowerCase();
-  const gate = (p: Permission, selfReason: string): Permission => {
-    if (!p.allowed) return p;
-    if (a.status === "decommissioned") return { allowed: false, reason: "The agent is decommissioned: nothing about it can change." };
-    if (self) return { allowed: false, reason: selfReason };
-    return p;
-  };
+  const gate = (action: "updateAgent" | "decommissionAgent", selfReason: string) => agentChangePermission(session, a, action, selfReason);
+  const canEdit = gate("updateAgent", "You cannot change the agent you are signed in as.");
   const run = (op: Lifecycle, done: string) => lifecycle.mutate(op, {
     onSuccess: () => toast.success(done),
     onError: (err) => {
@@ -88,19 +114,22 @@ export function AgentDetailPage() {
         description={<span className="flex flex-wrap items-center gap-2"><StatusBadge status={a.status} /><span className="font-mono text-xs">{a.agentId}</span></span>}
         actions={
           <>
+            <GatedButton variant="outline" permission={canEdit} onClick={() => void navigate(`/agents/${a.agentId}/edit`)} data-testid="edit-agent">
+              <Pencil aria-hidden /> Edit
+            </GatedButton>
             {a.status === "suspended" ? (
-              <GatedButton variant="outline" permission={gate(canUpdate, "You cannot change the status of the agent you are signed in as.")}
+              <GatedButton variant="outline" permission={gate("updateAgent", "You cannot change the status of the agent you are signed in as.")}
                 onClick={() => run("reactivate", `${a.name} is active again`)} disabled={lifecycle.isPending} data-testid="reactivate-agent">
                 {lifecycle.isPending ? <Loader2 className="animate-spin" aria-hidden /> : <Play aria-hidden />} Reactivate
               </GatedButton>
             ) : (
-              <GatedButton variant="outline" permission={gate(canUpdate, "You cannot suspend the agent you are signed in as.")}
+              <GatedButton variant="outline" permission={gate("updateAgent", "You cannot suspend the agent you are signed in as.")}
                 onClick={() => run("suspend", `${a.name} is suspended: its tokens stop working`)} disabled={lifecycle.isPending} data-testid="suspend-agent">
                 {lifecycle.isPending ? <Loader2 className="animate-spin" aria-hidden /> : <Pause aria-hidden />} Suspend
               </GatedButton>
             )}
-            <GatedButton variant="destructive" permission={gate(canDecommission, "You cannot decommission the agent you are signed in as.")}
-              onClick={() => { setTyped(""); setConfirming(true); }} data-testid="decommission-agent">
+            <GatedButton variant="destructive" permission={gate("decommissionAgent", "You cannot decommission the agent you are signed in as.")}
+              onClick={() => setConfirming(true)} data-testid="decommission-agent">
               <Ban aria-hidden /> Decommission
             </GatedButton>
           </>
@@ -137,32 +166,10 @@ export function AgentDetailPage() {
 
       <AlertDialog open={confirming} onOpenChange={setConfirming}>
         <AlertDialogContent>
-          <form onSubmit={(e) => {
-            e.preventDefault();
-            if (typed !== a.name) return;
-            lifecycle.mutate("decommission", {
-              onSuccess: () => { setConfirming(false); toast.success(`${a.name} is decommissioned`); void navigate("/agents"); },
-              onError: (err) => { const p = describeError(err, "agents:write"); toast.error(p.title, { description: p.detail }); },
-            });
-          }} className="grid gap-4">
-            <AlertDialogHeader>
-              <AlertDialogTitle>Decommission {a.name}?</AlertDialogTitle>
-              <AlertDialogDescription>
-                This ends <strong>{a.name}</strong> (<span className="font-mono">{a.agentId}</span>) for good: every credential and token
-                of it stops working. The record stays for the audit log. This cannot be undone.
-              </AlertDialogDescription>
-            </AlertDialogHeader>
-            <div className="space-y-1.5">
-              <Label htmlFor="confirm-name">Type <span className="font-mono">{a.name}</span> to confirm</Label>
-              <Input id="confirm-name" value={typed} onChange={(e) => setTyped(e.target.value)} autoComplete="off" spellCheck={false} />
-            </div>
-            <AlertDialogFooter>
-              <AlertDialogCancel type="button">Cancel</AlertDialogCancel>
-              <Button type="submit" variant="destructive" disabled={typed !== a.name || lifecycle.isPending} data-testid="confirm-decommission">
-                {lifecycle.isPending && <Loader2 className="animate-spin" aria-hidden />} Decommission {a.name}
-              </Button>
-            </AlertDialogFooter>
-          </form>
+          <DecommissionForm agent={a} pending={lifecycle.isPending} onConfirm={() => lifecycle.mutate("decommission", {
+            onSuccess: () => { setConfirming(false); toast.success(`${a.name} is decommissioned`); void navigate("/agents"); },
+            onError: (err) => { const p = describeError(err, "agents:write"); toast.error(p.title, { description: p.detail }); },
+          })} />
         </AlertDialogContent>
       </AlertDialog>
     </>

@@ -1,7 +1,9 @@
 import { screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 
 import { json } from "@/test/fake";
+import { expectFieldError, fieldViolation } from "@/test/form";
 import { lastQuery, renderPage, SELF } from "@/test/page";
 
 import { AgentsPage } from "./agents";
@@ -45,5 +47,32 @@ describe("AgentsPage", () => {
       [`GET /v1/agents/${SELF}`]: () => json(200, agent(SELF, "me", "team-z")),
     });
     await waitFor(() => expect(screen.getByLabelText("Owner")).toHaveValue("team-z"));
+  });
+
+  it("checks a filter before it changes the query", async () => {
+    const gw = await open("/agents", ["agents:read", "platform:admin"], "platform");
+    await screen.findByTestId("agents-table");
+    await userEvent.type(screen.getByLabelText("Type"), "Assistant{enter}");
+    expectFieldError("Type", "1-63 lower-case letters");
+    await userEvent.type(screen.getByLabelText("Owner"), "team-b{enter}");
+    await new Promise((r) => setTimeout(r, 50));
+    expect(gw.calls.some((c) => c.path === "/v1/agents" && new URL(c.url).searchParams.has("agentType"))).toBe(false);
+    await userEvent.clear(screen.getByLabelText("Type"));
+    await userEvent.type(screen.getByLabelText("Type"), "assistant{enter}");
+    await waitFor(() => expect(lastQuery(gw.calls, "GET", "/v1/agents")?.get("agentType")).toBe("assistant"));
+    expect(lastQuery(gw.calls, "GET", "/v1/agents")?.get("owner")).toBe("team-b");
+  });
+
+  it("shows why a link's filter is refused, and queries nothing", async () => {
+    const gw = await open("/agents?type=Bad", ["agents:read"], "team-a");
+    await waitFor(() => expectFieldError("Type", "1-63 lower-case letters"));
+    expect(gw.calls.some((c) => c.path === "/v1/agents")).toBe(false);
+  });
+
+  it("puts the registry's refusal of a filter on that filter", async () => {
+    const refusal = "search is longer than 128 bytes";
+    await open("/agents?search=bot", ["agents:read"], "team-a", { "GET /v1/agents": () => fieldViolation("search", "FIELD_TOO_LONG", refusal) });
+    await waitFor(() => expectFieldError("Name", refusal));
+    expect(screen.queryByRole("alert")).toBeNull();
   });
 });

@@ -1,6 +1,8 @@
+import { zodResolver } from "@hookform/resolvers/zod";
 import type { AgentFilter, AgentStatus } from "@sentryagent/idp-sdk";
 import { Plus, Search } from "lucide-react";
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, type KeyboardEvent } from "react";
+import { useForm, useWatch } from "react-hook-form";
 import { Link, useNavigate, useSearchParams } from "react-router";
 
 import { GatedButton } from "@/components/gated-button";
@@ -10,6 +12,7 @@ import { EmptyState, ErrorState, TableSkeleton } from "@/components/states";
 import { StatusBadge } from "@/components/status-badge";
 import { Badge } from "@/components/ui/badge";
 import { Card, CardContent } from "@/components/ui/card";
+import { Form, FormControl, FormField, FormItem, FormLabel, FormMessage } from "@/components/ui/form";
 import { Input } from "@/components/ui/input";
 import { Label } from "@/components/ui/label";
 import { NativeSelect } from "@/components/ui/native-select";
@@ -17,9 +20,13 @@ import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@
 import { useHotkey } from "@/hooks/hotkey";
 import { useAgentsPage, useCallerOwner } from "@/hooks/queries";
 import { usePermission, usePlatformAdmin } from "@/hooks/session";
+import { fieldViolations } from "@/lib/errors";
+import { AGENT_FILTER_PARAMS, agentFilterForm, agentFilterFormField, agentFilterValues } from "@/lib/forms/agents";
+import { showFieldViolations } from "@/lib/forms/server";
 import { formatDateTime } from "@/lib/format";
+import { STATUSES } from "@/lib/rules/registry";
+import { trimSpace } from "@/lib/rules/rule";
 
-const STATUSES: AgentStatus[] = ["active", "suspended", "decommissioned"];
 
 export function AgentsPage() {
   const [params, setParams] = useSearchParams();
@@ -27,39 +34,53 @@ export function AgentsPage() {
   const canRegister = usePermission("registerAgent");
   const platform = usePlatformAdmin();
   const callerOwner = useCallerOwner();
-  const search = params.get("search") ?? "";
-  const status = (params.get("status") ?? "") as AgentStatus | "";
   // Only a platform admin chooses an owner; the server shows anyone else
   // only its own owner's agents, whatever the filter says.
-  const owner = platform ? params.get("owner") ?? "" : "";
-  const agentType = params.get("type") ?? "";
+  const values = agentFilterValues(params, platform);
+  const checked = agentFilterForm.safeParse(values);
   const pageSize = Number(params.get("pageSize") ?? 20) || 20;
-  const [searchText, setSearchText] = useState(search);
-  const searchBox = useRef<HTMLInputElement>(null);
-  useHotkey("/", useCallback(() => searchBox.current?.focus(), []));
+  // Filters apply on change and on leaving a field: a refused one must not
+  // pull the focus back to itself (its message shows as it is typed).
+  const form = useForm({ resolver: zodResolver(agentFilterForm), defaultValues: values, mode: "onChange", shouldFocusError: false });
+  useHotkey("/", useCallback(() => form.setFocus("search"), [form]));
 
-  const set = useCallback((k: string, v: string) => {
-    setParams((p) => {
-      const n = new URLSearchParams(p);
-      if (v) n.set(k, v);
-      else n.delete(k);
-      return n;
-    }, { replace: true });
-  }, [setParams]);
+  // Valid filters go to the URL, which the query follows.
+  const apply = useMemo(() => form.handleSubmit((v) => setParams((p) => {
+    const n = new URLSearchParams(p);
+    for (const [k, param] of Object.entries(AGENT_FILTER_PARAMS)) {
+      const x = v[k as keyof typeof v];
+      if (x) n.set(param, x);
+      else n.delete(param);
+    }
+    return n;
+  }, { replace: true })), [form, setParams]);
 
   // Search as you type, a moment after the last key.
+  const search = useWatch({ control: form.control, name: "search" });
   useEffect(() => {
-    if (searchText === search) return;
-    const t = setTimeout(() => set("search", searchText.trim()), 300);
+    if (trimSpace(search) === values.search) return;
+    const t = setTimeout(() => void apply(), 300);
     return () => clearTimeout(t);
-  }, [searchText, search, set]);
+  }, [search, values.search, apply]);
+  // A URL with filters the registry would refuse shows why, as applying them would.
+  useEffect(() => {
+    if (!checked.success) void form.trigger();
+  }, [checked.success, form]);
 
+  const v = checked.success ? checked.data : undefined;
   const filter: AgentFilter = {
-    pageSize, ...(search ? { search } : {}), ...(status ? { status } : {}), ...(owner ? { owner } : {}), ...(agentType ? { agentType } : {}),
+    pageSize, ...(v?.search ? { search: v.search } : {}), ...(v?.status ? { status: v.status as AgentStatus } : {}),
+    ...(v?.owner ? { owner: v.owner } : {}), ...(v?.agentType ? { agentType: v.agentType } : {}),
   };
   const cursor = useCursor(JSON.stringify(filter));
-  const q = useAgentsPage(filter, cursor.token);
-  const filtered = !!(search || status || owner || agentType);
+  const q = useAgentsPage(filter, cursor.token, checked.success);
+  const filtered = !!(filter.search || filter.status || filter.owner || filter.agentType);
+  // A refusal that names a filter shows on that filter, not as the list's error.
+  useEffect(() => {
+    showFieldViolations(form.setError, q.error, agentFilterFormField);
+  }, [q.error, form]);
+  const onField = fieldViolations(q.error).some((f) => agentFilterFormField(f.field));
+  const onEnter = (e: KeyboardEvent) => { if (e.key === "Enter") void apply(); };
 
   return (
     <>
@@ -76,41 +97,61 @@ export function AgentsPage() {
       />
       <Card>
         <CardContent className="p-4">
-          <form role="search" className="mb-4 grid gap-3 sm:grid-cols-2 lg:grid-cols-4" onSubmit={(e) => { e.preventDefault(); set("search", searchText.trim()); }}>
-            <div className="space-y-1.5">
-              <Label htmlFor="agent-search">Name</Label>
-              <div className="relative">
-                <Search className="pointer-events-none absolute left-2.5 top-2.5 h-4 w-4 text-muted-foreground" aria-hidden />
-                <Input id="agent-search" ref={searchBox} className="pl-8" placeholder="Search names (press /)" value={searchText}
-                  onChange={(e) => setSearchText(e.target.value)} />
-              </div>
-            </div>
-            <div className="space-y-1.5">
-              <Label htmlFor="agent-status">Status</Label>
-              <NativeSelect id="agent-status" value={status} onChange={(e) => set("status", e.target.value)}>
-                <option value="">Any status</option>
-                {STATUSES.map((s) => <option key={s} value={s}>{s}</option>)}
-              </NativeSelect>
-            </div>
-            <div className="space-y-1.5">
-              <Label htmlFor="agent-owner">Owner</Label>
+          <Form {...form}>
+            <form role="search" noValidate className="mb-4 grid gap-3 sm:grid-cols-2 lg:grid-cols-4" onSubmit={(e) => void apply(e)}>
+              <FormField control={form.control} name="search" render={({ field }) => (
+                <FormItem id="agent-search">
+                  <FormLabel>Name</FormLabel>
+                  <div className="relative">
+                    <Search className="pointer-events-none absolute left-2.5 top-2.5 h-4 w-4 text-muted-foreground" aria-hidden />
+                    <FormControl><Input {...field} className="pl-8" placeholder="Search names (press /)" /></FormControl>
+                  </div>
+                  <FormMessage />
+                </FormItem>
+              )} />
+              <FormField control={form.control} name="status" render={({ field }) => (
+                <FormItem id="agent-status">
+                  <FormLabel>Status</FormLabel>
+                  <FormControl>
+                    <NativeSelect {...field} onChange={(e) => { field.onChange(e); void apply(); }}>
+                      <option value="">Any status</option>
+                      {STATUSES.map((s) => <option key={s} value={s}>{s}</option>)}
+                    </NativeSelect>
+                  </FormControl>
+                  <FormMessage />
+                </FormItem>
+              )} />
               {platform ? (
-                <Input id="agent-owner" placeholder="every owner" defaultValue={owner}
-                  onBlur={(e) => set("owner", e.target.value.trim())} onKeyDown={(e) => { if (e.key === "Enter") set("owner", e.currentTarget.value.trim()); }} />
+                <FormField control={form.control} name="owner" render={({ field }) => (
+                  <FormItem id="agent-owner">
+                    <FormLabel>Owner</FormLabel>
+                    <FormControl>
+                      <Input {...field} placeholder="every owner" onBlur={() => { field.onBlur(); void apply(); }} onKeyDown={onEnter} />
+                    </FormControl>
+                    <FormMessage />
+                  </FormItem>
+                )} />
               ) : (
-                <Input id="agent-owner" value={callerOwner ?? ""} readOnly aria-readonly="true" aria-describedby="agent-owner-hint"
-                  className="bg-muted font-mono text-xs" title="Only a platform admin sees other owners' agents" />
+                <div className="space-y-1.5">
+                  <Label htmlFor="agent-owner">Owner</Label>
+                  <Input id="agent-owner" value={callerOwner ?? ""} readOnly aria-readonly="true" aria-describedby="agent-owner-hint"
+                    className="bg-muted font-mono text-xs" title="Only a platform admin sees other owners' agents" />
+                  <p id="agent-owner-hint" className="sr-only">Yours: only a platform admin sees other owners' agents.</p>
+                </div>
               )}
-              {!platform && <p id="agent-owner-hint" className="sr-only">Yours: only a platform admin sees other owners' agents.</p>}
-            </div>
-            <div className="space-y-1.5">
-              <Label htmlFor="agent-type">Type</Label>
-              <Input id="agent-type" placeholder="e.g. assistant" defaultValue={agentType}
-                onBlur={(e) => set("type", e.target.value.trim())} onKeyDown={(e) => { if (e.key === "Enter") set("type", e.currentTarget.value.trim()); }} />
-            </div>
-          </form>
+              <FormField control={form.control} name="agentType" render={({ field }) => (
+                <FormItem id="agent-type">
+                  <FormLabel>Type</FormLabel>
+                  <FormControl>
+                    <Input {...field} placeholder="e.g. assistant" onBlur={() => { field.onBlur(); void apply(); }} onKeyDown={onEnter} />
+                  </FormControl>
+                  <FormMessage />
+                </FormItem>
+              )} />
+            </form>
+          </Form>
 
-          {q.isError ? (
+          {q.isError && onField ? null : q.isError ? (
             <ErrorState error={q.error} requiredScope="agents:read" onRetry={() => void q.refetch()} />
           ) : q.data && q.data.items.length === 0 ? (
             <EmptyState title={filtered ? "No agent matches these filters" : "No agents yet"}>
@@ -150,7 +191,7 @@ export function AgentsPage() {
             </Table>
           )}
           <Pager label="Agents" index={cursor.index} nextToken={q.data?.nextPageToken} onNext={cursor.next} onPrev={cursor.prev}
-            pageSize={pageSize} onPageSize={(n) => set("pageSize", String(n))} busy={q.isFetching} />
+            pageSize={pageSize} onPageSize={(n) => setParams((p) => { const x = new URLSearchParams(p); x.set("pageSize", String(n)); return x; }, { replace: true })} busy={q.isFetching} />
         </CardContent>
       </Card>
     </>

@@ -1,6 +1,8 @@
+import { zodResolver } from "@hookform/resolvers/zod";
 import type { AuditFilter } from "@sentryagent/idp-sdk";
 import { Loader2, RefreshCw, ShieldAlert, ShieldCheck } from "lucide-react";
-import { useCallback, useRef, type FormEvent } from "react";
+import { useCallback, useEffect, type ComponentProps } from "react";
+import { useForm } from "react-hook-form";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 
 import { GatedButton } from "@/components/gated-button";
@@ -12,14 +14,18 @@ import { Alert, AlertDescription, AlertTitle } from "@/components/ui/alert";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent } from "@/components/ui/card";
 import { Dialog, DialogContent, DialogDescription, DialogHeader, DialogTitle } from "@/components/ui/dialog";
+import { Form, FormControl, FormField, FormItem, FormLabel, FormMessage } from "@/components/ui/form";
 import { Input } from "@/components/ui/input";
-import { Label } from "@/components/ui/label";
 import { NativeSelect } from "@/components/ui/native-select";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { useHotkey } from "@/hooks/hotkey";
 import { useAuditEvent, useAuditPage, useAuditVerify, useCallerOwner } from "@/hooks/queries";
 import { usePermission, usePlatformAdmin } from "@/hooks/session";
-import { formatDateTime, fromLocalInput, shortId, toLocalInput } from "@/lib/format";
+import { fieldViolations } from "@/lib/errors";
+import { AUDIT_FILTERS, auditFilterForm, auditFilterValues, auditFormField, type AuditFilterValues } from "@/lib/forms/audit";
+import { showFieldViolations } from "@/lib/forms/server";
+import { formatDateTime, fromLocalInput, shortId } from "@/lib/format";
+import { OUTCOMES } from "@/lib/rules/audit";
 
 /** The actions producers record today (docs/audit.md). */
 export const KNOWN_ACTIONS = [
@@ -27,8 +33,6 @@ export const KNOWN_ACTIONS = [
   "credential.generated", "credential.rotated", "credential.revoked", "credential.grace_ended",
   "token.issued", "token.denied", "token.revoked", "authz.denied", "policy.reloaded", "audit.retention",
 ];
-const OUTCOMES = ["success", "failure", "denied"] as const;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The hash chain's verification. The chain spans every owner's events, so
@@ -139,45 +143,96 @@ function EventDialog({ eventId, onClose }: { eventId: string | undefined; onClos
   );
 }
 
+/** The filters, as the URL holds them; applying valid ones changes the URL (and so the query). */
+function FilterForm({ values, platform, onApply, onClear, serverError }: {
+  values: AuditFilterValues; platform: boolean; onApply: (v: AuditFilterValues) => void; onClear: () => void; serverError: unknown;
+}) {
+  const form = useForm({ resolver: zodResolver(auditFilterForm), defaultValues: values });
+  useHotkey("/", useCallback(() => form.setFocus("agentId"), [form]));
+  // A URL with filters the service would refuse shows why, as a submit would.
+  const invalid = !auditFilterForm.safeParse(values).success;
+  useEffect(() => {
+    if (invalid) void form.trigger();
+  }, [invalid, form]);
+  // So does a refusal from the service itself.
+  useEffect(() => {
+    showFieldViolations(form.setError, serverError, auditFormField);
+  }, [serverError, form]);
+  const text = (name: "agentId" | "action" | "actor" | "owner", label: string, props: ComponentProps<typeof Input>, className = "lg:col-span-2") => (
+    <FormField control={form.control} name={name} render={({ field }) => (
+      <FormItem id={`audit-${name === "agentId" ? "agent" : name}`} className={className}>
+        <FormLabel>{label}</FormLabel>
+        <FormControl><Input {...field} spellCheck={false} {...props} /></FormControl>
+        <FormMessage />
+      </FormItem>
+    )} />
+  );
+  return (
+    <Form {...form}>
+      <form onSubmit={(e) => void form.handleSubmit(onApply)(e)} noValidate className="mb-4 grid gap-3 sm:grid-cols-2 lg:grid-cols-6" aria-label="Filter audit events">
+        {text("agentId", "Agent ID", { placeholder: "a UUID (press /)", className: "font-mono text-xs" })}
+        {text("action", "Action", { list: "audit-actions", placeholder: "any" }, "")}
+        <datalist id="audit-actions">{KNOWN_ACTIONS.map((a) => <option key={a} value={a} />)}</datalist>
+        <FormField control={form.control} name="outcome" render={({ field }) => (
+          <FormItem id="audit-outcome">
+            <FormLabel>Outcome</FormLabel>
+            <FormControl>
+              <NativeSelect {...field}>
+                <option value="">Any</option>
+                {OUTCOMES.map((o) => <option key={o} value={o}>{o}</option>)}
+              </NativeSelect>
+            </FormControl>
+            <FormMessage />
+          </FormItem>
+        )} />
+        {text("actor", "Actor", { placeholder: "agent ID or system", className: "font-mono text-xs" })}
+        {platform && text("owner", "Owner", { placeholder: "every owner" })}
+        {(["from", "to"] as const).map((name) => (
+          <FormField key={name} control={form.control} name={name} render={({ field }) => (
+            <FormItem id={`audit-${name}`} className="lg:col-span-2">
+              <FormLabel>{name === "from" ? "From" : "To (exclusive)"}</FormLabel>
+              <FormControl><Input type="datetime-local" {...field} /></FormControl>
+              <FormMessage />
+            </FormItem>
+          )} />
+        ))}
+        <div className="flex items-end gap-2 lg:col-span-2">
+          <Button type="submit" data-testid="apply-filters">Apply filters</Button>
+          <Button type="button" variant="outline" onClick={onClear}>Clear</Button>
+        </div>
+      </form>
+    </Form>
+  );
+}
+
 export function AuditPage() {
   const [params, setParams] = useSearchParams();
   const { eventId } = useParams();
   const navigate = useNavigate();
-  const agentBox = useRef<HTMLInputElement>(null);
-  useHotkey("/", useCallback(() => agentBox.current?.focus(), []));
-
-  const agentId = params.get("agentId") ?? "";
-  const action = params.get("action") ?? "";
-  const outcome = (params.get("outcome") ?? "") as AuditFilter["outcome"] | "";
-  const actor = params.get("actor") ?? "";
   const platform = usePlatformAdmin();
   const callerOwner = useCallerOwner();
   // Only a platform admin reads other owners' logs; the server confines
   // anyone else to its own, whatever it asks for.
-  const owner = platform ? params.get("owner") ?? "" : "";
-  const start = fromLocalInput(params.get("from") ?? "");
-  const end = fromLocalInput(params.get("to") ?? "");
+  const values = auditFilterValues(params, platform);
+  const checked = auditFilterForm.safeParse(values);
   const pageSize = Number(params.get("pageSize") ?? 50) || 50;
-  const badAgent = agentId !== "" && !UUID.test(agentId);
-  const badRange = !!(start && end && start >= end);
-
+  const v = checked.success ? checked.data : undefined;
+  const start = fromLocalInput(v?.from ?? "");
+  const end = fromLocalInput(v?.to ?? "");
   const filter: AuditFilter = {
-    pageSize, ...(agentId && !badAgent ? { agentId } : {}), ...(action ? { action } : {}), ...(outcome ? { outcome } : {}),
-    ...(actor ? { actor } : {}), ...(owner ? { owner } : {}), ...(start ? { startTime: start } : {}), ...(end ? { endTime: end } : {}),
+    pageSize, ...(v?.agentId ? { agentId: v.agentId } : {}), ...(v?.action ? { action: v.action } : {}),
+    ...(v?.outcome ? { outcome: v.outcome as AuditFilter["outcome"] } : {}), ...(v?.actor ? { actor: v.actor } : {}),
+    ...(v?.owner ? { owner: v.owner } : {}), ...(start ? { startTime: start } : {}), ...(end ? { endTime: end } : {}),
   };
   const cursor = useCursor(JSON.stringify(filter));
-  const q = useAuditPage(filter, cursor.token, !badAgent && !badRange);
+  const q = useAuditPage(filter, cursor.token, checked.success);
   const qs = params.toString() ? `?${params.toString()}` : "";
+  // A refusal that names a filter shows on that filter, not as the list's error.
+  const onField = fieldViolations(q.error).some((f) => auditFormField(f.field));
 
-  const apply = (e: FormEvent<HTMLFormElement>) => {
-    e.preventDefault();
-    const f = new FormData(e.currentTarget);
+  const apply = (f: AuditFilterValues) => {
     const n = new URLSearchParams();
-    for (const k of ["agentId", "action", "outcome", "actor", "owner", "from", "to"]) {
-      const raw = f.get(k);
-      const v = typeof raw === "string" ? raw.trim() : "";
-      if (v) n.set(k, v);
-    }
+    for (const k of AUDIT_FILTERS) if (f[k]) n.set(k, f[k]);
     if (pageSize !== 50) n.set("pageSize", String(pageSize));
     setParams(n);
   };
@@ -190,52 +245,9 @@ export function AuditPage() {
       <div className="mb-6"><ChainStatus /></div>
       <Card>
         <CardContent className="p-4">
-          <form key={qs} onSubmit={apply} className="mb-4 grid gap-3 sm:grid-cols-2 lg:grid-cols-6" aria-label="Filter audit events">
-            <div className="space-y-1.5 lg:col-span-2">
-              <Label htmlFor="audit-agent">Agent ID</Label>
-              <Input id="audit-agent" name="agentId" ref={agentBox} defaultValue={agentId} placeholder="a UUID (press /)" spellCheck={false}
-                aria-invalid={badAgent || undefined} aria-describedby={badAgent ? "audit-agent-error" : undefined} className="font-mono text-xs" />
-              {badAgent && <p id="audit-agent-error" className="text-xs font-medium text-red-700 dark:text-red-300">Not an agent ID (a UUID).</p>}
-            </div>
-            <div className="space-y-1.5">
-              <Label htmlFor="audit-action">Action</Label>
-              <Input id="audit-action" name="action" defaultValue={action} list="audit-actions" placeholder="any" spellCheck={false} />
-              <datalist id="audit-actions">{KNOWN_ACTIONS.map((a) => <option key={a} value={a} />)}</datalist>
-            </div>
-            <div className="space-y-1.5">
-              <Label htmlFor="audit-outcome">Outcome</Label>
-              <NativeSelect id="audit-outcome" name="outcome" defaultValue={outcome ?? ""}>
-                <option value="">Any</option>
-                {OUTCOMES.map((o) => <option key={o} value={o}>{o}</option>)}
-              </NativeSelect>
-            </div>
-            <div className="space-y-1.5 lg:col-span-2">
-              <Label htmlFor="audit-actor">Actor</Label>
-              <Input id="audit-actor" name="actor" defaultValue={actor} placeholder="agent ID or system" spellCheck={false} className="font-mono text-xs" />
-            </div>
-            {platform && (
-              <div className="space-y-1.5 lg:col-span-2">
-                <Label htmlFor="audit-owner">Owner</Label>
-                <Input id="audit-owner" name="owner" defaultValue={owner} placeholder="every owner" spellCheck={false} />
-              </div>
-            )}
-            <div className="space-y-1.5 lg:col-span-2">
-              <Label htmlFor="audit-from">From</Label>
-              <Input id="audit-from" name="from" type="datetime-local" defaultValue={toLocalInput(start)} />
-            </div>
-            <div className="space-y-1.5 lg:col-span-2">
-              <Label htmlFor="audit-to">To (exclusive)</Label>
-              <Input id="audit-to" name="to" type="datetime-local" defaultValue={toLocalInput(end)}
-                aria-invalid={badRange || undefined} aria-describedby={badRange ? "audit-range-error" : undefined} />
-              {badRange && <p id="audit-range-error" className="text-xs font-medium text-red-700 dark:text-red-300">“To” must be after “From”.</p>}
-            </div>
-            <div className="flex items-end gap-2 lg:col-span-2">
-              <Button type="submit" data-testid="apply-filters">Apply filters</Button>
-              <Button type="button" variant="outline" onClick={() => setParams(new URLSearchParams())}>Clear</Button>
-            </div>
-          </form>
+          <FilterForm key={qs} values={values} platform={platform} onApply={apply} onClear={() => setParams(new URLSearchParams())} serverError={q.error} />
 
-          {q.isError ? (
+          {q.isError && onField ? null : q.isError ? (
             <ErrorState error={q.error} requiredScope="audit:read" onRetry={() => void q.refetch()} />
           ) : q.data && q.data.items.length === 0 ? (
             <EmptyState title="No events match">Change the filters or the time range.</EmptyState>

@@ -1,6 +1,8 @@
+import { zodResolver } from "@hookform/resolvers/zod";
 import type { Agent, Credential, IssuedCredential } from "@sentryagent/idp-sdk";
 import { KeyRound, Loader2, RotateCw, Trash2 } from "lucide-react";
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
+import { useForm } from "react-hook-form";
 import { toast } from "sonner";
 
 import { GatedButton } from "@/components/gated-button";
@@ -13,14 +15,17 @@ import {
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { Dialog, DialogContent, DialogDescription, DialogFooter, DialogHeader, DialogTitle } from "@/components/ui/dialog";
+import { Form, FormControl, FormDescription, FormField, FormItem, FormLabel, FormMessage } from "@/components/ui/form";
 import { Input } from "@/components/ui/input";
-import { Label } from "@/components/ui/label";
 import { NativeSelect } from "@/components/ui/native-select";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { useCredentials, useGenerateCredential, useRevokeCredential, useRotateCredential } from "@/hooks/queries";
 import { useAgentPermission } from "@/hooks/session";
 import { describeError } from "@/lib/errors";
+import { credentialFormField, generateCredentialForm, rotateCredentialForm } from "@/lib/forms/credentials";
+import { showFieldViolations } from "@/lib/forms/server";
 import { formatDateTime, relative } from "@/lib/format";
+import { MAX_GRACE_SECONDS } from "@/lib/rules/credentials";
 
 const TTLS = [
   { label: "Never expires", seconds: 0 },
@@ -30,17 +35,99 @@ const TTLS = [
   { label: "1 year", seconds: 365 * 86_400 },
 ];
 
-const MAX_GRACE = 86_400;
-
 function fail(err: unknown) {
   const p = describeError(err, "credentials:write");
   toast.error(p.title, { description: p.detail });
 }
 
+type Issue = (cred: IssuedCredential, title: string) => void;
+
+/** The generate dialog's form: a lifetime from TTLS. */
+function GenerateForm({ agent, onIssued, onCancel }: { agent: Agent; onIssued: Issue; onCancel: () => void }) {
+  const generate = useGenerateCredential(agent.agentId);
+  const form = useForm({ resolver: zodResolver(generateCredentialForm), defaultValues: { ttlSeconds: "0" } });
+  const submit = form.handleSubmit(({ ttlSeconds }) => {
+    generate.mutate(ttlSeconds || undefined, {
+      onSuccess: (c) => {
+        onIssued(c, "Credential generated");
+        toast.success("Credential generated");
+      },
+      onError: (err) => { if (!showFieldViolations(form.setError, err, credentialFormField("ttlSeconds"))) fail(err); },
+    });
+  });
+  return (
+    <Form {...form}>
+      <form onSubmit={(e) => void submit(e)} noValidate className="grid gap-4">
+        <DialogHeader>
+          <DialogTitle>Generate a credential for {agent.name}</DialogTitle>
+          <DialogDescription>A new client secret for this agent. It is shown once, on the next screen.</DialogDescription>
+        </DialogHeader>
+        <FormField control={form.control} name="ttlSeconds" render={({ field }) => (
+          <FormItem id="credential-ttl">
+            <FormLabel>Lifetime</FormLabel>
+            <FormControl>
+              <NativeSelect {...field}>
+                {TTLS.map((t) => <option key={t.seconds} value={String(t.seconds)}>{t.label}</option>)}
+              </NativeSelect>
+            </FormControl>
+            <FormMessage />
+          </FormItem>
+        )} />
+        <DialogFooter>
+          <Button type="button" variant="outline" onClick={onCancel}>Cancel</Button>
+          <Button type="submit" disabled={generate.isPending} data-testid="confirm-generate">
+            {generate.isPending && <Loader2 className="animate-spin" aria-hidden />} Generate
+          </Button>
+        </DialogFooter>
+      </form>
+    </Form>
+  );
+}
+
+/** The rotate dialog's form: the grace period, checked as it is typed. */
+function RotateForm({ agent, credential, onIssued, onCancel }: { agent: Agent; credential: Credential; onIssued: Issue; onCancel: () => void }) {
+  const rotate = useRotateCredential(agent.agentId);
+  const form = useForm({ resolver: zodResolver(rotateCredentialForm), defaultValues: { gracePeriodSeconds: "300" }, mode: "onChange" });
+  const submit = form.handleSubmit(({ gracePeriodSeconds }) => {
+    rotate.mutate({ credentialId: credential.credentialId, gracePeriodSeconds }, {
+      onSuccess: (c) => {
+        onIssued(c, "Credential rotated");
+        toast.success(gracePeriodSeconds > 0 ? `Rotated; the previous secret works for ${gracePeriodSeconds} s more` : "Rotated; the previous secret no longer works");
+      },
+      onError: (err) => { if (!showFieldViolations(form.setError, err, credentialFormField("gracePeriodSeconds"))) fail(err); },
+    });
+  });
+  return (
+    <Form {...form}>
+      <form onSubmit={(e) => void submit(e)} className="grid gap-4" noValidate>
+        <DialogHeader>
+          <DialogTitle>Rotate credential</DialogTitle>
+          <DialogDescription>
+            A new secret replaces the current one of <span className="font-mono">{credential.credentialId}</span>. During the
+            grace period both work, so the agent can switch without downtime.
+          </DialogDescription>
+        </DialogHeader>
+        <FormField control={form.control} name="gracePeriodSeconds" render={({ field }) => (
+          <FormItem id="grace-seconds">
+            <FormLabel>Grace period (seconds)</FormLabel>
+            <FormControl><Input inputMode="numeric" {...field} /></FormControl>
+            <FormDescription>0 ends the current secret at once; at most {MAX_GRACE_SECONDS} (one day).</FormDescription>
+            <FormMessage />
+          </FormItem>
+        )} />
+        <DialogFooter>
+          <Button type="button" variant="outline" onClick={onCancel}>Cancel</Button>
+          <Button type="submit" disabled={rotate.isPending} data-testid="confirm-rotate">
+            {rotate.isPending && <Loader2 className="animate-spin" aria-hidden />} Rotate
+          </Button>
+        </DialogFooter>
+      </form>
+    </Form>
+  );
+}
+
 export function CredentialsCard({ agent }: { agent: Agent }) {
   const list = useCredentials(agent.agentId);
-  const generate = useGenerateCredential(agent.agentId);
-  const rotate = useRotateCredential(agent.agentId);
   const revoke = useRevokeCredential(agent.agentId);
   // The scope each needs and the escalation rule (agents more powerful
   // than the caller's token are out of its reach; an agent rotates its own).
@@ -49,40 +136,17 @@ export function CredentialsCard({ agent }: { agent: Agent }) {
   const canRevoke = useAgentPermission(agent, "revokeCredential");
   const [issued, setIssued] = useState<{ cred: IssuedCredential; title: string }>();
   const [generating, setGenerating] = useState(false);
-  const [ttl, setTtl] = useState(0);
   const [rotating, setRotating] = useState<Credential>();
-  const [grace, setGrace] = useState("300");
   const [revoking, setRevoking] = useState<Credential>();
 
   const inactive = agent.status !== "active";
   const generatePermission = !canGenerate.allowed ? canGenerate
     : inactive ? { allowed: false as const, reason: `Credentials can only be generated for an active agent; this one is ${agent.status}.` } : canGenerate;
   const decommissioned = agent.status === "decommissioned";
-  const graceN = Number(grace);
-  const graceError = !/^\d+$/.test(grace) || graceN > MAX_GRACE ? `A whole number of seconds from 0 to ${MAX_GRACE}.` : undefined;
-
-  const doGenerate = (e: FormEvent) => {
-    e.preventDefault();
-    generate.mutate(ttl || undefined, {
-      onSuccess: (c) => {
-        setGenerating(false);
-        setIssued({ cred: c, title: "Credential generated" });
-        toast.success("Credential generated");
-      },
-      onError: fail,
-    });
-  };
-  const doRotate = (e: FormEvent) => {
-    e.preventDefault();
-    if (!rotating || graceError) return;
-    rotate.mutate({ credentialId: rotating.credentialId, gracePeriodSeconds: graceN }, {
-      onSuccess: (c) => {
-        setRotating(undefined);
-        setIssued({ cred: c, title: "Credential rotated" });
-        toast.success(graceN > 0 ? `Rotated; the previous secret works for ${graceN} s more` : "Rotated; the previous secret no longer works");
-      },
-      onError: fail,
-    });
+  const issue: Issue = (cred, title) => {
+    setGenerating(false);
+    setRotating(undefined);
+    setIssued({ cred, title });
   };
 
   return (
@@ -132,7 +196,7 @@ export function CredentialsCard({ agent }: { agent: Agent }) {
                     <div className="flex justify-end gap-2">
                       <GatedButton size="sm" variant="outline" permission={canRotate.allowed && (c.status !== "active" || decommissioned)
                         ? { allowed: false, reason: decommissioned ? "The agent is decommissioned." : `Only an active credential can be rotated; this one is ${c.status}.` } : canRotate}
-                        onClick={() => { setGrace("300"); setRotating(c); }} aria-label={`Rotate credential ${c.credentialId}`} data-testid="rotate-credential">
+                        onClick={() => setRotating(c)} aria-label={`Rotate credential ${c.credentialId}`} data-testid="rotate-credential">
                         <RotateCw aria-hidden /> Rotate
                       </GatedButton>
                       <GatedButton size="sm" variant="outline" permission={canRevoke.allowed && c.status === "revoked"
@@ -151,52 +215,13 @@ export function CredentialsCard({ agent }: { agent: Agent }) {
 
       <Dialog open={generating} onOpenChange={setGenerating}>
         <DialogContent>
-          <form onSubmit={doGenerate} className="grid gap-4">
-            <DialogHeader>
-              <DialogTitle>Generate a credential for {agent.name}</DialogTitle>
-              <DialogDescription>A new client secret for this agent. It is shown once, on the next screen.</DialogDescription>
-            </DialogHeader>
-            <div className="space-y-1.5">
-              <Label htmlFor="credential-ttl">Lifetime</Label>
-              <NativeSelect id="credential-ttl" value={ttl} onChange={(e) => setTtl(Number(e.target.value))}>
-                {TTLS.map((t) => <option key={t.seconds} value={t.seconds}>{t.label}</option>)}
-              </NativeSelect>
-            </div>
-            <DialogFooter>
-              <Button type="button" variant="outline" onClick={() => setGenerating(false)}>Cancel</Button>
-              <Button type="submit" disabled={generate.isPending} data-testid="confirm-generate">
-                {generate.isPending && <Loader2 className="animate-spin" aria-hidden />} Generate
-              </Button>
-            </DialogFooter>
-          </form>
+          <GenerateForm agent={agent} onIssued={issue} onCancel={() => setGenerating(false)} />
         </DialogContent>
       </Dialog>
 
       <Dialog open={!!rotating} onOpenChange={(o) => { if (!o) setRotating(undefined); }}>
         <DialogContent>
-          <form onSubmit={doRotate} className="grid gap-4" noValidate>
-            <DialogHeader>
-              <DialogTitle>Rotate credential</DialogTitle>
-              <DialogDescription>
-                A new secret replaces the current one of <span className="font-mono">{rotating?.credentialId}</span>. During the
-                grace period both work, so the agent can switch without downtime.
-              </DialogDescription>
-            </DialogHeader>
-            <div className="space-y-1.5">
-              <Label htmlFor="grace-seconds">Grace period (seconds)</Label>
-              <Input id="grace-seconds" inputMode="numeric" value={grace} onChange={(e) => setGrace(e.target.value.trim())}
-                aria-invalid={graceError ? true : undefined} aria-describedby="grace-hint" />
-              <p id="grace-hint" className={graceError ? "text-xs font-medium text-red-700 dark:text-red-300" : "text-xs text-muted-foreground"}>
-                {graceError ?? "0 ends the current secret at once; at most 86400 (one day)."}
-              </p>
-            </div>
-            <DialogFooter>
-              <Button type="button" variant="outline" onClick={() => setRotating(undefined)}>Cancel</Button>
-              <Button type="submit" disabled={rotate.isPending || !!graceError} data-testid="confirm-rotate">
-                {rotate.isPending && <Loader2 className="animate-spin" aria-hidden />} Rotate
-              </Button>
-            </DialogFooter>
-          </form>
+          {rotating && <RotateForm agent={agent} credential={rotating} onIssued={issue} onCancel={() => setRotating(undefined)} />}
         </DialogContent>
       </Dialog>
 

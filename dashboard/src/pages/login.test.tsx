@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { SessionProvider } from "@/hooks/session";
 import { SessionManager } from "@/lib/session";
 import { fakeFetch, json, tokenResponse } from "@/test/fake";
+import { expectFieldError } from "@/test/form";
 
 import { LoginPage } from "./login";
 
@@ -31,10 +32,16 @@ function setup() {
 }
 
 describe("LoginPage", () => {
-  it("asks for both fields before calling anything", async () => {
+  it("asks for both fields, next to each, before calling anything", async () => {
     const { gw } = setup();
     await userEvent.click(screen.getByRole("button", { name: "Sign in" }));
-    expect(screen.getByRole("alert")).toHaveTextContent("Enter the agent's client ID and its client secret.");
+    expectFieldError("Client ID", "Enter the agent's client ID.");
+    expectFieldError("Client secret", "Enter the agent's client secret.");
+    expect(screen.getByLabelText("Client ID")).toHaveFocus();
+    await userEvent.type(screen.getByLabelText("Client ID"), "  ");
+    await userEvent.type(screen.getByLabelText("Client secret"), "s3cret");
+    await userEvent.click(screen.getByRole("button", { name: "Sign in" }));
+    expectFieldError("Client ID", "Enter the agent's client ID.");
     expect(gw.calls).toHaveLength(0);
   });
 
@@ -43,7 +50,8 @@ describe("LoginPage", () => {
     await userEvent.type(screen.getByLabelText("Client ID"), "agent-1");
     await userEvent.type(screen.getByLabelText("Client secret"), "wrong");
     await userEvent.click(screen.getByRole("button", { name: "Sign in" }));
-    expect(await screen.findByText("The client ID or secret is wrong, or the agent is not active.")).toBeInTheDocument();
+    expect(await screen.findByRole("alert")).toHaveTextContent("The client ID or secret is wrong, or the agent is not active.");
+    expect(screen.getByLabelText("Client ID")).not.toHaveAttribute("aria-invalid");
   });
 
   it("signs in and goes on", async () => {

@@ -1,16 +1,29 @@
+import { zodResolver } from "@hookform/resolvers/zod";
 import { AgentIdPError } from "@sentryagent/idp-sdk";
 import { KeyRound, Loader2, ShieldCheck } from "lucide-react";
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
+import { useForm } from "react-hook-form";
 import { Navigate, useLocation, useNavigate } from "react-router";
+import * as z from "zod/mini";
 
 import { ThemeMenu } from "@/components/layout";
 import { Alert, AlertDescription, AlertTitle } from "@/components/ui/alert";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader } from "@/components/ui/card";
+import { Form, FormControl, FormField, FormItem, FormLabel, FormMessage } from "@/components/ui/form";
 import { Input } from "@/components/ui/input";
-import { Label } from "@/components/ui/label";
 import { useSession, useSessionManager } from "@/hooks/session";
 import { describeError } from "@/lib/errors";
+import { trimSpace } from "@/lib/rules/rule";
+
+/**
+ * Both are needed; what they must be is the token endpoint's to say (an
+ * OAuth error names no field, so a refusal shows above the form).
+ */
+const signInForm = z.object({
+  clientId: z.string().check(z.overwrite(trimSpace), z.minLength(1, "Enter the agent's client ID.")),
+  secret: z.string().check(z.minLength(1, "Enter the agent's client secret.")),
+});
 
 /** What a refused sign-in means, in the user's terms. */
 export function signInMessage(e: unknown): string {
@@ -28,32 +41,23 @@ export function LoginPage() {
   const navigate = useNavigate();
   const location = useLocation();
   const [notice] = useState(() => manager.takeNotice());
-  const [clientId, setClientId] = useState("");
-  const [secret, setSecret] = useState("");
   const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
+  const form = useForm({ resolver: zodResolver(signInForm), defaultValues: { clientId: "", secret: "" } });
+  const busy = form.formState.isSubmitting;
   const from = (location.state as { from?: string } | null)?.from ?? "/";
 
   if (session && !busy) return <Navigate to={from} replace />;
 
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    if (!clientId.trim() || !secret) {
-      setError("Enter the agent's client ID and its client secret.");
-      return;
-    }
-    setBusy(true);
+  const submit = form.handleSubmit(async ({ clientId, secret }) => {
     setError(undefined);
     try {
-      await manager.signIn(clientId.trim(), secret);
-      setSecret("");
+      await manager.signIn(clientId, secret);
+      form.reset(); // the secret leaves the form's state
       void navigate(from, { replace: true });
     } catch (err) {
       setError(signInMessage(err));
-    } finally {
-      setBusy(false);
     }
-  };
+  });
 
   return (
     <div className="flex min-h-screen flex-col bg-muted/40">
@@ -68,35 +72,45 @@ export function LoginPage() {
             </CardDescription>
           </CardHeader>
           <CardContent>
-            <form onSubmit={(e) => void submit(e)} className="space-y-4" noValidate aria-describedby={error ? "login-error" : undefined}>
-              {notice && (
-                <Alert variant="warning"><AlertDescription>{notice}</AlertDescription></Alert>
-              )}
-              {error && (
-                <Alert variant="destructive" id="login-error" role="alert">
-                  <AlertTitle>Could not sign in</AlertTitle>
-                  <AlertDescription>{error}</AlertDescription>
-                </Alert>
-              )}
-              <div className="space-y-2">
-                <Label htmlFor="client-id">Client ID</Label>
-                <Input id="client-id" name="username" autoComplete="username" spellCheck={false} placeholder="the agent's id (a UUID)"
-                  value={clientId} onChange={(e) => setClientId(e.target.value)} autoFocus required />
-              </div>
-              <div className="space-y-2">
-                <Label htmlFor="client-secret">Client secret</Label>
-                <Input id="client-secret" name="password" type="password" autoComplete="current-password" spellCheck={false}
-                  placeholder="agentidp_sk_…" value={secret} onChange={(e) => setSecret(e.target.value)} required />
-              </div>
-              <Button type="submit" className="w-full" disabled={busy}>
-                {busy ? <Loader2 className="animate-spin" aria-hidden /> : <KeyRound aria-hidden />}
-                {busy ? "Signing in…" : "Sign in"}
-              </Button>
-              <p className="text-xs text-muted-foreground">
-                The secret stays in this page's memory and is never stored. The access token is kept for this tab only and
-                cleared when you sign out.
-              </p>
-            </form>
+            <Form {...form}>
+              <form onSubmit={(e) => void submit(e)} className="space-y-4" noValidate aria-describedby={error ? "login-error" : undefined}>
+                {notice && (
+                  <Alert variant="warning"><AlertDescription>{notice}</AlertDescription></Alert>
+                )}
+                {error && (
+                  <Alert variant="destructive" id="login-error" role="alert">
+                    <AlertTitle>Could not sign in</AlertTitle>
+                    <AlertDescription>{error}</AlertDescription>
+                  </Alert>
+                )}
+                <FormField control={form.control} name="clientId" render={({ field }) => (
+                  <FormItem id="client-id" className="space-y-2">
+                    <FormLabel>Client ID</FormLabel>
+                    <FormControl>
+                      <Input {...field} name="username" autoComplete="username" spellCheck={false} placeholder="the agent's id (a UUID)" autoFocus required />
+                    </FormControl>
+                    <FormMessage />
+                  </FormItem>
+                )} />
+                <FormField control={form.control} name="secret" render={({ field }) => (
+                  <FormItem id="client-secret" className="space-y-2">
+                    <FormLabel>Client secret</FormLabel>
+                    <FormControl>
+                      <Input {...field} name="password" type="password" autoComplete="current-password" spellCheck={false} placeholder="agentidp_sk_…" required />
+                    </FormControl>
+                    <FormMessage />
+                  </FormItem>
+                )} />
+                <Button type="submit" className="w-full" disabled={busy}>
+                  {busy ? <Loader2 className="animate-spin" aria-hidden /> : <KeyRound aria-hidden />}
+                  {busy ? "Signing in…" : "Sign in"}
+                </Button>
+                <p className="text-xs text-muted-foreground">
+                  The secret stays in this page's memory and is never stored. The access token is kept for this tab only and
+                  cleared when you sign out.
+                </p>
+              </form>
+            </Form>
           </CardContent>
         </Card>
       </main>

@@ -8,7 +8,10 @@ import (
 )
 
 // Limits on agent fields. They keep rows small and labels usable; raise
-// them with care, since SDKs and the dashboard mirror them.
+// them with care, since SDKs and the dashboard mirror them. The dashboard's
+// forms are held to these rules by testdata/rules.json (TestRuleCases runs
+// it here, dashboard/src/lib/rules/rules.test.ts there): a changed rule
+// changes its boundary cases, and the dashboard must follow.
 const (
 	MaxNameLen          = 128
 	MaxDescriptionLen   = 1024
