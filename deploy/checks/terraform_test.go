@@ -17,6 +17,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/hashicorp/terraform-config-inspect/tfconfig"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/sentryagent/agentidp/libs/redisacl"
 )
 
 // Terraform cannot run here; these tests hold its files to what `terraform
@@ -644,5 +646,55 @@ func TestTerraformBootstrap(t *testing.T) {
 				t.Errorf("the bootstrap writes to vault=%s, the output platform_admin_vault_path names %s", path, pathVal.AsString())
 			}
 		})
+	}
+}
+
+// plainLocals evaluates the locals of a Terraform file that are plain data
+// (literals); the others (expressions over variables) are left out.
+func plainLocals(t *testing.T, path string) map[string]cty.Value {
+	t.Helper()
+	file, diags := hclparse.NewParser().ParseHCLFile(path)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	locals := map[string]cty.Value{}
+	for _, b := range file.Body.(*hclsyntax.Body).Blocks {
+		if b.Type != "locals" {
+			continue
+		}
+		for name, attr := range b.Body.Attributes {
+			if v, diags := attr.Expr.Value(nil); !diags.HasErrors() {
+				locals[name] = v
+			}
+		}
+	}
+	return locals
+}
+
+// TestTerraformRedisUsers: on AWS every service that uses Redis has an
+// ElastiCache RBAC user whose access string is libs/redisacl's, and on both
+// clouds each of them gets its own REDIS_URL secret.
+func TestTerraformRedisUsers(t *testing.T) {
+	m := loadMesh(t)
+	aws := plainLocals(t, filepath.Join(m.Root, tfModules, "redis", "aws", "main.tf"))
+	users := ctyMap(aws["acl_users"])
+	if len(users) != len(redisacl.Services) {
+		t.Errorf("redis/aws local.acl_users has %d users, want libs/redisacl's %v", len(users), redisacl.Names())
+	}
+	for _, u := range redisacl.Services {
+		if got := users[u.Name]; got != u.AccessString() {
+			t.Errorf("redis/aws local.acl_users.%s =\n  %q\nwant libs/redisacl's\n  %q", u.Name, got, u.AccessString())
+		}
+	}
+	gcp := plainLocals(t, filepath.Join(m.Root, tfModules, "redis", "gcp", "main.tf"))
+	if got := ctyStrings(gcp["redis_services"]); !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(redisacl.Names()))) {
+		t.Errorf("redis/gcp local.redis_services = %v, want libs/redisacl's %v", got, redisacl.Names())
+	}
+	// Every service the catalog says uses Redis is one of them.
+	catalog, _ := loadCatalog(t, m)
+	for name, s := range catalog {
+		if slices.Contains(s.Stores, "redis") && !slices.Contains(redisacl.Names(), name) {
+			t.Errorf("%s uses Redis but libs/redisacl has no user for it", name)
+		}
 	}
 }

@@ -36,7 +36,7 @@ type User struct {
 // selects the database in the URL. (It also tries CLIENT SETINFO, which
 // Redis 7.0 does not have and a NOPERM answers the same: go-redis ignores
 // both.)
-var connect = []string{"hello", "auth", "ping", "echo", "select", "client|setname", "client|getname", "client|id", "reset", "quit"}
+var connect = []string{"hello", "auth", "ping", "echo", "select", "client|setname", "client|getname", "client|id", "quit"}
 
 // scripting is what a service running Lua scripts through go-redis needs:
 // EVALSHA, then EVAL when the script is not loaded yet, and inside the
@@ -120,6 +120,12 @@ func (u User) Rules() string {
 		b.WriteString(" +" + c)
 	}
 	return b.String()
+}
+
+// AccessString is u's rules as an ElastiCache RBAC access string: the same
+// without the resets (ElastiCache refuses them; a new user starts empty).
+func (u User) AccessString() string {
+	return strings.Replace(u.Rules(), "on resetkeys resetchannels ", "on ", 1)
 }
 
 // OperatorRules are the operators' rules: every key, channel and command.

@@ -4,7 +4,9 @@ output "endpoints" {
 }
 
 output "redis_url_secrets" {
-  description = "Per region, the Secrets Manager ARN holding REDIS_URL."
-  value       = { for r, s in aws_secretsmanager_secret.redis_url : r => s.arn }
-  depends_on  = [aws_secretsmanager_secret_version.redis_url]
+  description = "Per region, per service (token, authz, audit): the Secrets Manager ARN holding its REDIS_URL."
+  value = { for r in distinct([for k, u in local.region_users : u.region]) : r => {
+    for k, u in local.region_users : u.user => aws_secretsmanager_secret.redis_url[k].arn if u.region == r
+  } }
+  depends_on = [aws_secretsmanager_secret_version.redis_url]
 }

@@ -4,7 +4,10 @@
 # hour (Memorystore for Redis has no AOF), eviction off (noeviction): the
 # stream and the revocations must never be evicted. In-transit encryption is
 # off because it needs the instance's own CA in every client; traffic stays
-# on the private services network.
+# on the private services network. Memorystore for Redis has one AUTH string
+# and no ACL users: every service's REDIS_URL holds it (docs/security.md says
+# what that leaves open; the secrets stay per service so that moving to a
+# store with users changes no consumer).
 resource "google_redis_instance" "this" {
   for_each                = toset(var.regions)
   project                 = var.project_id
@@ -35,10 +38,16 @@ resource "google_redis_instance" "this" {
   labels = var.labels
 }
 
+locals {
+  # The services that use Redis (libs/redisacl.Names).
+  redis_services  = ["token", "authz", "audit"]
+  region_services = { for p in setproduct(var.regions, local.redis_services) : "${p[0]}/${p[1]}" => { region = p[0], service = p[1] } }
+}
+
 resource "google_secret_manager_secret" "redis_url" {
-  for_each  = toset(var.regions)
+  for_each  = local.region_services
   project   = var.project_id
-  secret_id = "${var.name}-redis-url-${each.key}"
+  secret_id = "${var.name}-redis-url-${each.value.region}-${each.value.service}"
   labels    = var.labels
   replication {
     auto {}
@@ -46,7 +55,7 @@ resource "google_secret_manager_secret" "redis_url" {
 }
 
 resource "google_secret_manager_secret_version" "redis_url" {
-  for_each    = toset(var.regions)
+  for_each    = local.region_services
   secret      = google_secret_manager_secret.redis_url[each.key].id
-  secret_data = "redis://:${google_redis_instance.this[each.key].auth_string}@${google_redis_instance.this[each.key].host}:${google_redis_instance.this[each.key].port}/0"
+  secret_data = "redis://:${google_redis_instance.this[each.value.region].auth_string}@${google_redis_instance.this[each.value.region].host}:${google_redis_instance.this[each.value.region].port}/0"
 }

@@ -40,7 +40,7 @@ locals {
     for r in var.regions : r => {
       for name, s in var.services : name => merge(
         { for k, v in { DATABASE_URL = lookup(var.database_url_secrets[r], name, "") } : k => v if contains(s.stores, "postgres") },
-        { for k, v in { REDIS_URL = var.redis_url_secrets[r] } : k => v if contains(s.stores, "redis") },
+        { for k, v in { REDIS_URL = lookup(var.redis_url_secrets[r], name, "") } : k => v if contains(s.stores, "redis") },
         { for k, v in { VAULT_TOKEN = lookup(var.vault_token_secrets, name, "") } : k => v if contains(s.stores, "vault") },
       )
     }
@@ -154,7 +154,7 @@ resource "aws_iam_role_policy" "secrets" {
         Action = ["secretsmanager:GetSecretValue"]
         Resource = distinct(concat(
           flatten([for r in var.regions : values(var.database_url_secrets[r])]),
-          values(var.redis_url_secrets),
+          flatten([for r in var.regions : values(var.redis_url_secrets[r])]),
           values(var.vault_token_secrets),
           [var.admin_secret],
         ))

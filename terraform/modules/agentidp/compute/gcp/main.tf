@@ -34,7 +34,7 @@ locals {
     for r in var.regions : r => {
       for name, s in var.services : name => merge(
         { for k, v in { DATABASE_URL = lookup(var.database_url_secrets[r], name, "") } : k => v if contains(s.stores, "postgres") },
-        { for k, v in { REDIS_URL = var.redis_url_secrets[r] } : k => v if contains(s.stores, "redis") },
+        { for k, v in { REDIS_URL = lookup(var.redis_url_secrets[r], name, "") } : k => v if contains(s.stores, "redis") },
         { for k, v in { VAULT_TOKEN = lookup(var.vault_token_secrets, name, "") } : k => v if contains(s.stores, "vault") },
       )
     }

@@ -103,8 +103,8 @@ variable "database_url_secrets" {
 }
 
 variable "redis_url_secrets" {
-  type        = map(string)
-  description = "Per region: Secret Manager secret id of REDIS_URL (redis output redis_url_secrets)."
+  type        = map(map(string))
+  description = "Per region, per service: Secret Manager secret id of its REDIS_URL, as its own ACL user where the store has them (redis output redis_url_secrets)."
 }
 
 variable "vault_addr" {
