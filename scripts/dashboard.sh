@@ -6,7 +6,8 @@
 #   scripts/dashboard.sh            all of the above
 #   scripts/dashboard.sh build      only install and build (make dev)
 #   scripts/dashboard.sh browser    install Debian's Chromium if it is missing
-#                                   (deploy/local/dashboarde2e skips without it)
+#                                   (deploy/local/dashboarde2e skips without it,
+#                                   and fails in CI)
 #
 # Offline after the first run: npm ci runs only when package-lock.json changed
 # since the last install, and prefers npm's cache.

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -40,7 +39,7 @@ func TestMain(m *testing.M) {
 
 // sdks are the SDKs and the tools each needs. An SDK whose toolchain is
 // missing is skipped on a developer's machine, saying which tool is
-// missing; in CI it fails the run (see inCI).
+// missing; in CI it fails the run (see stack.InCI).
 var sdks = []struct {
 	name      string
 	tools     []string
@@ -52,16 +51,6 @@ var sdks = []struct {
 	{"typescript", []string{"node", "npm"}, "Node.js 20 or later with npm"},
 }
 
-// inCI reports whether this is a CI run: CI is set to anything but "", 0
-// or false (.ci/run sets CI=1; CI systems set CI=true). There no SDK may
-// go untested, as scripts/sdks.sh decides the same way.
-func inCI() bool {
-	v := os.Getenv("CI")
-	if b, err := strconv.ParseBool(v); err == nil {
-		return b
-	}
-	return v != ""
-}
 
 // TestSDKs runs `scripts/sdks.sh test <sdk>` for each SDK with the mesh and
 // the bootstrap admin in its environment, and fails with the command's output.
@@ -88,7 +77,7 @@ func TestSDKs(t *testing.T) {
 		t.Run(sdk.name, func(t *testing.T) {
 			for _, tool := range sdk.tools {
 				if _, err := exec.LookPath(tool); err != nil {
-					if inCI() {
+					if stack.InCI() {
 						t.Fatalf("CI is set, so every SDK must be tested, but the %s SDK's toolchain is missing: %s is not on PATH (install %s)", sdk.name, tool, sdk.toolchain)
 					}
 					t.Skipf("SKIPPED: the %s SDK's toolchain is missing (%s is not on PATH); install %s to test this SDK (in CI this fails)", sdk.name, tool, sdk.toolchain)

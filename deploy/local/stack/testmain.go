@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 )
 
@@ -90,6 +91,18 @@ func TestMain(m interface{ Run() int }, o TestMainOptions) int {
 		DumpLogs(dir)
 	}
 	return code
+}
+
+// InCI reports whether this is a CI run: CI is set to anything but "", 0
+// or false (.ci/run sets CI=1; CI systems set CI=true). There no suite may
+// skip for a missing toolchain or browser (scripts/lib.sh's in_ci decides
+// the same way for the scripts).
+func InCI() bool {
+	v := os.Getenv("CI")
+	if b, err := strconv.ParseBool(v); err == nil {
+		return b
+	}
+	return v != ""
 }
 
 // Short reports whether the test binary runs with -test.short (flags are
