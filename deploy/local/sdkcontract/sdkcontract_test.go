@@ -51,7 +51,6 @@ var sdks = []struct {
 	{"typescript", []string{"node", "npm"}, "Node.js 20 or later with npm"},
 }
 
-
 // TestSDKs runs `scripts/sdks.sh test <sdk>` for each SDK with the mesh and
 // the bootstrap admin in its environment, and fails with the command's output.
 // Subtests run one after the other: the machine has two cores.
