@@ -14,6 +14,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
+	"github.com/sentryagent/agentidp/libs/apierror"
 	"github.com/sentryagent/agentidp/libs/auditlog"
 	"github.com/sentryagent/agentidp/libs/ratelimit"
 	"github.com/sentryagent/agentidp/libs/requestinfo"
@@ -44,10 +45,10 @@ const (
 	ReasonAgentSuspended  = "AGENT_SUSPENDED"
 	ReasonInsufficient    = "INSUFFICIENT_SCOPE"
 	ReasonPolicyDenied    = "POLICY_DENIED"
-	ReasonRateLimited     = "RATE_LIMITED"
-	ReasonUnavailable     = "SERVICE_UNAVAILABLE"
+	ReasonRateLimited     = apierror.ReasonRateLimited
+	ReasonUnavailable     = apierror.ReasonServiceUnavailable
 	ReasonPolicyError     = "POLICY_ERROR"
-	ReasonMalformed       = "MALFORMED_REQUEST"
+	ReasonMalformed       = apierror.ReasonMalformedRequest
 )
 
 // Interfaces of the service's dependencies, each as narrow as it uses.
