@@ -26,6 +26,7 @@ import (
 	"github.com/sentryagent/agentidp/libs/metrics"
 	"github.com/sentryagent/agentidp/libs/ratelimit"
 	"github.com/sentryagent/agentidp/libs/redisclient"
+	"github.com/sentryagent/agentidp/libs/registryclient"
 	"github.com/sentryagent/agentidp/libs/serve"
 	"github.com/sentryagent/agentidp/services/authz/internal/check"
 	"github.com/sentryagent/agentidp/services/authz/internal/jwks"
@@ -119,7 +120,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 	agents := state.NewResolver(state.ResolverConfig{
 		Store: projection, Feed: followers.Agents, Registerer: reg,
-		Directory: registryDirectory{registryv1.NewRegistryServiceClient(regConn)},
+		Directory: registryDirectory{registryclient.New(registryv1.NewRegistryServiceClient(regConn))},
 		MemoFor:   cfg.AgentLookupTTL, StaleIfError: stale,
 	})
 	ready := func() error {

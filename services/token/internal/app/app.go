@@ -21,6 +21,7 @@ import (
 	"github.com/sentryagent/agentidp/libs/health"
 	"github.com/sentryagent/agentidp/libs/metrics"
 	"github.com/sentryagent/agentidp/libs/redisclient"
+	"github.com/sentryagent/agentidp/libs/registryclient"
 	"github.com/sentryagent/agentidp/libs/serve"
 	"github.com/sentryagent/agentidp/services/token/internal/accesstoken"
 	"github.com/sentryagent/agentidp/services/token/internal/agents"
@@ -139,7 +140,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 			Keys: mgr, Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.TokenTTL, Now: deps.Now,
 		}),
 		Revocations: store,
-		Agents:      agents.Directory{Projection: store, Feeds: followers, Registry: registryv1.NewRegistryServiceClient(regConn)},
+		Agents:      agents.Directory{Projection: store, Feeds: followers, Registry: registryclient.New(registryv1.NewRegistryServiceClient(regConn))},
 		Metrics:     oauth.NewMetrics(reg),
 		Now:         deps.Now,
 		Audience:    cfg.Audience,
