@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sentryagent/agentidp/libs/ratelimit"
+	"github.com/sentryagent/agentidp/libs/redisclient"
 	"github.com/sentryagent/agentidp/libs/testkit"
 )
 
@@ -15,11 +16,10 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 
 func newRedis(t *testing.T) *redis.Client {
 	t.Helper()
-	opts, err := redis.ParseURL(testkit.NewRedisURL(t))
+	rdb, err := redisclient.Open(context.Background(), testkit.NewRedisURL(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb := redis.NewClient(opts)
 	t.Cleanup(func() { rdb.Close() })
 	return rdb
 }
