@@ -95,6 +95,18 @@ func (e *Error) WithField(field string) *Error {
 	return &c
 }
 
+// WithMetadata returns a copy of e whose ErrorInfo metadata also holds
+// key: value.
+func (e *Error) WithMetadata(key, value string) *Error {
+	c := *e
+	c.Metadata = make(map[string]string, len(e.Metadata)+1)
+	for k, v := range e.Metadata {
+		c.Metadata[k] = v
+	}
+	c.Metadata[key] = value
+	return &c
+}
+
 // As returns the *Error in err's chain, or nil.
 func As(err error) *Error {
 	var e *Error

@@ -4,7 +4,6 @@
 package dashboard
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -196,23 +195,11 @@ func acceptsGzip(r *http.Request) bool {
 	return false
 }
 
-// notFound is the body Envoy's local_reply_config gives a path no route
-// matches (gateway/internal/xds/localreply.go): code 5, ROUTE_NOT_FOUND.
+// routeNotFound is the error Envoy's local_reply_config gives a path no
+// route matches (gateway/internal/xds/localreply.go), with Envoy's
+// response code details.
+var routeNotFound = apierror.ErrRouteNotFound.WithMetadata("responseCodeDetails", "route_not_found")
+
 func notFound(w http.ResponseWriter, r *http.Request) {
-	meta := map[string]string{"responseCodeDetails": "route_not_found"}
-	if id := r.Header.Get("X-Request-Id"); id != "" {
-		meta["requestId"] = id
-	}
-	body := map[string]any{
-		"code":    5,
-		"message": "no route matches this path",
-		"details": []any{map[string]any{
-			"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "ROUTE_NOT_FOUND",
-			"domain": apierror.Domain, "metadata": meta,
-		}},
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusNotFound)
-	_ = json.NewEncoder(w).Encode(body)
+	apierror.WriteHTTP(w, routeNotFound, r.Header.Get("X-Request-Id"))
 }

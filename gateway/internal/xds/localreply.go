@@ -1,11 +1,14 @@
 package xds
 
 import (
+	"fmt"
+
 	accesslog "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	celfilter "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/filters/cel/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/sentryagent/agentidp/libs/apierror"
@@ -36,7 +39,7 @@ var localReplies = []localReply{
 		// local rate limit adds Retry-After.
 		when:    `response.code_details == "local_rate_limited"`,
 		code:    codes.ResourceExhausted,
-		reason:  "RATE_LIMITED",
+		reason:  apierror.ReasonRateLimited,
 		message: "too many requests from this address; retry later",
 	},
 	{
@@ -44,28 +47,28 @@ var localReplies = []localReply{
 		// configured): the request is refused, never let through.
 		when:    `response.code_details.startsWith("ext_authz_error")`,
 		code:    codes.Unavailable,
-		reason:  "SERVICE_UNAVAILABLE",
+		reason:  apierror.ReasonServiceUnavailable,
 		message: "the authorization service is unavailable",
 	},
 	{
 		when:    `response.code_details == "path_normalization_failed"`,
 		code:    codes.InvalidArgument,
-		reason:  "MALFORMED_REQUEST",
+		reason:  apierror.ReasonMalformedRequest,
 		message: "the request path is not valid (escaped slashes are not allowed)",
 	},
 	{
 		// The router's own 404 (no route at all); it has no text.
 		when:    `response.code_details == "route_not_found"`,
-		code:    codes.NotFound,
-		reason:  "ROUTE_NOT_FOUND",
-		message: "no route matches this path",
+		code:    apierror.ErrRouteNotFound.Kind.Code(),
+		reason:  apierror.ErrRouteNotFound.Reason,
+		message: apierror.ErrRouteNotFound.Message,
 	},
 	{
 		// The transcoder failed on the URL, before reading any body: an
 		// unknown query parameter (responseLua tells) or a bad value in one.
 		when:   `response.code == 400 && response.code_details == "early_grpc_json_transcode_failure{INVALID_ARGUMENT}"`,
 		code:   codes.InvalidArgument,
-		reason: "MALFORMED_REQUEST",
+		reason: apierror.ReasonMalformedRequest,
 		refine: true,
 	},
 	{
@@ -73,14 +76,14 @@ var localReplies = []localReply{
 		// is not JSON or does not fit the request message.
 		when:   `response.code == 400`,
 		code:   codes.InvalidArgument,
-		reason: "MALFORMED_REQUEST",
+		reason: apierror.ReasonMalformedRequest,
 	},
 	{
 		// No route, or a route whose method/path the transcoder cannot map
 		// to an RPC (early_grpc_json_transcode_failure{NOT_FOUND}).
 		when:   `response.code == 404`,
 		code:   codes.NotFound,
-		reason: "ROUTE_NOT_FOUND",
+		reason: apierror.ReasonRouteNotFound,
 	},
 	{
 		// As gRPC does for a message over the size limit. 431: the request
@@ -100,7 +103,7 @@ var localReplies = []localReply{
 		// open, or a service not configured on this gateway.
 		when:   `response.code == 503`,
 		code:   codes.Unavailable,
-		reason: "SERVICE_UNAVAILABLE",
+		reason: apierror.ReasonServiceUnavailable,
 	},
 	{
 		when:   `response.code == 504`,
@@ -183,28 +186,22 @@ func celFilter(expr string) *accesslog.AccessLogFilter {
 	}}
 }
 
-// statusBody renders a google.rpc.Status with one google.rpc.ErrorInfo, the
-// shape every /v1 error has (ARCHITECTURE.md, "Errors").
-// The message is Envoy's own text (%LOCAL_REPLY_BODY%, e.g. "no healthy
-// upstream"); the metadata lets support find the request in the access log.
+// statusBody renders the error shape every /v1 error has (libs/apierror
+// Body: google.rpc.Status with one google.rpc.ErrorInfo) as Envoy's JSON
+// format. The message is Envoy's own text (%LOCAL_REPLY_BODY%, e.g. "no
+// healthy upstream"); the metadata lets support find the request in the
+// access log.
 func statusBody(code codes.Code, reason string) *core.SubstitutionFormatString {
-	body := &structpb.Struct{Fields: map[string]*structpb.Value{
-		"code":    structpb.NewNumberValue(float64(code)),
-		"message": structpb.NewStringValue("%LOCAL_REPLY_BODY%"),
-		"details": structpb.NewListValue(&structpb.ListValue{Values: []*structpb.Value{
-			structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
-				"@type":  structpb.NewStringValue("type.googleapis.com/google.rpc.ErrorInfo"),
-				"reason": structpb.NewStringValue(reason),
-				"domain": structpb.NewStringValue(apierror.Domain),
-				"metadata": structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
-					"requestId":           structpb.NewStringValue("%REQ(X-REQUEST-ID)%"),
-					"responseCodeDetails": structpb.NewStringValue("%RESPONSE_CODE_DETAILS%"),
-				}}),
-			}}),
-		}}),
+	body := apierror.Body{Code: code, Message: "%LOCAL_REPLY_BODY%", Reason: reason, Metadata: map[string]string{
+		"requestId":           "%REQ(X-REQUEST-ID)%",
+		"responseCodeDetails": "%RESPONSE_CODE_DETAILS%",
 	}}
+	format := &structpb.Struct{}
+	if err := protojson.Unmarshal(body.JSON(), format); err != nil {
+		panic(fmt.Sprintf("xds: error body %s: %v", body.JSON(), err)) // a constant shape: a test catches it
+	}
 	return &core.SubstitutionFormatString{
-		Format:      &core.SubstitutionFormatString_JsonFormat{JsonFormat: body},
+		Format:      &core.SubstitutionFormatString_JsonFormat{JsonFormat: format},
 		ContentType: "application/json",
 		// A request rejected before Envoy gave it an id has none: omit the
 		// key rather than send null in a map of strings.

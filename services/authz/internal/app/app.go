@@ -28,12 +28,13 @@ import (
 	"github.com/sentryagent/agentidp/libs/grpcclient"
 	"github.com/sentryagent/agentidp/libs/health"
 	"github.com/sentryagent/agentidp/libs/metrics"
+	"github.com/sentryagent/agentidp/libs/ratelimit"
 	"github.com/sentryagent/agentidp/libs/redisclient"
+	"github.com/sentryagent/agentidp/libs/registryclient"
 	"github.com/sentryagent/agentidp/libs/serve"
 	"github.com/sentryagent/agentidp/services/authz/internal/check"
 	"github.com/sentryagent/agentidp/services/authz/internal/jwks"
 	"github.com/sentryagent/agentidp/services/authz/internal/policy"
-	"github.com/sentryagent/agentidp/services/authz/internal/ratelimit"
 	"github.com/sentryagent/agentidp/services/authz/internal/state"
 	"github.com/sentryagent/agentidp/services/authz/internal/token"
 	grpctransport "github.com/sentryagent/agentidp/services/authz/internal/transport/grpc"
@@ -154,7 +155,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	}
 	agents := state.NewResolver(state.ResolverConfig{
 		Store: a.projection, Feed: a.followers.Agents, Registerer: reg,
-		Directory: registryDirectory{registryv1.NewRegistryServiceClient(regConn)},
+		Directory: registryDirectory{registryclient.New(registryv1.NewRegistryServiceClient(regConn))},
 		MemoFor:   cfg.AgentLookupTTL, StaleIfError: stale,
 	})
 	registerStateMetrics(reg, a.projection, tokens)

@@ -2,11 +2,9 @@ package app
 
 import (
 	"context"
+	"errors"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
-	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
+	"github.com/sentryagent/agentidp/libs/registryclient"
 	"github.com/sentryagent/agentidp/libs/tokencheck"
 	"github.com/sentryagent/agentidp/services/authz/internal/state"
 )
@@ -14,16 +12,15 @@ import (
 // registryDirectory reads agents from the registry when the projection
 // cannot answer (state.Directory).
 type registryDirectory struct {
-	client registryv1.RegistryServiceClient
+	client registryclient.Client
 }
 
 func (d registryDirectory) GetAgent(ctx context.Context, id string) (*state.Agent, error) {
-	a, err := d.client.GetAgent(ctx, &registryv1.GetAgentRequest{AgentId: id})
-	switch status.Code(err) {
-	case codes.OK:
-	case codes.NotFound, codes.InvalidArgument:
+	a, err := d.client.GetAgent(ctx, id)
+	switch {
+	case errors.Is(err, registryclient.ErrNotFound):
 		return nil, state.ErrNoAgent
-	default:
+	case err != nil:
 		return nil, err
 	}
 	return state.NewAgent(a.GetAgentId(), a.GetStatus(), a.GetOwner(), a.GetScopes(), tokencheck.RevokedThrough(a), 0), nil

@@ -10,10 +10,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sentryagent/agentidp/libs/accesstoken"
+	"github.com/sentryagent/agentidp/libs/ratelimit"
 	"github.com/sentryagent/agentidp/services/authz/internal/check"
 	"github.com/sentryagent/agentidp/services/authz/internal/input"
 	"github.com/sentryagent/agentidp/services/authz/internal/policy"
-	"github.com/sentryagent/agentidp/services/authz/internal/ratelimit"
 	"github.com/sentryagent/agentidp/services/authz/internal/state"
 	"github.com/sentryagent/agentidp/services/authz/internal/token"
 )
@@ -28,7 +28,7 @@ func (liveRevocations) RecentlyRevoked(string) bool { return false }
 
 type noLimit struct{}
 
-func (noLimit) Allow(context.Context, string, string, ratelimit.Limit) (bool, time.Duration, error) {
+func (noLimit) Allow(context.Context, string, ratelimit.Limit) (bool, time.Duration, error) {
 	return true, 0, nil
 }
 

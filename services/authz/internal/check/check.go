@@ -15,12 +15,13 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/sentryagent/agentidp/libs/accesstoken"
+	"github.com/sentryagent/agentidp/libs/apierror"
 	"github.com/sentryagent/agentidp/libs/auditlog"
+	"github.com/sentryagent/agentidp/libs/ratelimit"
 	"github.com/sentryagent/agentidp/libs/requestinfo"
 	"github.com/sentryagent/agentidp/libs/tokencheck"
 	"github.com/sentryagent/agentidp/services/authz/internal/input"
 	"github.com/sentryagent/agentidp/services/authz/internal/policy"
-	"github.com/sentryagent/agentidp/services/authz/internal/ratelimit"
 	"github.com/sentryagent/agentidp/services/authz/internal/state"
 	"github.com/sentryagent/agentidp/services/authz/internal/token"
 )
@@ -45,10 +46,10 @@ const (
 	ReasonAgentSuspended  = "AGENT_SUSPENDED"
 	ReasonInsufficient    = "INSUFFICIENT_SCOPE"
 	ReasonPolicyDenied    = "POLICY_DENIED"
-	ReasonRateLimited     = "RATE_LIMITED"
-	ReasonUnavailable     = "SERVICE_UNAVAILABLE"
+	ReasonRateLimited     = apierror.ReasonRateLimited
+	ReasonUnavailable     = apierror.ReasonServiceUnavailable
 	ReasonPolicyError     = "POLICY_ERROR"
-	ReasonMalformed       = "MALFORMED_REQUEST"
+	ReasonMalformed       = apierror.ReasonMalformedRequest
 )
 
 // Interfaces of the service's dependencies, each as narrow as it uses.
@@ -81,7 +82,7 @@ type (
 	}
 	// Limiter charges rate limits.
 	Limiter interface {
-		Allow(ctx context.Context, agentID, bucket string, lim ratelimit.Limit) (bool, time.Duration, error)
+		Allow(ctx context.Context, key string, lim ratelimit.Limit) (bool, time.Duration, error)
 	}
 	// Auditor records denials.
 	Auditor interface {
@@ -217,7 +218,7 @@ func (s *Service) check(ctx context.Context, r *input.Request) (*Result, *who) {
 		return s.denyDecision(r, d), w
 	}
 	if d.RateLimit != nil && entry != nil {
-		ok, wait, err := s.cfg.Limiter.Allow(ctx, entry.Claims.Subject, d.RateLimit.Bucket,
+		ok, wait, err := s.cfg.Limiter.Allow(ctx, rateLimitKey(entry.Claims.Subject, d.RateLimit.Bucket),
 			ratelimit.Limit{PerSecond: d.RateLimit.PerSecond, Burst: d.RateLimit.Burst})
 		switch {
 		case err != nil:
@@ -234,6 +235,10 @@ func (s *Service) check(ctx context.Context, r *input.Request) (*Result, *who) {
 	}
 	return s.allow(r, d, entry, agent), nil
 }
+
+// rateLimitKey is the Redis key of an agent's bucket; the hash tag keeps
+// an agent's buckets in one Redis Cluster slot.
+func rateLimitKey(agentID, bucket string) string { return "authz:{" + agentID + "}:rl:" + bucket }
 
 // authenticate verifies the token and applies the kill switch; it returns
 // a denial (res) when the token must not be used.

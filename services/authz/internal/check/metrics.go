@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sentryagent/agentidp/libs/apierror"
 	"github.com/sentryagent/agentidp/libs/metrics"
 )
 
@@ -29,7 +30,7 @@ type Metrics struct {
 var knownReasons = []string{
 	"OK", ReasonUnauthenticated, ReasonInvalidToken, ReasonTokenRevoked, ReasonAgentSuspended,
 	ReasonInsufficient, ReasonPolicyDenied, ReasonRateLimited, ReasonUnavailable, ReasonPolicyError,
-	"MALFORMED_REQUEST", "ROUTE_NOT_FOUND", "OTHER",
+	ReasonMalformed, apierror.ReasonRouteNotFound, "OTHER",
 }
 
 // CheckBuckets resolve the microseconds a check takes when it stays in

@@ -1,7 +1,6 @@
 package check
 
 import (
-	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -101,11 +100,11 @@ func (s *Service) allow(r *input.Request, d policy.Decision, entry *token.Entry,
 func defaultReason(status int) string {
 	switch status {
 	case 400:
-		return "MALFORMED_REQUEST"
+		return ReasonMalformed
 	case 401:
 		return ReasonUnauthenticated
 	case 404:
-		return "ROUTE_NOT_FOUND"
+		return apierror.ReasonRouteNotFound
 	case 429:
 		return ReasonRateLimited
 	case 503:
@@ -114,53 +113,11 @@ func defaultReason(status int) string {
 	return ReasonPolicyDenied
 }
 
-// grpcCode is the google.rpc.Code of an HTTP status (the inverse of the
-// mapping Envoy's transcoder applies to service errors).
-func grpcCode(status int) int {
-	switch status {
-	case 400:
-		return int(apierror.InvalidArgument.Code())
-	case 401:
-		return int(apierror.Unauthenticated.Code())
-	case 403:
-		return int(apierror.PermissionDenied.Code())
-	case 404:
-		return int(apierror.NotFound.Code())
-	case 409:
-		return int(apierror.Aborted.Code())
-	case 429:
-		return int(apierror.ResourceExhausted.Code())
-	case 500:
-		return int(apierror.Internal.Code())
-	case 503:
-		return int(apierror.Unavailable.Code())
-	case 504:
-		return int(apierror.DeadlineExceeded.Code())
-	}
-	return 2 // UNKNOWN
-}
-
-type errorInfo struct {
-	Type     string            `json:"@type"`
-	Reason   string            `json:"reason"`
-	Domain   string            `json:"domain"`
-	Metadata map[string]string `json:"metadata,omitempty"`
-}
-
-type rpcStatus struct {
-	Code    int         `json:"code"`
-	Message string      `json:"message"`
-	Details []errorInfo `json:"details"`
-}
-
-// errorBody is the google.rpc.Status JSON every /v1 error has.
+// errorBody is the google.rpc.Status JSON every /v1 error has
+// (libs/apierror: the same bytes as a service's error through the
+// gateway); a status no error kind has is code UNKNOWN.
 func errorBody(status int, reason, message, requestID string) string {
-	info := errorInfo{Type: "type.googleapis.com/google.rpc.ErrorInfo", Reason: reason, Domain: apierror.Domain}
-	if requestID != "" {
-		info.Metadata = map[string]string{"requestId": requestID}
-	}
-	b, _ := json.Marshal(rpcStatus{Code: grpcCode(status), Message: message, Details: []errorInfo{info}})
-	return string(b)
+	return string(apierror.Body{Code: apierror.CodeOfHTTPStatus(status), Message: message, Reason: reason, RequestID: requestID}.JSON())
 }
 
 // wwwAuthenticate is the RFC 6750 §3 challenge of a 401 or 403: no error

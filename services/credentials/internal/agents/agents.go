@@ -6,42 +6,40 @@ package agents
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/sentryagent/agentidp/libs/apierror"
 	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
+	"github.com/sentryagent/agentidp/libs/registryclient"
 	"github.com/sentryagent/agentidp/services/credentials/internal/credential"
 )
 
 // Registry answers for agents from the registry service.
 type Registry struct {
-	client registryv1.RegistryServiceClient
+	client registryclient.Client
 }
 
 var _ credential.Directory = Registry{}
 
 // NewRegistry wraps a client from libs/grpcclient.Dial.
-func NewRegistry(client registryv1.RegistryServiceClient) Registry { return Registry{client: client} }
+func NewRegistry(client registryv1.RegistryServiceClient) Registry {
+	return Registry{client: registryclient.New(client)}
+}
 
 // GetAgent returns the agent, ErrAgentNotFound, or ErrRegistryUnavailable.
 func (r Registry) GetAgent(ctx context.Context, id uuid.UUID) (credential.Agent, error) {
-	a, err := r.client.GetAgent(ctx, &registryv1.GetAgentRequest{AgentId: id.String()})
-	if err != nil {
-		if ctx.Err() != nil {
-			return credential.Agent{}, ctx.Err()
-		}
-		e := apierror.As(apierror.FromStatus(err))
-		switch {
-		case e != nil && e.Kind == apierror.NotFound:
-			return credential.Agent{}, credential.ErrAgentNotFound.WithMessage("agent %s not found", id)
-		case e != nil && (e.Kind == apierror.Unavailable || e.Kind == apierror.DeadlineExceeded):
-			return credential.Agent{}, fmt.Errorf("registry GetAgent: %w: %w", credential.ErrRegistryUnavailable, err)
-		}
-		return credential.Agent{}, fmt.Errorf("registry GetAgent: %w", err)
+	a, err := r.client.GetAgent(ctx, id.String())
+	switch {
+	case errors.Is(err, registryclient.ErrNotFound):
+		return credential.Agent{}, credential.ErrAgentNotFound.WithMessage("agent %s not found", id)
+	case errors.Is(err, registryclient.ErrUnavailable):
+		return credential.Agent{}, fmt.Errorf("%w: %w", credential.ErrRegistryUnavailable, err)
+	case err != nil:
+		return credential.Agent{}, err
 	}
 	return fromProto(a), nil
 }

@@ -6,9 +6,9 @@ package agents
 
 import (
 	"context"
+	"errors"
 
-	"github.com/sentryagent/agentidp/libs/apierror"
-	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
+	"github.com/sentryagent/agentidp/libs/registryclient"
 	"github.com/sentryagent/agentidp/libs/tokencheck"
 	"github.com/sentryagent/agentidp/services/token/internal/authcache"
 )
@@ -28,8 +28,7 @@ type Feeds interface {
 type Directory struct {
 	Projection Projection
 	Feeds      Feeds
-	// Registry is dialled with libs/grpcclient (deadline, breaker).
-	Registry registryv1.RegistryServiceClient
+	Registry   registryclient.Client
 }
 
 // Agent returns the agent, or nil when the registry does not know it.
@@ -43,12 +42,11 @@ func (d Directory) Agent(ctx context.Context, agentID string) (*tokencheck.Agent
 			return &tokencheck.Agent{Status: a.Status, Owner: a.Owner, Scopes: a.Scopes, RevokedThrough: a.RevokedThrough}, nil
 		}
 	}
-	ag, err := d.Registry.GetAgent(ctx, &registryv1.GetAgentRequest{AgentId: agentID})
-	if err != nil {
-		switch apierror.KindOf(apierror.FromStatus(err)) {
-		case apierror.NotFound, apierror.InvalidArgument:
-			return nil, nil
-		}
+	ag, err := d.Registry.GetAgent(ctx, agentID)
+	switch {
+	case errors.Is(err, registryclient.ErrNotFound):
+		return nil, nil
+	case err != nil:
 		return nil, err
 	}
 	return &tokencheck.Agent{Status: ag.GetStatus(), Owner: ag.GetOwner(), Scopes: ag.GetScopes(),

@@ -23,6 +23,7 @@ import (
 	"github.com/sentryagent/agentidp/libs/health"
 	"github.com/sentryagent/agentidp/libs/metrics"
 	"github.com/sentryagent/agentidp/libs/redisclient"
+	"github.com/sentryagent/agentidp/libs/registryclient"
 	"github.com/sentryagent/agentidp/libs/serve"
 	"github.com/sentryagent/agentidp/services/token/internal/agents"
 	"github.com/sentryagent/agentidp/services/token/internal/authcache"
@@ -174,7 +175,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 			Keys: issuer.Keys{Source: a.keys}, Issuer: cfg.Issuer, Audience: cfg.Audience, Skew: cfg.ClockSkew, Now: deps.Now,
 		}),
 		Revocations: store,
-		Agents:      agents.Directory{Projection: store, Feeds: a.followers, Registry: registryv1.NewRegistryServiceClient(regConn)},
+		Agents:      agents.Directory{Projection: store, Feeds: a.followers, Registry: registryclient.New(registryv1.NewRegistryServiceClient(regConn))},
 		Metrics:     oauth.NewMetrics(reg),
 		Now:         deps.Now,
 	})

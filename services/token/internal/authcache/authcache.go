@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sentryagent/agentidp/libs/ratelimit"
 )
 
 // Entry is a cached successful client authentication. It is stored under
@@ -57,10 +59,7 @@ type Lookup struct {
 }
 
 // Rate is a limit: PerSecond sustained, Burst at once.
-type Rate struct {
-	PerSecond float64
-	Burst     int
-}
+type Rate = ratelimit.Limit
 
 // Failures are the limits on failed client authentications from one
 // source address: per (client_id, source) pair and per source. Either may

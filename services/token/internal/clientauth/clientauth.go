@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sentryagent/agentidp/libs/apierror"
+	"github.com/sentryagent/agentidp/libs/ratelimit"
 	"github.com/sentryagent/agentidp/libs/requestinfo"
 	"github.com/sentryagent/agentidp/services/token/internal/authcache"
 	"github.com/sentryagent/agentidp/services/token/internal/oauth"
@@ -99,13 +100,14 @@ type Config struct {
 
 // Authenticator implements oauth.Authenticator.
 type Authenticator struct {
-	cfg        Config
-	macs       sync.Pool
-	stats      *Metrics
-	local      *localCache
-	unknown    *unknownClients
-	denied     *denials
-	maxReserve int
+	cfg     Config
+	macs    sync.Pool
+	stats   *Metrics
+	local   *localCache
+	unknown *unknownClients
+	denied  *denials
+	// reserved is the client buckets' reservations (docs/token.md).
+	reserved *ratelimit.Reservations
 }
 
 var _ oauth.Authenticator = (*Authenticator)(nil)
@@ -119,20 +121,27 @@ func New(cfg Config) *Authenticator {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	key := append([]byte(nil), cfg.CacheKey...)
-	a := &Authenticator{cfg: cfg, stats: cfg.Metrics, maxReserve: 1, denied: newDenials()}
+	a := &Authenticator{cfg: cfg, stats: cfg.Metrics, denied: newDenials()}
 	if cfg.LocalTTL > 0 {
 		a.local = newLocalCache(cfg.LocalTTL)
+		// Reservations are spent only from memory, with a local copy of
+		// the entry that proves the secret.
+		a.reserved = ratelimit.NewReservations(reserveWindow, 0)
+	} else {
+		a.reserved = ratelimit.NewReservations(0, 0)
 	}
 	if cfg.UnknownTTL > 0 {
 		a.unknown = newUnknownClients(max(1, cfg.UnknownSize), cfg.UnknownTTL)
 	}
-	if cfg.Rate != nil {
-		// Busy clients reserve up to a quarter of their burst at once.
-		a.maxReserve = max(1, min(64, cfg.Rate.Burst/4))
-	}
 	a.macs.New = func() any { return hmac.New(sha256.New, key) }
 	return a
 }
+
+// reserveWindow is how long a client's reserved requests stay usable, and
+// about how many a busy client reserves: a window's worth at its recent
+// rate (docs/token.md, "Rate limits"). Short, so that what a replica
+// forfeits when a client stops is small.
+const reserveWindow = 250 * time.Millisecond
 
 // maxSecret bounds what is hashed and sent on (our secrets are ~60 bytes).
 const maxSecret = 512
@@ -173,8 +182,17 @@ func (a *Authenticator) Authenticate(ctx context.Context, c oauth.ClientCredenti
 	)
 	if a.local != nil && live {
 		// A copy of this secret's entry proves the secret, and a reserved
-		// token pays for the request: no Redis round trip.
-		found, inMemory = a.local.serve(c.ClientID, mac, now, lim.rate != nil)
+		// request's worth of the client's limit pays for it: no Redis
+		// round trip. Every request of the client counts to size its next
+		// reservation.
+		found, inMemory = a.local.get(c.ClientID, mac, now)
+		if lim.rate != nil {
+			if inMemory {
+				inMemory, _ = a.reserved.Take(c.ClientID, now)
+			} else {
+				a.reserved.Note(c.ClientID, now)
+			}
+		}
 		if inMemory {
 			a.stats.local()
 			charged = true
@@ -301,10 +319,7 @@ func (a *Authenticator) remember(ctx context.Context, clientID, mac string, v Ve
 		err = a.cfg.Cache.PutEntry(ctx, clientID, mac, e, ttl)
 	} else {
 		var wait time.Duration
-		reserve := 1
-		if a.local != nil {
-			reserve = a.local.reserveSize(clientID, now, a.maxReserve)
-		}
+		reserve := a.reserved.Want(clientID, lim.rate.Burst, now)
 		granted, wait, err = a.cfg.Cache.PutEntryCharged(ctx, clientID, mac, e, ttl, lim.rate, reserve)
 		if err == nil && granted == 0 {
 			return a.limited(authcache.BucketClient, wait)
@@ -318,14 +333,10 @@ func (a *Authenticator) remember(ctx context.Context, clientID, mac string, v Ve
 		}
 		return nil
 	}
-	if a.local != nil {
-		if granted > 1 {
-			a.local.addAllowance(clientID, granted-1, now)
-		}
-		if found.Agent != nil {
-			found.Entry = &e
-			a.local.put(clientID, mac, found, gen, now)
-		}
+	a.reserved.Grant(clientID, granted, now)
+	if a.local != nil && found.Agent != nil {
+		found.Entry = &e
+		a.local.put(clientID, mac, found, gen, now)
 	}
 	return nil
 }
@@ -342,10 +353,7 @@ func (a *Authenticator) lookup(ctx context.Context, clientID, mac string, lim li
 		gen = a.local.generation(clientID)
 	}
 	if lim.rate != nil {
-		q.Rate, q.Reserve = lim.rate, 1
-		if a.local != nil {
-			q.Reserve = a.local.reserveSize(clientID, now, a.maxReserve)
-		}
+		q.Rate, q.Reserve = lim.rate, a.reserved.Want(clientID, lim.rate.Burst, now)
 	}
 	found, err := a.cfg.Cache.Lookup(ctx, q)
 	if err != nil {
@@ -366,13 +374,9 @@ func (a *Authenticator) lookup(ctx context.Context, clientID, mac string, lim li
 		return found, false, 0, a.limited(found.Limited, found.RetryAfter)
 	}
 	charged := lim.rate == nil || found.Granted > 0
-	if a.local != nil {
-		if found.Granted > 1 {
-			a.local.addAllowance(clientID, found.Granted-1, now)
-		}
-		if found.Entry != nil && found.Agent != nil && a.cfg.Feeds.Live() {
-			a.local.put(clientID, mac, found, gen, now)
-		}
+	a.reserved.Grant(clientID, found.Granted, now)
+	if a.local != nil && found.Entry != nil && found.Agent != nil && a.cfg.Feeds.Live() {
+		a.local.put(clientID, mac, found, gen, now)
 	}
 	return found, charged, gen, nil
 }

@@ -30,8 +30,6 @@ type localClient struct {
 	// not store what it read.
 	gen     uint64
 	entries map[string]localEntry // by MAC
-	// The client's rate-limit allowance reserved in Redis (see allowance).
-	allowance allowance
 }
 
 type localEntry struct {
@@ -120,105 +118,4 @@ func (c *localCache) forget(clientID string) {
 		lc.gen++
 		clear(lc.entries)
 	}
-}
-
-// serve answers a request from memory: a fresh copy of a lookup that
-// found this secret's entry (which proves the secret) and, when the client
-// is rate limited, a rate-limit token this replica reserved earlier. Every
-// request of a known client is counted, to size its next reservation.
-func (c *localCache) serve(clientID, mac string, now time.Time, limited bool) (authcache.Found, bool) {
-	s := c.shard(clientID)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	lc := s.clients[clientID]
-	if lc == nil {
-		return authcache.Found{}, false
-	}
-	if limited {
-		lc.allowance.note(now)
-	}
-	e, ok := lc.entries[mac]
-	if !ok || !now.Before(e.expires) {
-		return authcache.Found{}, false
-	}
-	if limited && !lc.allowance.use(now) {
-		return authcache.Found{}, false
-	}
-	return e.found, true
-}
-
-// addAllowance records tokens reserved in Redis beyond the one in use.
-func (c *localCache) addAllowance(clientID string, extra int, now time.Time) {
-	s := c.shard(clientID)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.client(clientID).allowance.add(extra, now)
-}
-
-func (c *localCache) reserveSize(clientID string, now time.Time, max int) int {
-	s := c.shard(clientID)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.client(clientID).allowance.want(now, max)
-}
-
-// allowance is a client's share of its rate limit reserved in Redis by
-// this replica. Reservations are charged in Redis when made, so replicas
-// together never admit more than the limit; tokens unused within
-// allowanceWindow are forfeited. Only busy clients reserve more than one
-// at a time: the size follows the client's rate over the last window,
-// so a client well under its limit is counted exactly.
-type allowance struct {
-	remaining int
-	expires   time.Time
-	// Requests in the current and the previous window.
-	windowStart time.Time
-	count, last int
-}
-
-const allowanceWindow = 250 * time.Millisecond
-
-func (a *allowance) tick(now time.Time) {
-	switch {
-	case now.Sub(a.windowStart) >= 2*allowanceWindow:
-		a.windowStart, a.count, a.last = now, 0, 0
-	case now.Sub(a.windowStart) >= allowanceWindow:
-		a.windowStart, a.last, a.count = a.windowStart.Add(allowanceWindow), a.count, 0
-	}
-}
-
-// take counts a request and consumes a reserved token for it, if any.
-func (a *allowance) take(now time.Time) bool {
-	a.note(now)
-	return a.use(now)
-}
-
-// note counts a request of the client.
-func (a *allowance) note(now time.Time) {
-	a.tick(now)
-	a.count++
-}
-
-// use consumes a reserved token, if one is left.
-func (a *allowance) use(now time.Time) bool {
-	if a.remaining > 0 && now.Before(a.expires) {
-		a.remaining--
-		return true
-	}
-	return false
-}
-
-func (a *allowance) add(extra int, now time.Time) {
-	if !now.Before(a.expires) {
-		a.remaining = 0
-	}
-	a.remaining += extra
-	a.expires = now.Add(allowanceWindow)
-}
-
-// want is the reservation size: about one window's worth of requests at
-// the client's recent rate, at least 1, at most max.
-func (a *allowance) want(now time.Time, max int) int {
-	a.tick(now)
-	return min(max, 1+a.last)
 }

@@ -1,10 +1,10 @@
 package oauth
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/sentryagent/agentidp/libs/apierror"
+	"github.com/sentryagent/agentidp/libs/ratelimit"
 )
 
 // The service's errors. Each Reason is an RFC 6749 §5.2 / RFC 6750 §3.1 /
@@ -46,11 +46,7 @@ func FailuresLimited(retryAfter time.Duration) error {
 }
 
 func rateLimited(retryAfter time.Duration, message string) error {
-	secs := int64((retryAfter + time.Second - 1) / time.Second)
-	if secs < 1 {
-		secs = 1
-	}
 	e := apierror.New(apierror.ResourceExhausted, "TEMPORARILY_UNAVAILABLE", message)
-	e.Metadata = map[string]string{RetryAfterKey: strconv.FormatInt(secs, 10)}
+	e.Metadata = map[string]string{RetryAfterKey: ratelimit.RetryAfter(retryAfter)}
 	return e
 }

@@ -13,6 +13,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/sentryagent/agentidp/libs/ratelimit"
 	"github.com/sentryagent/agentidp/libs/revocation"
 	"github.com/sentryagent/agentidp/services/token/internal/authcache"
 )
@@ -51,7 +52,7 @@ func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
 // emission interval in µs; 0: no limit) is set, up to ARGV[3] requests
 // are charged to the client's bucket (burst tolerance ARGV[2]), as many as
 // fit: none fit is {0, wait µs}. Else {1, granted, entry, agent, credgen}.
-var lookupScript = goredis.NewScript(gcraLua + `
+var lookupScript = ratelimit.Script(`
 local now = clock()
 local ftau = tonumber(ARGV[4])
 if ftau >= 0 then
@@ -72,22 +73,21 @@ return {1, granted, entry, redis.call('GET', KEYS[3]), redis.call('GET', KEYS[4]
 // Lookup runs the hot path's one Redis round trip: lookupScript and, with
 // failure limits, the source bucket's peek, pipelined.
 func (s *Store) Lookup(ctx context.Context, q authcache.Lookup) (authcache.Found, error) {
-	interval, tau := limit(q.Rate)
-	pairTau, sourceTau := int64(-1), int64(-1)
+	interval, tau := gcra(q.Rate)
+	pairTau := int64(-1)
+	var source *authcache.Rate
 	if q.Failures != nil {
 		if q.Failures.Pair != nil {
-			_, pairTau = limit(q.Failures.Pair)
+			_, pairTau = q.Failures.Pair.GCRA()
 		}
-		if q.Failures.Source != nil {
-			_, sourceTau = limit(q.Failures.Source)
-		}
+		source = q.Failures.Source
 	}
 	keys := []string{rateKey(q.ClientID), entryKey(q.ClientID, q.MAC), agentKey(q.ClientID), credGenKey(q.ClientID),
 		pairFailKey(q.ClientID, q.Source)}
 	args := []any{interval, tau, max(1, q.Reserve), pairTau}
 	var res []any
-	var sourceWait int64
-	if sourceTau < 0 {
+	var sourceWait time.Duration
+	if source == nil {
 		r, err := lookupScript.Run(ctx, s.rdb, keys, args...).Slice()
 		if err != nil {
 			return authcache.Found{}, fmt.Errorf("redis lookup: %w", err)
@@ -95,10 +95,10 @@ func (s *Store) Lookup(ctx context.Context, q authcache.Lookup) (authcache.Found
 		res = r
 	} else {
 		var lookup *goredis.Cmd
-		var peek *goredis.Cmd
+		var peek ratelimit.PeekCmd
 		err := s.pipelined(ctx, func(p goredis.Pipeliner) {
 			lookup = lookupScript.EvalSha(ctx, p, keys, args...)
-			peek = peekScript.EvalSha(ctx, p, []string{sourceFailKey(q.Source)}, sourceTau)
+			peek = ratelimit.Peek(ctx, p, sourceFailKey(q.Source), *source)
 		})
 		if err != nil {
 			return authcache.Found{}, fmt.Errorf("redis lookup: %w", err)
@@ -106,7 +106,7 @@ func (s *Store) Lookup(ctx context.Context, q authcache.Lookup) (authcache.Found
 		if res, err = lookup.Slice(); err != nil {
 			return authcache.Found{}, fmt.Errorf("redis lookup: %w", err)
 		}
-		if sourceWait, err = peek.Int64(); err != nil {
+		if sourceWait, err = peek.Result(); err != nil {
 			return authcache.Found{}, fmt.Errorf("redis lookup: %w", err)
 		}
 	}
@@ -122,7 +122,7 @@ func (s *Store) Lookup(ctx context.Context, q authcache.Lookup) (authcache.Found
 		// The client's bucket may have been charged in the same round
 		// trip: a proven request from a source that has failed too often.
 		// It is refused all the same (no oracle for that source).
-		return authcache.Found{Limited: authcache.BucketSource, RetryAfter: micros(sourceWait)}, nil
+		return authcache.Found{Limited: authcache.BucketSource, RetryAfter: sourceWait}, nil
 	case status == 0:
 		return authcache.Found{Limited: authcache.BucketClient, RetryAfter: micros(second)}, nil
 	}
@@ -155,7 +155,7 @@ func (s *Store) PutEntry(ctx context.Context, clientID, mac string, e authcache.
 // charges up to ARGV[5] requests to the client's bucket (KEYS[1]; emission
 // interval ARGV[3] µs, burst tolerance ARGV[4] µs). It answers {granted,
 // wait µs}.
-var putChargedScript = goredis.NewScript(gcraLua + `
+var putChargedScript = ratelimit.Script(`
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 local n, w = take(KEYS[1], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), false, clock())
 if n > 0 then w = 0 end
@@ -170,7 +170,7 @@ func (s *Store) PutEntryCharged(ctx context.Context, clientID, mac string, e aut
 	if rate == nil || rate.PerSecond <= 0 {
 		return max(1, reserve), 0, s.PutEntry(ctx, clientID, mac, e, ttl)
 	}
-	interval, tau := limit(rate)
+	interval, tau := rate.GCRA()
 	res, err := putChargedScript.Run(ctx, s.rdb, []string{rateKey(clientID), entryKey(clientID, mac)},
 		authcache.EncodeEntry(e), max(1, ttl.Milliseconds()), interval, tau, max(1, reserve)).Int64Slice()
 	if err != nil {

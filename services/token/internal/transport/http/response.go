@@ -87,18 +87,5 @@ func noRoute(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(errorBody{Error: "invalid_request", Description: "no such endpoint"})
 		return
 	}
-	meta := map[string]string{}
-	if id := r.Header.Get("X-Request-Id"); id != "" {
-		meta["requestId"] = id
-	}
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusNotFound)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"code": 5, "message": "no route matches this path",
-		"details": []any{map[string]any{
-			"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "ROUTE_NOT_FOUND",
-			"domain": apierror.Domain, "metadata": meta,
-		}},
-	})
+	apierror.WriteHTTP(w, apierror.ErrRouteNotFound, r.Header.Get("X-Request-Id"))
 }
