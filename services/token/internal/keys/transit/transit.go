@@ -71,7 +71,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer receives agentidp_token_signing_keys,
 	// agentidp_token_key_store_errors_total and
-	// agentidp_token_transit_sign_seconds; nil registers nothing.
+	// agentidp_token_transit_sign_seconds and
+	// agentidp_token_transit_sign_errors_total; nil registers nothing.
 	Registerer prometheus.Registerer
 	Now        func() time.Time // default time.Now
 }
@@ -83,6 +84,7 @@ type Source struct {
 	published prometheus.Gauge
 	errors    prometheus.Counter
 	signTime  prometheus.Histogram
+	signFails prometheus.Counter
 	// seen is the key's versions at the last install, to log changes.
 	seen atomic.Pointer[string]
 }
@@ -120,9 +122,13 @@ func New(cfg Config) (*Source, error) {
 			Help:    "Time of one Vault transit signature, failed ones included.",
 			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, 1},
 		}),
+		signFails: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: metrics.Namespace, Name: "token_transit_sign_errors_total",
+			Help: "Vault transit signatures that failed (the token request got a 503).",
+		}),
 	}
 	if cfg.Registerer != nil {
-		cfg.Registerer.MustRegister(s.published, s.errors, s.signTime)
+		cfg.Registerer.MustRegister(s.published, s.errors, s.signTime, s.signFails)
 	}
 	return s, nil
 }
@@ -323,6 +329,7 @@ func (s *Source) signer(n int) func(ctx context.Context, input []byte) ([]byte, 
 			"key_version":          n,
 		})
 		if err != nil {
+			s.signFails.Inc()
 			return nil, fmt.Errorf("transit: sign with %s version %d: %w", path, n, err)
 		}
 		var sig string
@@ -331,10 +338,12 @@ func (s *Source) signer(n int) func(ctx context.Context, input []byte) ([]byte, 
 		}
 		enc, ok := strings.CutPrefix(sig, prefix)
 		if !ok {
+			s.signFails.Inc()
 			return nil, fmt.Errorf("transit: sign with %s: a signature of another version or form (%.12q...)", path, sig)
 		}
 		rs, err := base64.RawURLEncoding.DecodeString(enc)
 		if err != nil || len(rs) != 64 {
+			s.signFails.Inc()
 			return nil, fmt.Errorf("transit: sign with %s: not a 64-byte JWS ES256 signature", path)
 		}
 		return rs, nil
