@@ -14,8 +14,8 @@ type row struct {
 	rate  string // throughput unit reported by the benchmark ("" for none)
 	// rateUnit is how the table names the rate's unit; default rate.
 	rateUnit string
-	p50   string // latency units: "<name>-µs" or "<name>-ms"
-	p99   string
+	p50      string // latency units: "<name>-µs" or "<name>-ms"
+	p99      string
 	// target is shown as is; met says whether r reaches it (nil: no target).
 	target string
 	met    func(r result) bool
