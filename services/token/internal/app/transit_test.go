@@ -114,9 +114,10 @@ func (k *jwksKeys) LookupOrRefresh(ctx context.Context, kid string) (accesstoken
 	return accesstoken.Key{}, false
 }
 
-func (s *tokenServer) verifier() *accesstoken.Verifier {
+// verifier checks tokens of issuer as authz does, with s's JWKS.
+func (s *tokenServer) verifier(issuer string) *accesstoken.Verifier {
 	return accesstoken.New(accesstoken.Config{Keys: &jwksKeys{url: s.base + "/.well-known/jwks.json"},
-		Issuer: strings.TrimSuffix(s.base, "/"), Audience: "agentidp", Skew: 30 * time.Second})
+		Issuer: issuer, Audience: "agentidp", Skew: 30 * time.Second})
 }
 
 func kidOf(t testing.TB, tok string) string {
@@ -141,14 +142,15 @@ func TestTransitSigning(t *testing.T) {
 	c := p.credential(p.agent("agents:read"), 0)
 
 	// Before the switch: the stored (KV) key signs.
-	before := startToken(t, p.env())
+	const issuer = "https://idp.example.com"
+	before := startToken(t, p.env("ISSUER="+issuer))
 	old := before.mustToken(c, "")
 	before.stop()
 
 	svcToken := p.enableTransit(t)
-	srv := startToken(t, p.env("TOKEN_SIGNING=transit", "VAULT_TOKEN="+svcToken))
+	srv := startToken(t, p.env("ISSUER="+issuer, "TOKEN_SIGNING=transit", "VAULT_TOKEN="+svcToken))
 	tok := srv.mustToken(c, "agents:read")
-	v := srv.verifier()
+	v := srv.verifier(issuer)
 	got, err := v.Verify(t.Context(), tok)
 	if err != nil {
 		t.Fatalf("transit-signed token does not verify with the published JWKS: %v", err)
@@ -292,7 +294,7 @@ func TestTransitRotation(t *testing.T) {
 	if n := len(p.transitPublicKeys()); n < 3 {
 		t.Fatalf("transit key has %d versions: the service did not rotate it", n)
 	}
-	v := srv.verifier()
+	v := srv.verifier(srv.base)
 	for i, tok := range tokens {
 		if _, err := v.Verify(t.Context(), tok); err != nil {
 			t.Fatalf("token %d no longer verifies after rotation: %v", i, err)
