@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,6 +48,9 @@ import (
 // KeyType is the transit key type of ES256 (JWS alg ES256 is ECDSA P-256
 // with SHA-256).
 const KeyType = "ecdsa-p256"
+
+// idleConns is how many idle connections to Vault the client keeps.
+const idleConns = 64
 
 // Config configures a Source.
 type Config struct {
@@ -106,6 +110,14 @@ func New(cfg Config) (*Source, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	// Every token is one sign request, as many at once as token requests:
+	// keep that many idle connections to Vault rather than the client's
+	// default (GOMAXPROCS+1), or each burst opens and closes connections
+	// (in production each a TLS handshake). The transport is the shared
+	// client's; only its idle pool grows.
+	if tr, ok := cfg.Client.CloneConfig().HttpClient.Transport.(*http.Transport); ok && tr.MaxIdleConnsPerHost < idleConns {
+		tr.MaxIdleConnsPerHost = idleConns
 	}
 	s := &Source{
 		cfg: cfg,
