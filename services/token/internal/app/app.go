@@ -212,6 +212,14 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 
 	// Readiness is Redis and keys only: with the credentials service down,
 	// cached clients still get tokens, so Envoy must keep sending traffic.
+	// With transit, Vault's state is reported but does not decide
+	// readiness either: an unready replica would also stop serving the
+	// JWKS and introspection, which work without Vault; token requests
+	// fail closed with a 503 on their own.
+	informational := map[string]health.Check{}
+	if src, ok := a.keys.(*transit.Source); ok {
+		informational["vault_transit"] = src.Check
+	}
 	a.checker = health.NewChecker(health.Config{Logger: logger, Checks: map[string]health.Check{
 		"redis": store.Ping,
 		"signing_keys": func(context.Context) error {
@@ -220,7 +228,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 			}
 			return nil
 		},
-	}})
+	}, Informational: informational})
 	a.public = serve.NewHTTPServer(httptransport.NewHandler(httptransport.Config{
 		Endpoints: endpoints.New(svc), Keys: a.keys, Issuer: cfg.Issuer, JWKSMaxAge: cfg.JWKSMaxAge,
 		Checker: a.checker, Logger: logger, Instrument: metrics.NewHTTP(reg).Middleware,

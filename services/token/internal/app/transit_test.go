@@ -328,4 +328,14 @@ func TestTransitVaultDown(t *testing.T) {
 	if n := srv.metric("agentidp_token_transit_sign_errors_total"); n < 5 {
 		t.Fatalf("failed transit signatures counted: %v, want ≥ 5", n)
 	}
+	// Reported, but still ready: the JWKS and introspection work without
+	// Vault, and token requests fail closed on their own.
+	eventually(t, 5*time.Second, func() error {
+		r := srv.do("GET", "/readyz", "")
+		checks, _ := r.json(t)["checks"].(map[string]any)
+		if r.status != http.StatusOK || checks["vault_transit"] == "ok" || checks["vault_transit"] == nil {
+			return errorf("readyz with Vault down: %s", r)
+		}
+		return nil
+	})
 }

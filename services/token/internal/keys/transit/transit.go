@@ -175,6 +175,13 @@ func (s *Source) Run(ctx context.Context) error {
 	}
 }
 
+// Check reads the key: Vault reachable, the token valid, the key there and
+// still unexportable (a readiness report; signing itself is not probed).
+func (s *Source) Check(ctx context.Context) error {
+	_, err := s.read(ctx)
+	return err
+}
+
 // version is one version of the transit key.
 type version struct {
 	n          int
