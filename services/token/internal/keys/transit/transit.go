@@ -195,7 +195,6 @@ type keyInfo struct {
 	Type                 string `json:"type"`
 	Exportable           bool   `json:"exportable"`
 	AllowPlaintextBackup bool   `json:"allow_plaintext_backup"`
-	LatestVersion        int    `json:"latest_version"`
 	Keys                 map[string]struct {
 		PublicKey    string `json:"public_key"`
 		CreationTime string `json:"creation_time"`
@@ -209,16 +208,21 @@ func (s *Source) sync(ctx context.Context) error {
 		return err
 	}
 	schedule(vs, s.cfg.Policy.Prepublish)
+	var rotateErr error
 	if s.cfg.Rotate && due(vs, now, s.cfg.Policy) {
 		if _, err := s.cfg.Client.Logical().WriteWithContext(ctx, s.path("keys", s.cfg.Key, "rotate"), nil); err != nil {
-			return fmt.Errorf("transit: rotate %s: %w", s.path("keys", s.cfg.Key), err)
+			// Keep publishing (and signing with) the versions there are;
+			// retention counts from the successor's activation, so a late
+			// rotation withdraws nothing early. Reported after the install.
+			rotateErr = fmt.Errorf("transit: rotate %s: %w", s.path("keys", s.cfg.Key), err)
+		} else {
+			if vs, err = s.read(ctx); err != nil {
+				return err
+			}
+			schedule(vs, s.cfg.Policy.Prepublish)
+			s.cfg.Logger.Info("transit signing key rotated", "key", s.cfg.Key, "version", vs[len(vs)-1].n,
+				"active_from", vs[len(vs)-1].activeFrom)
 		}
-		if vs, err = s.read(ctx); err != nil {
-			return err
-		}
-		schedule(vs, s.cfg.Policy.Prepublish)
-		s.cfg.Logger.Info("transit signing key rotated", "key", s.cfg.Key, "version", vs[len(vs)-1].n,
-			"active_from", vs[len(vs)-1].activeFrom)
 	}
 	vs = retain(vs, now, s.cfg.Policy.Retention)
 	remote := make([]keys.RemoteKey, 0, len(vs))
@@ -243,7 +247,7 @@ func (s *Source) sync(ctx context.Context) error {
 		s.published.Set(float64(len(set.Keys())))
 		s.logVersions(vs)
 	}
-	return nil
+	return rotateErr
 }
 
 // read fetches the key and refuses one that could leave Vault.
