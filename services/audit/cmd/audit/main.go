@@ -5,12 +5,16 @@
 // (verify.go) checks the hash chain.
 //
 //	audit [serve]
-//	audit verify [-from N] [-to N]
+//	audit verify [-from N] [-to N] [-public-key FILE | -vault-transit-key NAME] [-checkpoints FILE]
+//	audit public-key    # the checkpoint signer's public key(s), PEM
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"os"
 	"os/signal"
 	"syscall"
@@ -19,6 +23,7 @@ import (
 	"github.com/sentryagent/agentidp/libs/logging"
 	"github.com/sentryagent/agentidp/libs/metrics"
 	"github.com/sentryagent/agentidp/services/audit/internal/app"
+	"github.com/sentryagent/agentidp/services/audit/internal/checkpoint"
 )
 
 func main() {
@@ -26,8 +31,10 @@ func main() {
 	switch {
 	case len(os.Args) > 1 && os.Args[1] == "verify":
 		os.Exit(verifyMain(os.Args[2:]))
+	case len(os.Args) > 1 && os.Args[1] == "public-key":
+		err = publicKey()
 	case len(os.Args) > 1 && os.Args[1] != "serve":
-		err = fmt.Errorf("unknown command %q (usage: audit [serve] | audit verify [-from N] [-to N])", os.Args[1])
+		err = fmt.Errorf("unknown command %q (usage: audit [serve] | audit verify [flags] | audit public-key)", os.Args[1])
 	default:
 		err = run()
 	}
@@ -35,6 +42,37 @@ func main() {
 		fmt.Fprintln(os.Stderr, "audit:", err)
 		os.Exit(1)
 	}
+}
+
+// publicKey prints the public keys of the configured checkpoint signer
+// (every version of a transit key), for auditors to keep outside
+// PostgreSQL and pass to `audit verify -public-key`.
+func publicKey() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg, err := config.Load[app.SignerConfig]()
+	if err != nil {
+		return err
+	}
+	signer, err := app.NewSigner(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if signer == nil {
+		return errors.New("no checkpoint signer: set AUDIT_CHECKPOINT_TRANSIT_KEY (with VAULT_ADDR, VAULT_TOKEN) or AUDIT_CHECKPOINT_KEY_FILE")
+	}
+	keys, err := signer.PublicKeys(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range slices.Sorted(maps.Keys(keys)) {
+		b, err := checkpoint.PublicKeyPEM(keys[id])
+		if err != nil {
+			return err
+		}
+		fmt.Printf("# key id %s\n%s", id, b)
+	}
+	return nil
 }
 
 func run() error {
