@@ -14,9 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/sentryagent/agentidp/libs/config"

@@ -30,8 +30,8 @@ var _ auditv1.AuditServiceServer = (*server)(nil)
 // NewServer adapts the endpoint set to AuditService.
 func NewServer(set endpoints.Set) auditv1.AuditServiceServer {
 	return &server{
-		get:    kitgrpc.NewServer(set.Get, decodeGet, encodeEvent),
-		list:   kitgrpc.NewServer(set.List, decodeList, encodeList),
+		get:         kitgrpc.NewServer(set.Get, decodeGet, encodeEvent),
+		list:        kitgrpc.NewServer(set.List, decodeList, encodeList),
 		verify:      kitgrpc.NewServer(set.Verify, decodeVerify, encodeVerify),
 		checkpoints: kitgrpc.NewServer(set.Checkpoints, decodeCheckpoints, encodeCheckpoints),
 	}
