@@ -128,6 +128,7 @@ type Stack struct {
 	vault          *testkit.Vault
 	envoy          *testkit.Envoy
 	dbURLs         map[string]string
+	auditLoginURL  string // the audit service's confined login (audit.go)
 
 	mu         sync.Mutex
 	services   map[string][]*Service // by name, one per replica
@@ -296,6 +297,10 @@ func (s *Stack) startData(ctx context.Context) error {
 	s.vault, err = testkit.StartVault(ctx, testkit.VaultConfig{
 		Dir: filepath.Join(s.cfg.Dir, "data", "vault"), Port: s.cfg.Ports.Vault, LogPath: s.logPath("vault"),
 	})
+	if err != nil {
+		return err
+	}
+	s.auditLoginURL, err = s.prepareAudit(ctx)
 	return err
 }
 
@@ -382,8 +387,8 @@ func (s *Stack) serviceEnv(name string, mainPort, adminPort int) []string {
 			"VAULT_TOKEN="+s.vault.RootToken,
 		)
 	case "audit":
+		env = append(env, s.auditEnv()...)
 		env = append(env,
-			"DATABASE_URL="+s.dbURLs[name],
 			"REDIS_URL="+s.RedisURLFor(name),
 			"REGISTRY_ADDR="+testkit.Addr(s.cfg.Ports.RegistryGRPC),
 			"CREDENTIALS_ADDR="+testkit.Addr(s.cfg.Ports.CredentialsGRPC),
