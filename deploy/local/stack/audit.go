@@ -63,8 +63,8 @@ func (s *Stack) auditEnv() []string {
 		// development; production gives the service a token that may only
 		// sign with this key and read it (docs/audit.md).
 		"AUDIT_CHECKPOINT_TRANSIT_KEY=" + AuditTransitKey,
-		"VAULT_ADDR=" + s.vault.Addr(),
-		"VAULT_TOKEN=" + s.vault.RootToken,
+		"AUDIT_CHECKPOINT_VAULT_ADDR=" + s.vault.Addr(),
+		"AUDIT_CHECKPOINT_VAULT_TOKEN=" + s.vault.RootToken,
 		"AUDIT_CHECKPOINT_DIR=" + s.AuditCheckpointDir(),
 	}
 }

@@ -131,7 +131,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	}
 	m := audit.NewMetrics(reg)
 	svcCfg := audit.Config{Store: store, Metrics: m, CheckpointStore: store}
-	signer, err := NewSigner(ctx, cfg.SignerConfig)
+	signer, err := NewSigner(ctx, cfg.Signer())
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +268,7 @@ func NewSigner(ctx context.Context, cfg SignerConfig) (audit.Signer, error) {
 		conf.Timeout = 10 * time.Second
 		client, err := vault.NewClient(conf)
 		if err != nil {
-			return nil, fmt.Errorf("VAULT_ADDR: %w", err)
+			return nil, fmt.Errorf("AUDIT_CHECKPOINT_VAULT_ADDR: %w", err)
 		}
 		client.SetToken(cfg.VaultToken)
 		return checkpoint.NewTransitSigner(ctx, client, cfg.CheckpointTransitMount, cfg.CheckpointTransitKey)

@@ -48,7 +48,14 @@ type Config struct {
 	// PartitionsAhead: months of partitions created beyond the current one.
 	PartitionsAhead int `env:"PARTITIONS_AHEAD" envDefault:"2"`
 
-	SignerConfig
+	// The checkpoint signer: SignerConfig's variables, repeated here so
+	// that the Config's variables are all its own fields (deploy/checks
+	// reads them from this struct).
+	CheckpointTransitKey   string `env:"AUDIT_CHECKPOINT_TRANSIT_KEY"`
+	CheckpointTransitMount string `env:"AUDIT_CHECKPOINT_TRANSIT_MOUNT" envDefault:"transit"`
+	VaultAddr              string `env:"AUDIT_CHECKPOINT_VAULT_ADDR"`
+	VaultToken             string `env:"AUDIT_CHECKPOINT_VAULT_TOKEN"`
+	CheckpointKeyFile      string `env:"AUDIT_CHECKPOINT_KEY_FILE"`
 	// CheckpointDir, when set, receives every checkpoint as a JSON line.
 	CheckpointDir string `env:"AUDIT_CHECKPOINT_DIR"`
 	// A checkpoint every CheckpointEvents events or CheckpointInterval,
@@ -58,14 +65,17 @@ type Config struct {
 }
 
 // SignerConfig names the checkpoint signer (docs/audit.md, "Signed
-// checkpoints"): Vault transit when AUDIT_CHECKPOINT_TRANSIT_KEY is set,
+// checkpoints"). Its Vault settings are the audit service's own (a token
+// that may only sign with the checkpoint key and read it), optional, and
+// named apart from the VAULT_ADDR/VAULT_TOKEN that services needing Vault
+// read: Vault transit when AUDIT_CHECKPOINT_TRANSIT_KEY is set,
 // else the Ed25519 key file AUDIT_CHECKPOINT_KEY_FILE (created when
 // missing), else none.
 type SignerConfig struct {
 	CheckpointTransitKey   string `env:"AUDIT_CHECKPOINT_TRANSIT_KEY"`
 	CheckpointTransitMount string `env:"AUDIT_CHECKPOINT_TRANSIT_MOUNT" envDefault:"transit"`
-	VaultAddr              string `env:"VAULT_ADDR"`
-	VaultToken             string `env:"VAULT_TOKEN"`
+	VaultAddr              string `env:"AUDIT_CHECKPOINT_VAULT_ADDR"`
+	VaultToken             string `env:"AUDIT_CHECKPOINT_VAULT_TOKEN"`
 	CheckpointKeyFile      string `env:"AUDIT_CHECKPOINT_KEY_FILE"`
 }
 
@@ -73,16 +83,22 @@ type SignerConfig struct {
 func (c SignerConfig) Validate() error {
 	switch {
 	case c.CheckpointTransitKey != "" && (c.VaultAddr == "" || c.VaultToken == ""):
-		return errors.New("AUDIT_CHECKPOINT_TRANSIT_KEY: needs VAULT_ADDR and VAULT_TOKEN")
+		return errors.New("AUDIT_CHECKPOINT_TRANSIT_KEY: needs AUDIT_CHECKPOINT_VAULT_ADDR and AUDIT_CHECKPOINT_VAULT_TOKEN")
 	case c.CheckpointTransitKey != "" && c.CheckpointKeyFile != "":
 		return errors.New("AUDIT_CHECKPOINT_TRANSIT_KEY, AUDIT_CHECKPOINT_KEY_FILE: set one signer, not both")
 	}
 	return nil
 }
 
+// Signer is the Config's checkpoint signer settings.
+func (c Config) Signer() SignerConfig {
+	return SignerConfig{CheckpointTransitKey: c.CheckpointTransitKey, CheckpointTransitMount: c.CheckpointTransitMount,
+		VaultAddr: c.VaultAddr, VaultToken: c.VaultToken, CheckpointKeyFile: c.CheckpointKeyFile}
+}
+
 // Validate checks what parsing cannot, naming the variable at fault.
 func (c Config) Validate() error {
-	if err := c.SignerConfig.Validate(); err != nil {
+	if err := c.Signer().Validate(); err != nil {
 		return err
 	}
 	if err := c.Common.Validate(); err != nil {
