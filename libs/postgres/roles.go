@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"strings"
 
@@ -72,4 +73,23 @@ func GrantRole(ctx context.Context, pool *pgxpool.Pool, role, user string) error
 		return fmt.Errorf("grant %s to %s: %w", role, user, err)
 	}
 	return nil
+}
+
+// MigrateFor applies fsys over a short-lived pool of the owner (ownerURL)
+// and makes the user of loginURL a member of role, which the migrations
+// create: the service then works as a login that is not the owner.
+func MigrateFor(ctx context.Context, ownerURL, loginURL string, fsys fs.FS, role string) error {
+	owner, err := Open(ctx, Config{URL: ownerURL, MaxConns: 2}, nil)
+	if err != nil {
+		return fmt.Errorf("MIGRATE_DATABASE_URL: %w", err)
+	}
+	defer owner.Close()
+	if err := Migrate(ctx, owner, fsys); err != nil {
+		return err
+	}
+	login, err := LoginUser(loginURL)
+	if err != nil || login == "" {
+		return errors.New("DATABASE_URL: name the service's login role (user) explicitly")
+	}
+	return GrantRole(ctx, owner, role, login)
 }

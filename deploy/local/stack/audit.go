@@ -17,6 +17,10 @@ import (
 // migrates through MIGRATE_DATABASE_URL.
 const AuditLoginRole = "agentidp_audit"
 
+// RegistryLoginRole is the registry's PostgreSQL login, confined the same
+// way (member of agentidp_registry_writer only).
+const RegistryLoginRole = "agentidp_registry"
+
 // AuditTransitKey is the Vault transit key that signs the audit chain's
 // checkpoints (created by the audit service on first start).
 const AuditTransitKey = "agentidp-audit-checkpoints"
@@ -27,11 +31,15 @@ func (s *Stack) AuditCheckpointDir() string {
 	return filepath.Join(s.cfg.Dir, "data", "audit-checkpoints")
 }
 
-// prepareAudit creates the audit service's login role and mounts Vault's
+// prepareAudit creates the audit service's and the registry's login roles
+// and mounts Vault's
 // transit engine (both idempotent: the stack's data survives restarts).
 func (s *Stack) prepareAudit(ctx context.Context) (loginURL string, err error) {
 	loginURL, err = testkit.CreateLoginRole(ctx, s.dbURLs["audit"], AuditLoginRole)
 	if err != nil {
+		return "", err
+	}
+	if s.registryLoginURL, err = testkit.CreateLoginRole(ctx, s.dbURLs["registry"], RegistryLoginRole); err != nil {
 		return "", err
 	}
 	conf := vault.DefaultConfig()

@@ -129,6 +129,8 @@ type Stack struct {
 	envoy          *testkit.Envoy
 	dbURLs         map[string]string
 	auditLoginURL  string // the audit service's confined login (audit.go)
+	// registryLoginURL is the registry's confined login (audit.go).
+	registryLoginURL string
 
 	mu         sync.Mutex
 	services   map[string][]*Service // by name, one per replica
@@ -376,7 +378,8 @@ func (s *Stack) serviceEnv(name string, mainPort, adminPort int) []string {
 	}
 	switch name {
 	case "registry":
-		env = append(env, "DATABASE_URL="+s.dbURLs[name])
+		// A login of its own; the owner migrates (docs/architecture.md).
+		env = append(env, "DATABASE_URL="+s.registryLoginURL, "MIGRATE_DATABASE_URL="+s.dbURLs[name])
 	case "credentials":
 		env = append(env,
 			"DATABASE_URL="+s.dbURLs[name],

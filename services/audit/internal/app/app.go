@@ -7,7 +7,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -237,26 +236,15 @@ func (a *App) Run(ctx context.Context) error {
 // (MIGRATE_DATABASE_URL, else DATABASE_URL) and, when the service logs in
 // as a role of its own, makes that login a member of the writer role.
 func migrate(ctx context.Context, cfg Config) error {
-	ownerURL := cfg.DatabaseURL
 	if cfg.MigrateDatabaseURL != "" {
-		ownerURL = cfg.MigrateDatabaseURL
+		return postgres.MigrateFor(ctx, cfg.MigrateDatabaseURL, cfg.DatabaseURL, migrations.FS, pgstore.Role)
 	}
-	admin, err := postgres.Open(ctx, postgres.Config{URL: ownerURL, MaxConns: 2}, nil)
+	admin, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, MaxConns: 2}, nil)
 	if err != nil {
-		return fmt.Errorf("MIGRATE_DATABASE_URL: %w", err)
-	}
-	defer admin.Close()
-	if err := postgres.Migrate(ctx, admin, migrations.FS); err != nil {
 		return err
 	}
-	if cfg.MigrateDatabaseURL == "" {
-		return nil
-	}
-	login, err := postgres.LoginUser(cfg.DatabaseURL)
-	if err != nil || login == "" {
-		return errors.New("DATABASE_URL: name the service's login role (user) explicitly")
-	}
-	return postgres.GrantRole(ctx, admin, pgstore.Role, login)
+	defer admin.Close()
+	return postgres.Migrate(ctx, admin, migrations.FS)
 }
 
 // NewSigner returns the checkpoint signer the configuration names, or nil.
