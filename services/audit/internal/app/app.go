@@ -55,7 +55,8 @@ type App struct {
 	// sources: each follows one place other services leave events in.
 	sources []func(ctx context.Context) error
 	maint   *retention.Maintainer
-	cp      *checkpoint.Checkpointer // nil: checkpoints off
+	cp      *checkpoint.Checkpointer    // nil: checkpoints off
+	renew   func(context.Context) error // keeps the transit signer's Vault token alive (nil: none)
 	checker *health.Checker
 	grpcSrv *grpc.Server
 	grpcLis net.Listener
@@ -133,6 +134,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	signer, err := NewSigner(ctx, cfg.Signer())
 	if err != nil {
 		return nil, err
+	}
+	if ts, ok := signer.(*checkpoint.TransitSigner); ok {
+		a.renew = func(ctx context.Context) error { return checkpoint.KeepTokenAlive(ctx, ts.Client(), logger) }
 	}
 	if signer != nil {
 		var sink *checkpoint.FileSink
@@ -221,6 +225,9 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return a.maint.Run(ctx) })
 	if a.cp != nil {
 		g.Go(func() error { return a.cp.Run(ctx) })
+	}
+	if a.renew != nil {
+		g.Go(func() error { return a.renew(ctx) })
 	}
 	g.Go(func() error { return serve.GRPC(ctx, a.grpcSrv, a.grpcLis, a.cfg.ShutdownTimeout) })
 	g.Go(func() error { return serve.HTTP(ctx, a.httpSrv, a.httpLis, a.cfg.ShutdownTimeout) })

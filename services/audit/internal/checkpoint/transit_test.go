@@ -3,6 +3,7 @@ package checkpoint_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -81,5 +82,51 @@ func TestTransitSigner(t *testing.T) {
 	}
 	if _, err := checkpoint.NewTransitSigner(ctx, client, "transit", "aes"); err == nil {
 		t.Fatal("an aes256-gcm96 key was accepted")
+	}
+}
+
+// The signer's token is a periodic token limited to the checkpoint key
+// (the policy docs/audit.md gives): renewed by KeepTokenAlive, it keeps
+// signing long after its period has passed; without renewal it expires.
+func TestTransitTokenSurvivesItsPeriod(t *testing.T) {
+	root := transitClient(t)
+	ctx := context.Background()
+	policy := `path "transit/sign/cp" { capabilities = ["update"] }
+path "transit/keys/cp" { capabilities = ["read", "create", "update"] }
+path "auth/token/lookup-self" { capabilities = ["read"] }
+path "auth/token/renew-self" { capabilities = ["update"] }`
+	if err := root.Sys().PutPolicy("audit-checkpoints", policy); err != nil {
+		t.Fatal(err)
+	}
+	token := func() *vault.Client {
+		sec, err := root.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"audit-checkpoints"}, Period: "2s"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := root.Clone()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetToken(sec.Auth.ClientToken)
+		return c
+	}
+	renewed, abandoned := token(), token()
+	s, err := checkpoint.NewTransitSigner(ctx, renewed, "transit", "cp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unrenewed, err := checkpoint.NewTransitSigner(ctx, abandoned, "transit", "cp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go checkpoint.KeepTokenAlive(runCtx, renewed, slog.New(slog.DiscardHandler))
+	time.Sleep(5 * time.Second) // two and a half periods
+	if _, err := audit.SignCheckpoint(ctx, s, 1, make([]byte, 32), time.Now()); err != nil {
+		t.Fatalf("the renewed token: %v", err)
+	}
+	if _, err := audit.SignCheckpoint(ctx, unrenewed, 1, make([]byte, 32), time.Now()); err == nil {
+		t.Fatal("the token nobody renewed still signs after its period")
 	}
 }
