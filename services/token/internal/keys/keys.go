@@ -19,7 +19,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 )
 
-// Algorithms a key may have. ES256 is the default (ARCHITECTURE.md).
+// Algorithms a key may have. ES256 is the default (docs/token.md).
 const (
 	ES256 = "ES256"
 	EdDSA = "EdDSA"
