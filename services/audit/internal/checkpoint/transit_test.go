@@ -14,7 +14,7 @@ import (
 	"github.com/sentryagent/agentidp/services/audit/internal/checkpoint"
 )
 
-func transitClient(t *testing.T) *vault.Client {
+func transitClient(t testing.TB) *vault.Client {
 	t.Helper()
 	v := testkit.NewVault(t)
 	conf := vault.DefaultConfig()
