@@ -17,9 +17,13 @@ import (
 // migrates through MIGRATE_DATABASE_URL.
 const AuditLoginRole = "agentidp_audit"
 
-// RegistryLoginRole is the registry's PostgreSQL login, confined the same
-// way (member of agentidp_registry_writer only).
-const RegistryLoginRole = "agentidp_registry"
+// RegistryLoginRole and CredentialsLoginRole are those services'
+// PostgreSQL logins, confined the same way (members of their writer role
+// only; docs/architecture.md, "Database roles").
+const (
+	RegistryLoginRole    = "agentidp_registry"
+	CredentialsLoginRole = "agentidp_credentials"
+)
 
 // AuditTransitKey is the Vault transit key that signs the audit chain's
 // checkpoints (created by the audit service on first start).
@@ -31,15 +35,18 @@ func (s *Stack) AuditCheckpointDir() string {
 	return filepath.Join(s.cfg.Dir, "data", "audit-checkpoints")
 }
 
-// prepareAudit creates the audit service's and the registry's login roles
-// and mounts Vault's
-// transit engine (both idempotent: the stack's data survives restarts).
+// prepareAudit creates the audit service's, the registry's and the
+// credentials service's login roles and mounts Vault's transit engine (all
+// idempotent: the stack's data survives restarts).
 func (s *Stack) prepareAudit(ctx context.Context) (loginURL string, err error) {
 	loginURL, err = testkit.CreateLoginRole(ctx, s.dbURLs["audit"], AuditLoginRole)
 	if err != nil {
 		return "", err
 	}
 	if s.registryLoginURL, err = testkit.CreateLoginRole(ctx, s.dbURLs["registry"], RegistryLoginRole); err != nil {
+		return "", err
+	}
+	if s.credentialsLoginURL, err = testkit.CreateLoginRole(ctx, s.dbURLs["credentials"], CredentialsLoginRole); err != nil {
 		return "", err
 	}
 	conf := vault.DefaultConfig()

@@ -129,8 +129,9 @@ type Stack struct {
 	envoy          *testkit.Envoy
 	dbURLs         map[string]string
 	auditLoginURL  string // the audit service's confined login (audit.go)
-	// registryLoginURL is the registry's confined login (audit.go).
-	registryLoginURL string
+	// registryLoginURL and credentialsLoginURL are those services'
+	// confined logins (audit.go).
+	registryLoginURL, credentialsLoginURL string
 
 	mu         sync.Mutex
 	services   map[string][]*Service // by name, one per replica
@@ -382,7 +383,7 @@ func (s *Stack) serviceEnv(name string, mainPort, adminPort int) []string {
 		env = append(env, "DATABASE_URL="+s.registryLoginURL, "MIGRATE_DATABASE_URL="+s.dbURLs[name])
 	case "credentials":
 		env = append(env,
-			"DATABASE_URL="+s.dbURLs[name],
+			"DATABASE_URL="+s.credentialsLoginURL, "MIGRATE_DATABASE_URL="+s.dbURLs[name],
 			"REGISTRY_ADDR="+testkit.Addr(s.cfg.Ports.RegistryGRPC),
 			// Local development uses Vault's root token; production gives the
 			// service a token limited to its path (docs/credentials.md).
