@@ -65,3 +65,26 @@ func (v *Vault) api(ctx context.Context, method, path string, in, out any) error
 	}
 	return nil
 }
+
+// LookupToken checks that token is valid (auth/token/lookup-self).
+func (v *Vault) LookupToken(ctx context.Context, token string) error {
+	client, err := v.httpClient()
+	if err != nil {
+		return err
+	}
+	client.Timeout = 10 * time.Second
+	req, err := http.NewRequestWithContext(ctx, "GET", v.Addr()+"/v1/auth/token/lookup-self", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("X-Vault-Token", token)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("vault token lookup-self: %d", resp.StatusCode)
+	}
+	return nil
+}

@@ -26,6 +26,7 @@ import (
 	gwenvoy "github.com/sentryagent/agentidp/gateway/envoy"
 	"github.com/sentryagent/agentidp/libs/redisacl"
 	"github.com/sentryagent/agentidp/libs/testkit"
+	"github.com/sentryagent/agentidp/libs/vaultclient"
 )
 
 // Ports are the TCP ports of the stack on 127.0.0.1.
@@ -126,6 +127,7 @@ type Stack struct {
 	// at every start.
 	redisPasswords map[string]string
 	vault          *testkit.Vault
+	vaultTokens    map[string]string // service → its periodic policy token
 	envoy          *testkit.Envoy
 	dbURLs         map[string]string
 
@@ -296,7 +298,21 @@ func (s *Stack) startData(ctx context.Context) error {
 	s.vault, err = testkit.StartVault(ctx, testkit.VaultConfig{
 		Dir: filepath.Join(s.cfg.Dir, "data", "vault"), Port: s.cfg.Ports.Vault, LogPath: s.logPath("vault"),
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	// The services run as in production, which refuses the root token:
+	// each gets a periodic token with its own policy (renewed by the
+	// service; it expires a day after the stack stops renewing it).
+	s.vaultTokens = map[string]string{}
+	for name, policy := range map[string]string{
+		"credentials": vaultclient.CredentialsPolicy, "token": vaultclient.TokenPolicy,
+	} {
+		if s.vaultTokens[name], err = s.vault.PolicyToken(ctx, "agentidp-"+name, policy, 24*time.Hour); err != nil {
+			return fmt.Errorf("vault token for %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // VaultAddr is the stack's Vault (VAULT_ADDR).
@@ -376,10 +392,9 @@ func (s *Stack) serviceEnv(name string, mainPort, adminPort int) []string {
 		env = append(env,
 			"DATABASE_URL="+s.dbURLs[name],
 			"REGISTRY_ADDR="+testkit.Addr(s.cfg.Ports.RegistryGRPC),
-			// Local development uses Vault's root token; production gives the
-			// service a token limited to its path (docs/credentials.md).
+			// A periodic token limited to its paths (docs/credentials.md).
 			"VAULT_ADDR="+s.vault.Addr(),
-			"VAULT_TOKEN="+s.vault.RootToken,
+			"VAULT_TOKEN="+s.vaultTokens[name],
 		)
 	case "audit":
 		env = append(env,
@@ -394,7 +409,7 @@ func (s *Stack) serviceEnv(name string, mainPort, adminPort int) []string {
 			"REGISTRY_ADDR="+testkit.Addr(s.cfg.Ports.RegistryGRPC),
 			"CREDENTIALS_ADDR="+testkit.Addr(s.cfg.Ports.CredentialsGRPC),
 			"VAULT_ADDR="+s.vault.Addr(),
-			"VAULT_TOKEN="+s.vault.RootToken,
+			"VAULT_TOKEN="+s.vaultTokens[name],
 			// Tokens name the gateway as their issuer: clients discover the
 			// endpoints through it (RFC 8414).
 			"ISSUER="+s.GatewayURL(),

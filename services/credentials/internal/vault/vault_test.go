@@ -171,3 +171,34 @@ func TestPolicyIsDocumented(t *testing.T) {
 		t.Fatal("docs/credentials.md does not show vault.Policy verbatim")
 	}
 }
+
+// A periodic token (what production uses: it expires 3 s after its last
+// renewal, however long it lives) stays valid past several periods while
+// KeepTokenAlive runs, and the service keeps writing and reading verifiers.
+func TestPeriodicTokenOutlivesItsPeriod(t *testing.T) {
+	v := testkit.NewVault(t)
+	token, err := v.PolicyToken(context.Background(), "agentidp-credentials", vault.Policy, 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := vault.Connect(context.Background(), vault.Config{Addr: v.Addr(), Token: token, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = kv.KeepTokenAlive(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	agentID, id := uuid.New(), uuid.New()
+	for i := int64(0); i < 20; i++ { // 10 s: over three periods
+		s, _ := secret.New(id)
+		n, err := kv.Write(context.Background(), agentID, id, secret.DigestOf(s.Reveal()), i)
+		if err != nil {
+			t.Fatalf("write after %d ms: %v", i*500, err)
+		}
+		if d, _, err := kv.ReadDigest(context.Background(), agentID, id, n); err != nil || !d.Equal(secret.DigestOf(s.Reveal())) {
+			t.Fatalf("read after %d ms: %v", i*500, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}

@@ -13,11 +13,17 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/sentryagent/agentidp/libs/vaultclient"
 	"github.com/sentryagent/agentidp/services/token/internal/keys"
 )
 
 // Path is where the keys live under the KV v2 mount.
 const Path = "agentidp/token/signing-keys"
+
+// Policy is the least-privilege Vault policy of the token service for the
+// default mount "secret" (docs/token.md shows it; the tests run the
+// service with exactly this policy).
+const Policy = vaultclient.TokenPolicy
 
 // Config locates Vault.
 type Config struct {
@@ -62,6 +68,15 @@ func New(cfg Config) (*Store, error) {
 	}
 	client.SetToken(cfg.Token)
 	return &Store{kv: client.KVv2(cfg.Mount)}, nil
+}
+
+// NewFromClient is a store over an existing client (libs/vaultclient:
+// logged in, its token kept alive by the caller).
+func NewFromClient(client *api.Client, mount string) *Store {
+	if mount == "" {
+		mount = "secret"
+	}
+	return &Store{kv: client.KVv2(mount)}
 }
 
 // Load reads the latest version. Nothing stored yet is version 0; a latest
