@@ -146,9 +146,16 @@ func (c *Client) authenticate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("vault: kubernetes auth: %w", err)
 	}
+	// Log in on a clone without a token: requests in flight keep the old
+	// token until the new one is set.
+	lc, err := c.api.Clone()
+	if err != nil {
+		return err
+	}
+	lc.ClearToken()
 	lctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	s, err := c.api.Auth().Login(lctx, auth)
+	s, err := lc.Auth().Login(lctx, auth)
 	if err != nil {
 		return fmt.Errorf("vault: kubernetes login as role %q at auth/%s (VAULT_K8S_ROLE, VAULT_K8S_MOUNT, VAULT_K8S_JWT_PATH %s): %w",
 			c.cfg.KubernetesRole, c.cfg.KubernetesMount, c.cfg.JWTPath, err)
@@ -156,6 +163,7 @@ func (c *Client) authenticate(ctx context.Context) error {
 	if s == nil || s.Auth == nil {
 		return errors.New("vault: kubernetes login answered no token")
 	}
+	c.api.SetToken(s.Auth.ClientToken)
 	c.logger.Info("logged in to vault", "method", "kubernetes", "role", c.cfg.KubernetesRole,
 		"ttl", (time.Duration(s.Auth.LeaseDuration) * time.Second).String(), "renewable", s.Auth.Renewable)
 	return nil

@@ -23,6 +23,10 @@ const maxLegacyCandidates = 5
 // would then cut off every client.
 const maxBcryptWait = 500 * time.Millisecond
 
+// errVersionMoved: a candidate's KV version had no data and none matched;
+// a migration may have moved it since the row was read.
+var errVersionMoved = errors.New("a secret version's KV version is gone")
+
 // candidate is one secret version a presented secret may match.
 type candidate struct {
 	v          Verifier
@@ -65,14 +69,25 @@ func (s *Service) verify(ctx context.Context, clientID, clientSecret string) (Ve
 		return Verified{}, ErrInvalidClient
 	}
 	if cid, ok := secret.Parse(clientSecret); ok {
-		rec, err := s.store.ForVerify(ctx, cid)
-		if errors.Is(err, ErrNotFound) {
-			return Verified{}, ErrInvalidClient
+		for attempt := 0; ; attempt++ {
+			rec, err := s.store.ForVerify(ctx, cid)
+			if errors.Is(err, ErrNotFound) {
+				return Verified{}, ErrInvalidClient
+			}
+			if err != nil {
+				return Verified{}, err
+			}
+			v, err := s.check(ctx, aid, rec, digest, "")
+			if errors.Is(err, errVersionMoved) {
+				if attempt == 0 {
+					// Another replica migrated the version between our
+					// read of the row and of Vault: read the row again.
+					continue
+				}
+				err = ErrInvalidClient
+			}
+			return v, err
 		}
-		if err != nil {
-			return Verified{}, err
-		}
-		return s.check(ctx, aid, rec, digest, "")
 	}
 	if secret.HasShape(clientSecret) || clientSecret == "" || len(clientSecret) > 72 {
 		// Our format with a bad checksum or alphabet, or nothing a phase-1
@@ -90,6 +105,9 @@ func (s *Service) verify(ctx context.Context, clientID, clientSecret string) (Ve
 			break
 		}
 		v, err := s.check(ctx, aid, rec, digest, clientSecret)
+		if errors.Is(err, errVersionMoved) {
+			continue
+		}
 		if !errors.Is(err, ErrInvalidClient) {
 			return v, err
 		}
@@ -114,9 +132,13 @@ func (s *Service) check(ctx context.Context, clientID uuid.UUID, rec VerifyRecor
 		cands = append(cands, candidate{v: *rec.Previous, validUntil: &until})
 	}
 	var matched *candidate
+	gone := false
 	for i := range cands {
 		// Every candidate is compared, matched or not.
 		ok, legacyKV, err := s.matches(ctx, c, cands[i].v, digest, legacy)
+		if errors.Is(err, ErrSecretGone) {
+			gone, err = true, nil
+		}
 		if err != nil {
 			return Verified{}, err
 		}
@@ -124,6 +146,9 @@ func (s *Service) check(ctx context.Context, clientID uuid.UUID, rec VerifyRecor
 		if ok && matched == nil {
 			matched = &cands[i]
 		}
+	}
+	if matched == nil && gone {
+		return Verified{}, errVersionMoved
 	}
 	if matched == nil {
 		return Verified{}, ErrInvalidClient
@@ -172,8 +197,10 @@ func (s *Service) matches(ctx context.Context, c Credential, v Verifier, digest 
 	case v.VaultVersion > 0 && s.vault != nil:
 		want, legacyKV, err := s.vaultDigest(ctx, c, v.VaultVersion)
 		if errors.Is(err, ErrSecretGone) {
-			s.logger.Error("a committed secret version has no data in Vault", "credential_id", c.ID, "vault_version", v.VaultVersion)
-			return false, false, nil
+			// Either a migration just moved the version (the caller reads
+			// the row again), or Vault lost it.
+			s.logger.Warn("a committed secret version has no data in Vault", "credential_id", c.ID, "vault_version", v.VaultVersion)
+			return false, false, err
 		}
 		if err != nil {
 			return false, false, err
