@@ -223,15 +223,15 @@ func TestMigrateVaultCommandIsIdempotent(t *testing.T) {
 	}
 	wantNoSecretAtRest(t, map[string]string{"Vault KV": kv, "PostgreSQL": dumpDatabase(t, e.dbURL)},
 		[]string{cur, prev, cur2, prev2, orphan.Reveal()})
-	// The active legacy credential verifies through its migrated verifier.
-	other := cur2
-	if revokedID != "" && strings.Contains(kv, revokedID) {
-		if id, _ := secret.Parse(cur2); id.String() == revokedID {
-			other = cur
-		}
+	// The legacy credential still active verifies through its migrated
+	// verifier; the revoked one does not.
+	active, revoked := cur2, cur
+	if id, _ := secret.Parse(cur2); id.String() == revokedID {
+		active, revoked = cur, cur2
 	}
 	fresh2 := newEnv(t, options{vault: v, dbURL: e.dbURL, noCache: true, noFeed: true})
-	fresh2.wantValid(agentID, other)
+	fresh2.wantValid(agentID, active)
+	fresh2.wantInvalid(agentID, revoked)
 	fresh2.wantValid(agentID, fresh.GetClientSecret())
 }
 
