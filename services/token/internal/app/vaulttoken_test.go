@@ -47,7 +47,7 @@ func TestSurvivesVaultTokenPeriod(t *testing.T) {
 	if late == 0 {
 		t.Fatalf("no key rotated in after two token periods (keys first used at %v): the Vault token was not kept alive", kids)
 	}
-	if logs := srv.logs.String(); strings.Contains(logs, "permission denied") || strings.Contains(logs, "403") {
+	if logs := srv.logs.String(); strings.Contains(logs, "permission denied") || strings.Contains(logs, "Code: 403") {
 		t.Fatalf("Vault refused the token at some point:\n%s", tail(logs, 4000))
 	}
 	// The token is still valid, with its full period ahead of it.
