@@ -194,6 +194,10 @@ func TestCompose(t *testing.T) {
 				if tok, _ := envValue(svc, "VAULT_TOKEN"); tok != root {
 					t.Errorf("VAULT_TOKEN does not match the dev Vault's root token")
 				}
+				// The services refuse a root token unless told it is development.
+				if allow, _ := envValue(svc, "VAULT_ALLOW_ROOT_TOKEN"); allow != "true" {
+					t.Errorf("VAULT_TOKEN is the dev Vault's root token but VAULT_ALLOW_ROOT_TOKEN is not \"true\"")
+				}
 			}
 			// Only the gateway publishes ports; the others expose their listeners.
 			if name != "gateway" {

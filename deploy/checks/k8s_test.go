@@ -298,6 +298,11 @@ func checkK8sService(t *testing.T, m *mesh, r *rendered, s *service, envoyImg *e
 	for _, cc := range allContainers(pod) {
 		checkContainerBasics(t, pod, cc)
 	}
+	for _, e := range c.Env {
+		if e.Name == "VAULT_ADDR" {
+			checkVaultLogin(t, r, pod, c)
+		}
+	}
 
 	// Environment: names the service reads, literals where they must be
 	// literal, secrets from Secrets.
@@ -812,5 +817,49 @@ func checkK8sBootstrap(t *testing.T, m *mesh, r *rendered, envoyImg *envoyImage,
 	}
 	if !strings.Contains(string(docs), "`"+secretName+"`") {
 		t.Errorf("docs/deploy.md does not name the Secret %s the bootstrap Job writes", secretName)
+	}
+}
+
+// checkVaultLogin: a service that uses Vault logs in with the Kubernetes
+// auth method (libs/vaultclient), as its own ServiceAccount, with a
+// projected token whose only audience is Vault mounted where
+// VAULT_K8S_JWT_PATH points, and holds no static VAULT_TOKEN (production
+// refuses a root token, and a static token in a Secret outlives its pod).
+func checkVaultLogin(t *testing.T, r *rendered, pod *corev1.PodSpec, c *corev1.Container) {
+	t.Helper()
+	env := map[string]string{}
+	for _, e := range c.Env {
+		env[e.Name] = e.Value
+		if e.Name == "VAULT_TOKEN" || e.Name == "VAULT_ALLOW_ROOT_TOKEN" {
+			t.Errorf("sets %s: log in with the Kubernetes auth method instead", e.Name)
+		}
+	}
+	if env["VAULT_AUTH_METHOD"] != "kubernetes" || env["VAULT_K8S_ROLE"] == "" || env["VAULT_K8S_JWT_PATH"] == "" {
+		t.Errorf("VAULT_AUTH_METHOD=%q VAULT_K8S_ROLE=%q VAULT_K8S_JWT_PATH=%q: want the kubernetes method with a role and a JWT path",
+			env["VAULT_AUTH_METHOD"], env["VAULT_K8S_ROLE"], env["VAULT_K8S_JWT_PATH"])
+		return
+	}
+	if sa := pod.ServiceAccountName; sa == "" || sa == "default" || r.Accounts[sa] == nil {
+		t.Errorf("serviceAccountName %q: want a ServiceAccount of its own in the manifests (Vault's role binds it)", sa)
+	}
+	found := false
+	for _, m := range c.VolumeMounts {
+		if filepath.Dir(env["VAULT_K8S_JWT_PATH"]) != m.MountPath {
+			continue
+		}
+		for _, v := range pod.Volumes {
+			if v.Name != m.Name || v.Projected == nil {
+				continue
+			}
+			for _, src := range v.Projected.Sources {
+				if sat := src.ServiceAccountToken; sat != nil && sat.Audience == "vault" &&
+					filepath.Join(m.MountPath, sat.Path) == env["VAULT_K8S_JWT_PATH"] {
+					found = true
+				}
+			}
+		}
+	}
+	if !found {
+		t.Errorf("VAULT_K8S_JWT_PATH %s is not a projected service account token with audience vault", env["VAULT_K8S_JWT_PATH"])
 	}
 }

@@ -401,10 +401,50 @@ func parseServiceConfig(root, moduleDir, mainGo string) (map[string]envVar, erro
 	}
 	env := map[string]envVar{}
 	collectEnv(st, env)
+	if err := collectLibsStructs(root, pkg, st, env); err != nil {
+		return nil, fmt.Errorf("%s.%s: %w", dir, typeName, err)
+	}
 	if len(env) == 0 {
 		return nil, fmt.Errorf("%s.%s has no env tags", dir, typeName)
 	}
 	return env, nil
+}
+
+// libsImport is the import path prefix of the shared libraries.
+const libsImport = "github.com/sentryagent/agentidp/libs/"
+
+// collectLibsStructs adds the env tags of untagged struct fields whose type
+// is a struct of a shared library (e.g. `Vault vaultclient.Settings`): the
+// env package parses nested structs like the service's own fields.
+func collectLibsStructs(root string, files []*ast.File, st *ast.StructType, into map[string]envVar) error {
+	imports := map[string]string{}
+	for _, f := range files {
+		for k, v := range importsOf(f) {
+			imports[k] = v
+		}
+	}
+	for _, field := range st.Fields.List {
+		sel, ok := field.Type.(*ast.SelectorExpr)
+		if field.Tag != nil || !ok || len(field.Names) == 0 {
+			continue
+		}
+		x, ok := sel.X.(*ast.Ident)
+		if !ok {
+			continue
+		}
+		rel, ok := strings.CutPrefix(imports[x.Name], libsImport)
+		if !ok || rel == "config" {
+			continue
+		}
+		pkg, err := parseDir(filepath.Join(root, "libs", filepath.FromSlash(rel)))
+		if err != nil {
+			return err
+		}
+		if nested := findStruct(pkg, sel.Sel.Name); nested != nil {
+			collectEnv(nested, into)
+		}
+	}
+	return nil
 }
 
 func modulePath(dir string) (string, error) {

@@ -26,6 +26,7 @@ import (
 	gwenvoy "github.com/sentryagent/agentidp/gateway/envoy"
 	"github.com/sentryagent/agentidp/libs/redisacl"
 	"github.com/sentryagent/agentidp/libs/testkit"
+	"github.com/sentryagent/agentidp/libs/vaultclient"
 )
 
 // Ports are the TCP ports of the stack on 127.0.0.1.
@@ -131,6 +132,7 @@ type Stack struct {
 	// at every start.
 	redisPasswords map[string]string
 	vault          *testkit.Vault
+	vaultTokens    map[string]string // service → its periodic policy token
 	envoy          *testkit.Envoy
 	dbURLs         map[string]string
 	auditLoginURL  string // the audit service's confined login (audit.go)
@@ -311,9 +313,22 @@ func (s *Stack) startData(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The services run as in production, which refuses the root token:
+	// each gets a periodic token with its own policy (renewed by the
+	// service; it expires a day after the stack stops renewing it).
+	tokenPolicy := vaultclient.TokenPolicy
 	if s.cfg.TokenSigning == SigningTransit {
 		if err := s.enableTransit(ctx); err != nil {
 			return err
+		}
+		tokenPolicy = vaultclient.TokenTransitPolicy
+	}
+	s.vaultTokens = map[string]string{}
+	for name, policy := range map[string]string{
+		"credentials": vaultclient.CredentialsPolicy, "token": tokenPolicy,
+	} {
+		if s.vaultTokens[name], err = s.vault.PolicyToken(ctx, "agentidp-"+name, policy, 24*time.Hour); err != nil {
+			return fmt.Errorf("vault token for %s: %w", name, err)
 		}
 	}
 	s.auditLoginURL, err = s.prepareAudit(ctx)
@@ -398,10 +413,9 @@ func (s *Stack) serviceEnv(name string, mainPort, adminPort int) []string {
 		env = append(env,
 			"DATABASE_URL="+s.credentialsLoginURL, "MIGRATE_DATABASE_URL="+s.dbURLs[name],
 			"REGISTRY_ADDR="+testkit.Addr(s.cfg.Ports.RegistryGRPC),
-			// Local development uses Vault's root token; production gives the
-			// service a token limited to its path (docs/credentials.md).
+			// A periodic token limited to its paths (docs/credentials.md).
 			"VAULT_ADDR="+s.vault.Addr(),
-			"VAULT_TOKEN="+s.vault.RootToken,
+			"VAULT_TOKEN="+s.vaultTokens[name],
 		)
 	case "audit":
 		env = append(env, s.auditEnv()...)
@@ -416,7 +430,7 @@ func (s *Stack) serviceEnv(name string, mainPort, adminPort int) []string {
 			"REGISTRY_ADDR="+testkit.Addr(s.cfg.Ports.RegistryGRPC),
 			"CREDENTIALS_ADDR="+testkit.Addr(s.cfg.Ports.CredentialsGRPC),
 			"VAULT_ADDR="+s.vault.Addr(),
-			"VAULT_TOKEN="+s.vault.RootToken,
+			"VAULT_TOKEN="+s.vaultTokens[name],
 			// Tokens name the gateway as their issuer: clients discover the
 			// endpoints through it (RFC 8414).
 			"ISSUER="+s.GatewayURL(),

@@ -3,8 +3,8 @@
 // CredentialEventsService (its change feed) over gRPC, plus /metrics,
 // /healthz and /readyz over HTTP. Secrets live in Vault KV v2 when
 // VAULT_ADDR is set, else only as one-way hashes in Postgres.
-// internal/app does the wiring; `credentials legacy-secrets` is the
-// operator command of legacy.go.
+// internal/app does the wiring; `credentials legacy-secrets` (legacy.go)
+// and `credentials vault-secrets` (vaultsecrets.go) are operator commands.
 package main
 
 import (
@@ -23,6 +23,9 @@ import (
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "legacy-secrets" {
 		os.Exit(legacySecretsMain(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "vault-secrets" {
+		os.Exit(vaultSecretsMain(os.Args[2:]))
 	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "credentials:", err)

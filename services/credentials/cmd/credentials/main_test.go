@@ -17,6 +17,7 @@ import (
 	credentialsv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/credentials/v1"
 	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
 	"github.com/sentryagent/agentidp/libs/testkit"
+	"github.com/sentryagent/agentidp/services/credentials/internal/vault"
 )
 
 func TestMain(m *testing.M) { testkit.Main(m) }
@@ -35,10 +36,16 @@ func TestBinaryServes(t *testing.T) {
 		"DATABASE_URL="+testkit.NewDatabase(t), "GRPC_ADDR="+registryAddr,
 		"HTTP_ADDR="+testkit.Addr(testkit.MustFreePort(t)))
 	v := testkit.NewVault(t)
+	// A periodic token with the service's policy: production mode refuses
+	// the root token.
+	token, err := v.PolicyToken(context.Background(), "agentidp-credentials", vault.Policy, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
 	grpcAddr, httpAddr := testkit.Addr(testkit.MustFreePort(t)), testkit.Addr(testkit.MustFreePort(t))
 	testkit.StartServer(t, testkit.GoBinary(t, credentialsPkg), grpcAddr,
 		"DATABASE_URL="+testkit.NewDatabase(t), "GRPC_ADDR="+grpcAddr, "HTTP_ADDR="+httpAddr,
-		"REGISTRY_ADDR="+registryAddr, "VAULT_ADDR="+v.Addr(), "VAULT_TOKEN="+v.RootToken)
+		"REGISTRY_ADDR="+registryAddr, "VAULT_ADDR="+v.Addr(), "VAULT_TOKEN="+token)
 
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -123,5 +130,28 @@ func TestBinaryFailsClearlyWithoutVault(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "cannot reach VAULT_ADDR") || strings.Contains(string(out), "s.unused") {
 		t.Fatalf("unclear or leaky start-up error:\n%s", out)
+	}
+}
+
+// Production mode refuses Vault's root token at start-up, with an error
+// that says what to do instead.
+func TestBinaryRefusesRootToken(t *testing.T) {
+	testkit.SkipIfShort(t)
+	v := testkit.NewVault(t)
+	bin := testkit.GoBinary(t, credentialsPkg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+testkit.NewDatabase(t),
+		"GRPC_ADDR="+testkit.Addr(testkit.MustFreePort(t)), "HTTP_ADDR="+testkit.Addr(testkit.MustFreePort(t)),
+		"VAULT_ADDR="+v.Addr(), "VAULT_TOKEN="+v.RootToken)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatal("started with a root token")
+	}
+	for _, want := range []string{"root token", "periodic token", "VAULT_ALLOW_ROOT_TOKEN"} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("output does not mention %q:\n%s", want, out)
+		}
 	}
 }

@@ -107,6 +107,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	if cfg.VaultAddr != "" {
 		if a.kv, err = vault.Connect(ctx, vault.Config{
 			Addr: cfg.VaultAddr, Token: cfg.VaultToken, Mount: cfg.VaultMount,
+			Auth:    cfg.Vault.Config(cfg.VaultAddr, cfg.VaultToken, cfg.VaultTimeout, logger),
 			Timeout: cfg.VaultTimeout, Registerer: reg,
 		}); err != nil {
 			return nil, err
@@ -203,7 +204,7 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return credential.RunGraceSweeper(ctx, a.store, a.cfg.GraceSweepInterval, a.logger) })
 	g.Go(func() error { return a.usage.Run(ctx) }) // flushes once more on shutdown
 	if a.kv != nil {
-		g.Go(func() error { return a.kv.KeepTokenAlive(ctx, a.logger) })
+		g.Go(func() error { return a.kv.KeepTokenAlive(ctx) })
 	}
 	err := g.Wait()
 	// Uses recorded by RPCs that drained after the flusher's last pass.

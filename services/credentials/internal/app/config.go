@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sentryagent/agentidp/libs/config"
+	"github.com/sentryagent/agentidp/libs/vaultclient"
 )
 
 // Config is read from the environment (README.md lists every variable).
@@ -31,6 +32,10 @@ type Config struct {
 	VaultToken   string        `env:"VAULT_TOKEN"`
 	VaultMount   string        `env:"VAULT_MOUNT" envDefault:"secret"`
 	VaultTimeout time.Duration `env:"VAULT_TIMEOUT" envDefault:"5s"`
+	// Vault holds the login settings: VAULT_AUTH_METHOD (token, or
+	// kubernetes with VAULT_K8S_ROLE, VAULT_K8S_MOUNT, VAULT_K8S_JWT_PATH)
+	// and VAULT_ALLOW_ROOT_TOKEN (development only).
+	Vault vaultclient.Settings
 	// SecretCacheTTL bounds how long a digest of a Vault secret stays in
 	// memory (0 disables the cache); SecretCacheSize bounds how many.
 	SecretCacheTTL  time.Duration `env:"SECRET_CACHE_TTL" envDefault:"5m"`
@@ -63,10 +68,12 @@ func (c Config) Validate() error {
 	switch {
 	case c.DBMaxConns < 0:
 		return errors.New("DB_MAX_CONNS: must not be negative")
-	case c.VaultAddr != "" && c.VaultToken == "":
-		return errors.New("VAULT_TOKEN: required when VAULT_ADDR is set")
+	case c.VaultAddr != "" && c.Vault.AuthMethod == vaultclient.AuthToken && c.VaultToken == "":
+		return errors.New("VAULT_TOKEN: required when VAULT_ADDR is set (or set VAULT_AUTH_METHOD=kubernetes)")
 	case c.VaultAddr == "" && c.VaultToken != "":
 		return errors.New("VAULT_ADDR: VAULT_TOKEN is set but VAULT_ADDR is not (set both for Vault mode, neither for the embedded mode)")
+	case c.VaultAddr != "" && c.Vault.Config(c.VaultAddr, c.VaultToken, c.VaultTimeout, nil).Validate() != nil:
+		return c.Vault.Config(c.VaultAddr, c.VaultToken, c.VaultTimeout, nil).Validate()
 	case c.VaultMount == "":
 		return errors.New("VAULT_MOUNT: must not be empty")
 	case c.VaultTimeout <= 0:

@@ -18,6 +18,9 @@ type Metrics struct {
 	Reconciled   *prometheus.CounterVec // kind: create, rotation
 	// LegacyUpgraded counts bcrypt verifiers replaced by "sha256$" ones.
 	LegacyUpgraded prometheus.Counter
+	// VaultMigrated counts KV versions holding a secret replaced by ones
+	// holding its verifier, by trigger (verify, command).
+	VaultMigrated *prometheus.CounterVec
 }
 
 // NewMetrics registers the counters on reg.
@@ -38,5 +41,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			"Half-written operations undone by the reconciler, by kind (create, rotation).", "kind"),
 		LegacyUpgraded: f.NewCounter(prometheus.CounterOpts{Namespace: metrics.Namespace, Name: "credentials_legacy_verifiers_upgraded_total",
 			Help: "Phase-1 bcrypt verifiers replaced by sha256 ones on a successful verification."}),
+		VaultMigrated: counter("credentials_vault_secrets_migrated_total",
+			"Vault KV versions holding a client secret replaced by versions holding its verifier, by trigger (verify, command).", "trigger"),
 	}
 }

@@ -47,6 +47,30 @@ type Store interface {
 	CompleteRotation(ctx context.Context, id uuid.UUID, version, vaultVersion int64, grace time.Duration, now time.Time) (Credential, error)
 }
 
+// VaultMigrationStore moves secret versions off legacy KV versions (ones
+// that hold a secret) onto KV versions that hold its verifier.
+// Implementations must pass storetest's suite.
+type VaultMigrationStore interface {
+	// MoveVaultVersion locks the credential; if it has no pending row or
+	// version and its secret version still references KV version from, it
+	// runs write (which adds the replacement KV version) and makes the
+	// secret version reference the version write returned, in the same
+	// transaction. moved=false (and write not run) otherwise.
+	MoveVaultVersion(ctx context.Context, id uuid.UUID, version, from int64, write func(context.Context) (int64, error)) (moved bool, err error)
+	// VaultCredentials pages through every committed credential held in
+	// Vault (by id, after after), each with the KV versions its committed
+	// secret versions reference. Credentials with a pending row or version
+	// are left out: a request may still be writing to their path.
+	VaultCredentials(ctx context.Context, after uuid.UUID, limit int) ([]VaultCredential, error)
+}
+
+// VaultCredential is a credential held in Vault with its committed secret
+// versions (secret version → KV version).
+type VaultCredential struct {
+	ID, AgentID uuid.UUID
+	Versions    map[int64]int64
+}
+
 // PendingError reports a pending rotation, started at Since.
 type PendingError struct{ Since time.Time }
 
@@ -112,14 +136,18 @@ type Directory interface {
 	GetAgent(ctx context.Context, id uuid.UUID) (Agent, error)
 }
 
-// Vault keeps secrets in KV v2, addressed by agent and credential.
+// Vault keeps the verifiers of secrets (never the secrets) in KV v2,
+// addressed by agent and credential.
 type Vault interface {
 	Path(agentID, id uuid.UUID) string
-	// Write adds a version with check-and-set (cas: the expected current
-	// version, 0 for a new path) and returns its number.
-	Write(ctx context.Context, agentID, id uuid.UUID, s secret.Plaintext, cas int64) (int64, error)
-	// ReadDigest returns ErrSecretGone if the version has no data.
-	ReadDigest(ctx context.Context, agentID, id uuid.UUID, version int64) (secret.Digest, error)
+	// Write adds a version holding the verifier of the secret with digest
+	// d, with check-and-set (cas: the expected current version, 0 for a new
+	// path), and returns its number.
+	Write(ctx context.Context, agentID, id uuid.UUID, d secret.Digest, cas int64) (int64, error)
+	// ReadDigest returns the digest a version's verifier holds; legacy
+	// reports a version written before verifiers, which holds the secret
+	// itself and must be migrated. ErrSecretGone if the version has no data.
+	ReadDigest(ctx context.Context, agentID, id uuid.UUID, version int64) (d secret.Digest, legacy bool, err error)
 	// Versions returns the current version (0: no such path) and every
 	// version not destroyed.
 	Versions(ctx context.Context, agentID, id uuid.UUID) (current int64, live []int64, err error)

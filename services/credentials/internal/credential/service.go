@@ -35,6 +35,7 @@ type AllStores interface {
 	VerifyStore
 	PendingStore
 	ProjectionReader
+	VaultMigrationStore
 }
 
 // Config holds the service's dependencies.
@@ -174,7 +175,7 @@ func (s *Service) Create(ctx context.Context, agentID string, ttlSeconds int64) 
 	}
 	// 2. write the secret (KV version 1, check-and-set 0: the path is new);
 	wctx, cancel := context.WithTimeout(ctx, s.vaultTimeout)
-	vv, err := s.vault.Write(wctx, aid, id, plain, 0)
+	vv, err := s.vault.Write(wctx, aid, id, secret.DigestOf(plain.Reveal()), 0)
 	cancel()
 	if err != nil {
 		if notApplied(err) {
@@ -337,7 +338,7 @@ func (s *Service) Rotate(ctx context.Context, agentID, credentialID string, grac
 		s.undoRotation(ctx, cid, true, false) // nothing was written
 		return Issued{}, s.vaultFailed(ctx, "read secret metadata", err)
 	}
-	vv, err := s.vault.Write(wctx, aid, cid, plain, current)
+	vv, err := s.vault.Write(wctx, aid, cid, secret.DigestOf(plain.Reveal()), current)
 	if err != nil {
 		if notApplied(err) {
 			s.undoRotation(ctx, cid, true, false)

@@ -23,10 +23,17 @@ const maxLegacyCandidates = 5
 // would then cut off every client.
 const maxBcryptWait = 500 * time.Millisecond
 
+// errVersionMoved: a candidate's KV version had no data and none matched;
+// a migration may have moved it since the row was read.
+var errVersionMoved = errors.New("a secret version's KV version is gone")
+
 // candidate is one secret version a presented secret may match.
 type candidate struct {
 	v          Verifier
 	validUntil *time.Time
+	// legacyKV: its KV version holds the secret itself (written before
+	// verifiers); migrated once the secret verifies.
+	legacyKV bool
 }
 
 // Verify authenticates a client (the token service's client_credentials
@@ -62,14 +69,25 @@ func (s *Service) verify(ctx context.Context, clientID, clientSecret string) (Ve
 		return Verified{}, ErrInvalidClient
 	}
 	if cid, ok := secret.Parse(clientSecret); ok {
-		rec, err := s.store.ForVerify(ctx, cid)
-		if errors.Is(err, ErrNotFound) {
-			return Verified{}, ErrInvalidClient
+		for attempt := 0; ; attempt++ {
+			rec, err := s.store.ForVerify(ctx, cid)
+			if errors.Is(err, ErrNotFound) {
+				return Verified{}, ErrInvalidClient
+			}
+			if err != nil {
+				return Verified{}, err
+			}
+			v, err := s.check(ctx, aid, rec, digest, "")
+			if errors.Is(err, errVersionMoved) {
+				if attempt == 0 {
+					// Another replica migrated the version between our
+					// read of the row and of Vault: read the row again.
+					continue
+				}
+				err = ErrInvalidClient
+			}
+			return v, err
 		}
-		if err != nil {
-			return Verified{}, err
-		}
-		return s.check(ctx, aid, rec, digest, "")
 	}
 	if secret.HasShape(clientSecret) || clientSecret == "" || len(clientSecret) > 72 {
 		// Our format with a bad checksum or alphabet, or nothing a phase-1
@@ -87,6 +105,9 @@ func (s *Service) verify(ctx context.Context, clientID, clientSecret string) (Ve
 			break
 		}
 		v, err := s.check(ctx, aid, rec, digest, clientSecret)
+		if errors.Is(err, errVersionMoved) {
+			continue
+		}
 		if !errors.Is(err, ErrInvalidClient) {
 			return v, err
 		}
@@ -111,15 +132,23 @@ func (s *Service) check(ctx context.Context, clientID uuid.UUID, rec VerifyRecor
 		cands = append(cands, candidate{v: *rec.Previous, validUntil: &until})
 	}
 	var matched *candidate
+	gone := false
 	for i := range cands {
 		// Every candidate is compared, matched or not.
-		ok, err := s.matches(ctx, c, cands[i].v, digest, legacy)
+		ok, legacyKV, err := s.matches(ctx, c, cands[i].v, digest, legacy)
+		if errors.Is(err, ErrSecretGone) {
+			gone, err = true, nil
+		}
 		if err != nil {
 			return Verified{}, err
 		}
+		cands[i].legacyKV = legacyKV
 		if ok && matched == nil {
 			matched = &cands[i]
 		}
+	}
+	if matched == nil && gone {
+		return Verified{}, errVersionMoved
 	}
 	if matched == nil {
 		return Verified{}, ErrInvalidClient
@@ -143,6 +172,11 @@ func (s *Service) check(ctx context.Context, clientID uuid.UUID, rec VerifyRecor
 	if legacy != "" && secret.IsLegacy(matched.v.Hash) {
 		s.upgradeLegacy(ctx, c, matched.v, digest)
 	}
+	for _, cand := range cands {
+		if cand.legacyKV && cand.v == matched.v {
+			s.migrateOnVerify(ctx, c, cand.v, digest)
+		}
+	}
 	s.usage.Record(c.ID, now)
 	return Verified{
 		AgentID: c.AgentID, CredentialID: c.ID, Scopes: agent.Scopes, AgentStatus: agent.Status,
@@ -150,39 +184,50 @@ func (s *Service) check(ctx context.Context, clientID uuid.UUID, rec VerifyRecor
 	}, nil
 }
 
-func (s *Service) matches(ctx context.Context, c Credential, v Verifier, digest secret.Digest, legacy string) (bool, error) {
+func (s *Service) matches(ctx context.Context, c Credential, v Verifier, digest secret.Digest, legacy string) (ok, legacyKV bool, err error) {
 	switch {
 	case legacy != "" && secret.IsLegacy(v.Hash):
-		return s.matchBcrypt(ctx, v.Hash, legacy)
+		ok, err := s.matchBcrypt(ctx, v.Hash, legacy)
+		return ok, false, err
 	case legacy != "":
 		// A phase-1 secret whose bcrypt verifier was upgraded.
-		return secret.MatchDigest(v.Hash, digest), nil
+		return secret.MatchDigest(v.Hash, digest), false, nil
 	case v.Hash != "":
-		return secret.MatchDigest(v.Hash, digest), nil
+		return secret.MatchDigest(v.Hash, digest), false, nil
 	case v.VaultVersion > 0 && s.vault != nil:
-		want, err := s.vaultDigest(ctx, c, v.VaultVersion)
+		want, legacyKV, err := s.vaultDigest(ctx, c, v.VaultVersion)
 		if errors.Is(err, ErrSecretGone) {
-			s.logger.Error("a committed secret version has no data in Vault", "credential_id", c.ID, "vault_version", v.VaultVersion)
-			return false, nil
+			// Either a migration just moved the version (the caller reads
+			// the row again), or Vault lost it.
+			s.logger.Warn("a committed secret version has no data in Vault", "credential_id", c.ID, "vault_version", v.VaultVersion)
+			return false, false, err
 		}
 		if err != nil {
-			return false, err
+			return false, false, err
 		}
-		return digest.Equal(want), nil
+		return digest.Equal(want), legacyKV, nil
 	case v.VaultVersion > 0:
 		// Vault-held secret while Vault is not configured: cannot verify.
 		s.logger.Error("credential's secret is in Vault but VAULT_ADDR is not set", "credential_id", c.ID)
-		return false, ErrVaultUnavailable
+		return false, false, ErrVaultUnavailable
 	}
-	return false, nil
+	return false, false, nil
+}
+
+// vaultRead is one KV version's digest and whether it is a legacy one.
+type vaultRead struct {
+	d      secret.Digest
+	legacy bool
 }
 
 // vaultDigest returns the digest of a KV version from the cache, else from
 // Vault (one read per version however many verifications wait for it).
-func (s *Service) vaultDigest(ctx context.Context, c Credential, version int64) (secret.Digest, error) {
+// Digests of legacy versions (ones holding the secret) are not cached, so
+// that a migration that failed is retried at the next verification.
+func (s *Service) vaultDigest(ctx context.Context, c Credential, version int64) (secret.Digest, bool, error) {
 	if d, ok := s.cache.Get(c.ID, version); ok {
 		s.metrics.CacheLookups.WithLabelValues("hit").Inc()
-		return d, nil
+		return d, false, nil
 	}
 	if s.cache != nil {
 		s.metrics.CacheLookups.WithLabelValues("miss").Inc()
@@ -191,20 +236,23 @@ func (s *Service) vaultDigest(ctx context.Context, c Credential, version int64) 
 	res, err, _ := s.reads.Do(key, func() (any, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.vaultTimeout)
 		defer cancel()
-		d, err := s.vault.ReadDigest(rctx, c.AgentID, c.ID, version)
+		d, legacy, err := s.vault.ReadDigest(rctx, c.AgentID, c.ID, version)
 		if err != nil {
 			return nil, err
 		}
-		s.cache.Put(c.ID, version, d)
-		return d, nil
+		if !legacy {
+			s.cache.Put(c.ID, version, d)
+		}
+		return vaultRead{d: d, legacy: legacy}, nil
 	})
 	if errors.Is(err, ErrSecretGone) {
-		return secret.Digest{}, err
+		return secret.Digest{}, false, err
 	}
 	if err != nil {
-		return secret.Digest{}, s.vaultFailed(ctx, "read a secret", err)
+		return secret.Digest{}, false, s.vaultFailed(ctx, "read a secret", err)
 	}
-	return res.(secret.Digest), nil
+	r := res.(vaultRead)
+	return r.d, r.legacy, nil
 }
 
 // matchBcrypt compares a phase-1 secret with a bcrypt verifier in one of

@@ -42,16 +42,27 @@ func IsLegacy(stored string) bool {
 	return strings.HasPrefix(stored, "$2a$") || strings.HasPrefix(stored, "$2b$") || strings.HasPrefix(stored, "$2y$")
 }
 
-// MatchDigest checks a "sha256$" verifier against a presented secret's
-// digest in constant time. Other schemes never match.
-func MatchDigest(stored string, d Digest) bool {
+// ParseVerifier returns the digest a "sha256$" verifier holds; false for
+// any other scheme or a malformed verifier. Vault mode stores exactly this
+// verifier in KV, so that Vault never holds a secret.
+func ParseVerifier(stored string) (Digest, bool) {
 	rest, ok := strings.CutPrefix(stored, sha256Scheme)
 	if !ok {
-		return false
+		return Digest{}, false
 	}
 	var want Digest
 	n, err := base64.RawStdEncoding.Decode(want[:], []byte(rest))
 	if err != nil || n != len(want) || base64.RawStdEncoding.EncodedLen(len(want)) != len(rest) {
+		return Digest{}, false
+	}
+	return want, true
+}
+
+// MatchDigest checks a "sha256$" verifier against a presented secret's
+// digest in constant time. Other schemes never match.
+func MatchDigest(stored string, d Digest) bool {
+	want, ok := ParseVerifier(stored)
+	if !ok {
 		return false
 	}
 	return d.Equal(want)

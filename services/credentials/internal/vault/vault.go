@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strconv"
 	"syscall"
@@ -19,19 +18,34 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sentryagent/agentidp/libs/metrics"
+	"github.com/sentryagent/agentidp/libs/vaultclient"
 	"github.com/sentryagent/agentidp/services/credentials/internal/credential"
 	"github.com/sentryagent/agentidp/services/credentials/internal/secret"
 )
 
-// secretKey is the field of the KV data that holds the secret.
-const secretKey = "client_secret"
+// The KV data of a secret version holds its verifier, never the secret:
+// "sha256$<base64 of SHA-256(secret)>" (the secret package's scheme, tagged
+// with its algorithm), the digest verification compares. A reader of Vault
+// (an operator, a snapshot, a leaked service token) learns nothing that
+// authenticates: the secrets are 256 random bits, so the digest cannot be
+// inverted. legacyKey is where versions written before that held the
+// secret itself; they are migrated (docs/credentials.md, "Verifiers in
+// Vault").
+const (
+	verifierKey = "verifier"
+	legacyKey   = "client_secret"
+)
 
 // Config describes the Vault to use.
 type Config struct {
 	// Addr is VAULT_ADDR. TLS settings come from Vault's usual variables
 	// (VAULT_CACERT, VAULT_CLIENT_CERT, ...), read by the Vault client.
-	Addr  string
+	Addr string
+	// Token is the static token (VAULT_TOKEN), for the token auth method.
 	Token string
+	// Auth holds the rest of the login settings (method, Kubernetes role,
+	// AllowRootToken); Addr, Token and Timeout above take precedence.
+	Auth vaultclient.Config
 	// Mount is the KV v2 mount, default "secret".
 	Mount string
 	// Timeout bounds each request; default 5s.
@@ -42,6 +56,7 @@ type Config struct {
 
 // KV is the credentials service's view of a KV v2 mount.
 type KV struct {
+	vc      *vaultclient.Client
 	client  *api.Client
 	kv      *api.KVv2
 	mount   string
@@ -51,10 +66,10 @@ type KV struct {
 
 var _ credential.Vault = (*KV)(nil)
 
-// Connect builds the client and runs the start-up checks: Vault answers,
-// the token is valid, the mount is KV v2, and the token holds every
-// capability the service needs under agentidp/agents/. Errors name the
-// setting or the capability to fix.
+// Connect builds the client (libs/vaultclient: login, and a root token is
+// refused unless allowed) and runs the start-up checks: the mount is KV v2,
+// and the token holds every capability the service needs under
+// agentidp/agents/. Errors name the setting or the capability to fix.
 func Connect(ctx context.Context, cfg Config) (*KV, error) {
 	if cfg.Mount == "" {
 		cfg.Mount = "secret"
@@ -62,21 +77,17 @@ func Connect(ctx context.Context, cfg Config) (*KV, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 5 * time.Second
 	}
-	conf := api.DefaultConfig()
-	if conf.Error != nil {
-		return nil, fmt.Errorf("vault: client settings (VAULT_CACERT, ...): %w", conf.Error)
+	auth := cfg.Auth
+	auth.Addr, auth.Timeout = cfg.Addr, cfg.Timeout
+	if cfg.Token != "" {
+		auth.Token = cfg.Token
 	}
-	conf.Address = cfg.Addr
-	conf.Timeout = cfg.Timeout
-	// No automatic retries: a failed call surfaces at once as UNAVAILABLE,
-	// and a write is never sent twice behind our back.
-	conf.MaxRetries = 0
-	client, err := api.NewClient(conf)
+	vc, err := vaultclient.New(ctx, auth)
 	if err != nil {
-		return nil, fmt.Errorf("vault: VAULT_ADDR %q: %w", cfg.Addr, err)
+		return nil, err
 	}
-	client.SetToken(cfg.Token)
-	k := &KV{client: client, kv: client.KVv2(cfg.Mount), mount: cfg.Mount, timeout: cfg.Timeout}
+	client := vc.API()
+	k := &KV{vc: vc, client: client, kv: client.KVv2(cfg.Mount), mount: cfg.Mount, timeout: cfg.Timeout}
 	if cfg.Registerer != nil {
 		k.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: metrics.Namespace, Name: "vault_request_duration_seconds",
@@ -91,22 +102,15 @@ func Connect(ctx context.Context, cfg Config) (*KV, error) {
 			k.latency = are.ExistingCollector.(*prometheus.HistogramVec)
 		}
 	}
-	if err := k.preflight(ctx, cfg.Addr); err != nil {
+	if err := k.preflight(ctx); err != nil {
 		return nil, err
 	}
 	return k, nil
 }
 
-func (k *KV) preflight(ctx context.Context, addr string) error {
+func (k *KV) preflight(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, k.timeout)
 	defer cancel()
-	if _, err := k.client.Auth().Token().LookupSelfWithContext(ctx); err != nil {
-		var re *api.ResponseError
-		if errors.As(err, &re) {
-			return fmt.Errorf("vault: VAULT_TOKEN is not valid for %s (token lookup-self answered %d)", addr, re.StatusCode)
-		}
-		return fmt.Errorf("vault: cannot reach VAULT_ADDR %s: %w", addr, err)
-	}
 	mount, err := k.client.Logical().ReadWithContext(ctx, "sys/internal/ui/mounts/"+k.mount)
 	if err != nil || mount == nil {
 		return fmt.Errorf("vault: VAULT_MOUNT %q is not a mount the token can use (%v)", k.mount, err)
@@ -158,12 +162,13 @@ func (k *KV) Path(agentID, credentialID uuid.UUID) string {
 	return k.mount + "/" + relPath(agentID, credentialID)
 }
 
-// Write stores s as a new version with check-and-set: cas is the version
-// the caller expects to be current (0 for a new path).
-func (k *KV) Write(ctx context.Context, agentID, credentialID uuid.UUID, s secret.Plaintext, cas int64) (int64, error) {
+// Write stores the verifier of a secret with digest d as a new version,
+// with check-and-set: cas is the version the caller expects to be current
+// (0 for a new path).
+func (k *KV) Write(ctx context.Context, agentID, credentialID uuid.UUID, d secret.Digest, cas int64) (int64, error) {
 	defer k.observe("write", time.Now())
 	out, err := k.kv.Put(ctx, relPath(agentID, credentialID), map[string]any{
-		secretKey:       s.Reveal(),
+		verifierKey:     secret.VerifierOf(d),
 		"agent_id":      agentID.String(),
 		"credential_id": credentialID.String(),
 	}, api.WithCheckAndSet(int(cas)))
@@ -173,23 +178,31 @@ func (k *KV) Write(ctx context.Context, agentID, credentialID uuid.UUID, s secre
 	return int64(out.VersionMetadata.Version), nil
 }
 
-// ReadDigest reads one version and returns the SHA-256 of its secret; the
-// plaintext never leaves this function. credential.ErrSecretGone when the
-// version is deleted, destroyed or absent.
-func (k *KV) ReadDigest(ctx context.Context, agentID, credentialID uuid.UUID, version int64) (secret.Digest, error) {
+// ReadDigest reads one version and returns the digest its verifier holds.
+// legacy is true for a version written before verifiers (it holds the
+// secret itself, which never leaves this function: it is hashed here);
+// the caller migrates it. credential.ErrSecretGone when the version is
+// deleted, destroyed, absent or holds neither.
+func (k *KV) ReadDigest(ctx context.Context, agentID, credentialID uuid.UUID, version int64) (d secret.Digest, legacy bool, err error) {
 	defer k.observe("read", time.Now())
 	out, err := k.kv.GetVersion(ctx, relPath(agentID, credentialID), int(version))
 	if errors.Is(err, api.ErrSecretNotFound) {
-		return secret.Digest{}, credential.ErrSecretGone
+		return secret.Digest{}, false, credential.ErrSecretGone
 	}
 	if err != nil {
-		return secret.Digest{}, wrap("read", err)
+		return secret.Digest{}, false, wrap("read", err)
 	}
-	s, ok := out.Data[secretKey].(string)
-	if !ok {
-		return secret.Digest{}, credential.ErrSecretGone
+	if v, ok := out.Data[verifierKey].(string); ok {
+		d, ok := secret.ParseVerifier(v)
+		if !ok {
+			return secret.Digest{}, false, fmt.Errorf("vault read: version %d holds a verifier of an unknown scheme", version)
+		}
+		return d, false, nil
 	}
-	return secret.DigestOf(s), nil
+	if s, ok := out.Data[legacyKey].(string); ok {
+		return secret.DigestOf(s), true, nil
+	}
+	return secret.Digest{}, false, credential.ErrSecretGone
 }
 
 // Versions returns the path's current version number (0 if the path does
@@ -234,10 +247,7 @@ func (k *KV) DeleteAll(ctx context.Context, agentID, credentialID uuid.UUID) err
 }
 
 // Ping checks that Vault answers and the token is still valid (readiness).
-func (k *KV) Ping(ctx context.Context) error {
-	_, err := k.client.Auth().Token().LookupSelfWithContext(ctx)
-	return wrap("token lookup", err)
-}
+func (k *KV) Ping(ctx context.Context) error { return wrap("token lookup", k.vc.Ping(ctx)) }
 
 func (k *KV) observe(op string, start time.Time) {
 	if k.latency != nil {
@@ -270,60 +280,7 @@ func wrap(op string, err error) error {
 	return &Error{Op: op, Err: err, answered: errors.As(err, &re), refused: errors.Is(err, syscall.ECONNREFUSED)}
 }
 
-// KeepTokenAlive renews the token with Vault's LifetimeWatcher while it is
-// renewable, until ctx ends. A token that is not renewable (e.g. a root or
-// periodic-less batch token) is left alone. When renewal stops (max TTL
-// reached, token revoked) it logs an error and retries from a fresh lookup,
-// so a token that an operator extends is picked up again.
-func (k *KV) KeepTokenAlive(ctx context.Context, logger *slog.Logger) error {
-	for ctx.Err() == nil {
-		if err := k.watchToken(ctx, logger); err != nil {
-			logger.Error("vault token renewal stopped; readiness fails once the token expires", "error", err)
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(30 * time.Second):
-		}
-	}
-	return nil
-}
-
-func (k *KV) watchToken(ctx context.Context, logger *slog.Logger) error {
-	lctx, cancel := context.WithTimeout(ctx, k.timeout)
-	self, err := k.client.Auth().Token().LookupSelfWithContext(lctx)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("lookup-self: %w", err)
-	}
-	renewable, _ := self.TokenIsRenewable()
-	ttl, _ := self.TokenTTL()
-	if !renewable || ttl == 0 {
-		logger.Info("vault token is not renewable; it is used as is", "ttl", ttl.String())
-		<-ctx.Done()
-		return nil
-	}
-	w, err := k.client.NewLifetimeWatcher(&api.LifetimeWatcherInput{Secret: &api.Secret{Auth: &api.SecretAuth{
-		ClientToken: k.client.Token(), Renewable: true, LeaseDuration: int(ttl.Seconds()),
-	}}})
-	if err != nil {
-		return err
-	}
-	go w.Start()
-	defer w.Stop()
-	logger.Info("renewing the vault token", "ttl", ttl.String())
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case err := <-w.DoneCh():
-			if err == nil {
-				err = errors.New("the token cannot be renewed any further (max TTL)")
-			}
-			return err
-		case r := <-w.RenewCh():
-			if r != nil && r.Secret != nil && r.Secret.Auth != nil {
-				logger.Debug("vault token renewed", "ttl_seconds", r.Secret.Auth.LeaseDuration)
-			}
-		}
-	}
-}
+// KeepTokenAlive keeps the token usable until ctx ends (libs/vaultclient:
+// renewal of renewable and periodic tokens, a new Kubernetes login when
+// renewal ends).
+func (k *KV) KeepTokenAlive(ctx context.Context) error { return k.vc.KeepAlive(ctx) }

@@ -25,6 +25,7 @@ import (
 	"github.com/sentryagent/agentidp/libs/redisclient"
 	"github.com/sentryagent/agentidp/libs/registryclient"
 	"github.com/sentryagent/agentidp/libs/serve"
+	"github.com/sentryagent/agentidp/libs/vaultclient"
 	"github.com/sentryagent/agentidp/services/token/internal/agents"
 	"github.com/sentryagent/agentidp/services/token/internal/authcache"
 	"github.com/sentryagent/agentidp/services/token/internal/clientauth"
@@ -60,6 +61,7 @@ type App struct {
 	// before the switch).
 	keys      keySource
 	stored    *keys.Manager
+	vault     *vaultclient.Client // nil: signing keys in a file
 	followers *feed.Followers
 	handlers  *feed.Handlers
 	checker   *health.Checker
@@ -95,7 +97,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	store := redisstore.New(rdb)
 
 	// Signing keys: loaded (and created on first start) before serving.
-	keyStore, err := openKeyStore(&cfg)
+	keyStore, err := a.openKeyStore(ctx, &cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -265,6 +267,11 @@ func (a *App) Run(ctx context.Context) error {
 	if a.keys != keySource(a.stored) {
 		g.Go(func() error { return a.stored.Run(ctx) })
 	}
+	if a.vault != nil {
+		// Renews the Vault token (or logs in again) so that key rotation
+		// and reloads keep working past the token's TTL.
+		g.Go(func() error { return a.vault.KeepAlive(ctx) })
+	}
 	g.Go(func() error { return a.followers.Run(ctx, a.handlers) })
 	g.Go(func() error { return serve.HTTP(ctx, a.public, a.publicLis, a.cfg.ShutdownTimeout) })
 	g.Go(func() error { return serve.HTTP(ctx, a.admin, a.adminLis, a.cfg.ShutdownTimeout) })
@@ -280,11 +287,16 @@ type keySource interface {
 	Run(ctx context.Context) error
 }
 
-func openKeyStore(cfg *Config) (keys.Store, error) {
+// openKeyStore opens the signing key store: Vault (logged in with
+// libs/vaultclient, whose token Run keeps alive) or the encrypted file.
+func (a *App) openKeyStore(ctx context.Context, cfg *Config) (keys.Store, error) {
 	if cfg.VaultAddr != "" {
-		return vaultstore.New(vaultstore.Config{
-			Addr: cfg.VaultAddr, Token: cfg.VaultToken, Mount: cfg.VaultMount, Timeout: cfg.VaultTimeout,
-		})
+		vc, err := vaultclient.New(ctx, cfg.Vault.Config(cfg.VaultAddr, cfg.VaultToken, cfg.VaultTimeout, a.logger))
+		if err != nil {
+			return nil, err
+		}
+		a.vault = vc
+		return vaultstore.NewFromClient(vc.API(), cfg.VaultMount), nil
 	}
 	kek, err := cfg.kek()
 	if err != nil {

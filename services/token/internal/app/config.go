@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sentryagent/agentidp/libs/config"
+	"github.com/sentryagent/agentidp/libs/vaultclient"
 	"github.com/sentryagent/agentidp/services/token/internal/authcache"
 	"github.com/sentryagent/agentidp/services/token/internal/keys"
 )
@@ -56,6 +57,11 @@ type Config struct {
 	TransitMount  string `env:"TRANSIT_MOUNT" envDefault:"transit"`
 	TransitKey    string `env:"TRANSIT_KEY" envDefault:"agentidp-token"`
 	TransitRotate bool   `env:"TRANSIT_ROTATE" envDefault:"true"`
+
+	// Vault holds the login settings: VAULT_AUTH_METHOD (token, or
+	// kubernetes with VAULT_K8S_ROLE, VAULT_K8S_MOUNT, VAULT_K8S_JWT_PATH)
+	// and VAULT_ALLOW_ROOT_TOKEN (development only).
+	Vault vaultclient.Settings
 
 	KeyRotationInterval time.Duration `env:"KEY_ROTATION_INTERVAL" envDefault:"24h"`
 	KeyPrepublish       time.Duration `env:"KEY_PREPUBLISH" envDefault:"1h"`
@@ -124,8 +130,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("SIGNING_ALG: %q is not one of ES256, EdDSA", c.SigningAlg)
 	case c.CredentialsTimeout <= 0 || c.RegistryTimeout <= 0 || c.VaultTimeout <= 0:
 		return errors.New("CREDENTIALS_TIMEOUT, REGISTRY_TIMEOUT, VAULT_TIMEOUT: must be positive")
-	case c.VaultAddr != "" && c.VaultToken == "":
-		return errors.New("VAULT_TOKEN: required when VAULT_ADDR is set")
+	case c.VaultAddr != "" && c.Vault.AuthMethod == vaultclient.AuthToken && c.VaultToken == "":
+		return errors.New("VAULT_TOKEN: required when VAULT_ADDR is set (or set VAULT_AUTH_METHOD=kubernetes)")
+	case c.VaultAddr != "" && c.Vault.Config(c.VaultAddr, c.VaultToken, c.VaultTimeout, nil).Validate() != nil:
+		return c.Vault.Config(c.VaultAddr, c.VaultToken, c.VaultTimeout, nil).Validate()
 	case c.VaultAddr == "" && c.VaultToken != "":
 		return errors.New("VAULT_ADDR: VAULT_TOKEN is set but VAULT_ADDR is not")
 	case c.VaultAddr == "" && (c.DataDir == "" || c.KeyEncryptionKey == ""):

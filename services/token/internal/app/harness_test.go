@@ -24,6 +24,7 @@ import (
 	"github.com/sentryagent/agentidp/libs/metrics"
 	"github.com/sentryagent/agentidp/libs/testkit"
 	"github.com/sentryagent/agentidp/services/token/internal/app"
+	"github.com/sentryagent/agentidp/services/token/internal/keys/vaultstore"
 )
 
 func TestMain(m *testing.M) { testkit.Main(m) }
@@ -40,6 +41,7 @@ type platform struct {
 	t            testing.TB
 	redisURL     string
 	vault        *testkit.Vault
+	vaultToken   string // periodic, with vaultstore.Policy
 	registryAddr string
 	credsAddr    string
 	credsEnv     []string
@@ -52,6 +54,13 @@ func startPlatform(t testing.TB) *platform {
 	t.Helper()
 	testkit.SkipIfShort(t)
 	p := &platform{t: t, redisURL: testkit.NewRedisURL(t), vault: testkit.NewVault(t)}
+	// The token service gets a periodic token with its own policy, as in
+	// production (which refuses the root token).
+	if tok, err := p.vault.PolicyToken(context.Background(), "agentidp-token", vaultstore.Policy, time.Hour); err != nil {
+		t.Fatal(err)
+	} else {
+		p.vaultToken = tok
+	}
 	regBin := testkit.GoBinary(t, registryPkg)
 	credBin := testkit.GoBinary(t, credentialsPkg)
 
@@ -63,7 +72,7 @@ func startPlatform(t testing.TB) *platform {
 	p.credsAddr = testkit.Addr(testkit.MustFreePort(t))
 	p.credsEnv = []string{"GRPC_ADDR=" + p.credsAddr, "HTTP_ADDR=" + testkit.Addr(testkit.MustFreePort(t)),
 		"DATABASE_URL=" + testkit.NewDatabase(t), "REGISTRY_ADDR=" + p.registryAddr,
-		"VAULT_ADDR=" + p.vault.Addr(), "VAULT_TOKEN=" + p.vault.RootToken, "LOG_LEVEL=warn"}
+		"VAULT_ADDR=" + p.vault.Addr(), "VAULT_TOKEN=" + p.vault.RootToken, "VAULT_ALLOW_ROOT_TOKEN=true", "LOG_LEVEL=warn"}
 	p.creds = testkit.StartServer(t, credBin, p.credsAddr, p.credsEnv...)
 
 	regConn, err := grpcclient.Dial(p.registryAddr, grpcclient.Config{Name: "registry", Timeout: 5 * time.Second})
@@ -157,7 +166,7 @@ func (p *platform) env(extra ...string) map[string]string {
 		"CREDENTIALS_ADDR": p.credsAddr,
 		"REGISTRY_ADDR":    p.registryAddr,
 		"VAULT_ADDR":       p.vault.Addr(),
-		"VAULT_TOKEN":      p.vault.RootToken,
+		"VAULT_TOKEN":      p.vaultToken,
 		"HTTP_ADDR":        "127.0.0.1:0",
 		"ADMIN_ADDR":       "127.0.0.1:0",
 		"SHUTDOWN_TIMEOUT": "2s",

@@ -57,7 +57,7 @@ func (p *platform) enableTransit(t testing.TB) string {
 	if err := root.Sys().PutPolicy("agentidp-token-transit", transit.Policy); err != nil {
 		t.Fatal(err)
 	}
-	tok, err := root.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"agentidp-token-transit"}, TTL: "1h", NoDefaultPolicy: true})
+	tok, err := root.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"agentidp-token-transit"}, TTL: "1h"}) // the default policy: lookup-self and renew-self, which libs/vaultclient needs
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,10 @@ func TestTransitRefusesExportableKey(t *testing.T) {
 		if _, err := root.Logical().Write("transit/keys/"+name, params); err != nil {
 			t.Fatal(err)
 		}
-		env := p.env("TOKEN_SIGNING=transit", "TRANSIT_KEY="+name, "ISSUER=http://127.0.0.1:1")
+		// The root token: these keys are outside transit.Policy's path, and
+		// what is under test is the service's check of the key's settings.
+		env := p.env("TOKEN_SIGNING=transit", "TRANSIT_KEY="+name, "ISSUER=http://127.0.0.1:1",
+			"VAULT_TOKEN="+p.vault.RootToken, "VAULT_ALLOW_ROOT_TOKEN=true")
 		cfg, err := config.LoadFrom[app.Config](env)
 		if err != nil {
 			t.Fatal(err)

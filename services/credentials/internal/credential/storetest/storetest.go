@@ -22,7 +22,7 @@ import (
 // Stores is every store interface the service's packages declare, which
 // one implementation provides.
 type Stores interface {
-	credential.AllStores // Store, VerifyStore, PendingStore, ProjectionReader
+	credential.AllStores // Store, VerifyStore, PendingStore, ProjectionReader, VaultMigrationStore
 	credential.GraceStore
 	credential.LegacyStore
 	credential.UsageStore
@@ -43,6 +43,7 @@ func Run(t *testing.T, newStores func(t *testing.T) Stores) {
 		{"Verify", verifyTests},
 		{"Projection", projectionTests},
 		{"Feed", feedTests},
+		{"VaultMigration", migrateTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -393,7 +393,7 @@ func TestReconcilerUndoesHalfWrittenOperations(t *testing.T) {
 		t.Fatal(err)
 	}
 	orphanSecret, _ := secret.New(orphanID)
-	if _, err := e.kv.Write(ctx, aid, orphanID, orphanSecret, 0); err != nil {
+	if _, err := e.kv.Write(ctx, aid, orphanID, secret.DigestOf(orphanSecret.Reveal()), 0); err != nil {
 		t.Fatal(err)
 	}
 	// 2. A rotation that died after writing KV version 2.
@@ -404,7 +404,7 @@ func TestReconcilerUndoesHalfWrittenOperations(t *testing.T) {
 		t.Fatal(err)
 	}
 	lost, _ := secret.New(rid)
-	if _, err := e.kv.Write(ctx, aid, rid, lost, 1); err != nil {
+	if _, err := e.kv.Write(ctx, aid, rid, secret.DigestOf(lost.Reveal()), 1); err != nil {
 		t.Fatal(err)
 	}
 	// 3. A rotation that died before writing to Vault.

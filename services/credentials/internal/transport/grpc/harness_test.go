@@ -31,6 +31,7 @@ import (
 	"github.com/sentryagent/agentidp/libs/metrics"
 	"github.com/sentryagent/agentidp/libs/postgres"
 	"github.com/sentryagent/agentidp/libs/testkit"
+	"github.com/sentryagent/agentidp/libs/vaultclient"
 	"github.com/sentryagent/agentidp/services/credentials/internal/agents"
 	"github.com/sentryagent/agentidp/services/credentials/internal/credential"
 	"github.com/sentryagent/agentidp/services/credentials/internal/endpoints"
@@ -169,7 +170,8 @@ func newEnv(t testing.TB, o options) *env {
 	}
 	var v credential.Vault
 	if o.vault != nil {
-		kv, err := vault.Connect(ctx, vault.Config{Addr: o.vault.Addr(), Token: o.vault.RootToken, Timeout: o.vaultTimeout, Registerer: e.reg})
+		kv, err := vault.Connect(ctx, vault.Config{Addr: o.vault.Addr(), Token: o.vault.RootToken, Timeout: o.vaultTimeout, Registerer: e.reg,
+			Auth: vaultclient.Config{AllowRootToken: true}})
 		if err != nil {
 			t.Fatal(err)
 		}

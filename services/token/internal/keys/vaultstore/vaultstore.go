@@ -13,11 +13,17 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/sentryagent/agentidp/libs/vaultclient"
 	"github.com/sentryagent/agentidp/services/token/internal/keys"
 )
 
 // Path is where the keys live under the KV v2 mount.
 const Path = "agentidp/token/signing-keys"
+
+// Policy is the least-privilege Vault policy of the token service for the
+// default mount "secret" (docs/token.md shows it; the tests run the
+// service with exactly this policy).
+const Policy = vaultclient.TokenPolicy
 
 // Config locates Vault.
 type Config struct {
@@ -68,6 +74,15 @@ func New(cfg Config) (*Store, error) {
 // Client is the Vault client the store uses (its token and settings), for
 // the transit signer to share.
 func (s *Store) Client() *api.Client { return s.client }
+
+// NewFromClient is a store over an existing client (libs/vaultclient:
+// logged in, its token kept alive by the caller).
+func NewFromClient(client *api.Client, mount string) *Store {
+	if mount == "" {
+		mount = "secret"
+	}
+	return &Store{kv: client.KVv2(mount), client: client}
+}
 
 // Load reads the latest version. Nothing stored yet is version 0; a latest
 // version that was deleted reads as an empty doc of that version, which is
