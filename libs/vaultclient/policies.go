@@ -44,4 +44,16 @@ path "secret/data/agentidp/token/signing-keys" {
   capabilities = ["create", "read", "update"]
 }
 `
+	// AuditCheckpointPolicy: the audit service's checkpoint signer with
+	// AUDIT_CHECKPOINT_TRANSIT_KEY=agentidp-audit-checkpoints: sign, read
+	// the public keys, create the key on the first start. Nothing exports,
+	// rotates, reconfigures or deletes it.
+	AuditCheckpointPolicy = `# AgentIdP audit service: signs chain checkpoints with transit/keys/agentidp-audit-checkpoints.
+path "transit/sign/agentidp-audit-checkpoints" {
+  capabilities = ["update"]
+}
+path "transit/keys/agentidp-audit-checkpoints" {
+  capabilities = ["read", "create"]
+}
+`
 )

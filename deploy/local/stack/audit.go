@@ -74,12 +74,12 @@ func (s *Stack) auditEnv() []string {
 	return []string{
 		"DATABASE_URL=" + s.auditLoginURL,
 		"MIGRATE_DATABASE_URL=" + s.dbURLs["audit"],
-		// Checkpoints signed in Vault transit with the root token in local
-		// development; production gives the service a token that may only
-		// sign with this key and read it (docs/audit.md).
+		// Checkpoints signed in Vault transit with a periodic token that
+		// may only sign with this key and read it, as in production
+		// (vaultclient.AuditCheckpointPolicy, docs/audit.md).
 		"AUDIT_CHECKPOINT_TRANSIT_KEY=" + AuditTransitKey,
 		"AUDIT_CHECKPOINT_VAULT_ADDR=" + s.vault.Addr(),
-		"AUDIT_CHECKPOINT_VAULT_TOKEN=" + s.vault.RootToken,
+		"AUDIT_CHECKPOINT_VAULT_TOKEN=" + s.vaultTokens["audit"],
 		"AUDIT_CHECKPOINT_DIR=" + s.AuditCheckpointDir(),
 	}
 }

@@ -326,6 +326,7 @@ func (s *Stack) startData(ctx context.Context) error {
 	s.vaultTokens = map[string]string{}
 	for name, policy := range map[string]string{
 		"credentials": vaultclient.CredentialsPolicy, "token": tokenPolicy,
+		"audit": vaultclient.AuditCheckpointPolicy,
 	} {
 		if s.vaultTokens[name], err = s.vault.PolicyToken(ctx, "agentidp-"+name, policy, 24*time.Hour); err != nil {
 			return fmt.Errorf("vault token for %s: %w", name, err)

@@ -54,7 +54,8 @@ func TestAnOwnerRewriteIsReportedByVerify(t *testing.T) {
 	loginURL := testkit.LoginRoleURL(t, ownerURL, audittest.LoginRole)
 	sinkDir := t.TempDir()
 	addr := testkit.Addr(testkit.MustFreePort(t))
-	signerEnv := []string{"AUDIT_CHECKPOINT_TRANSIT_KEY=audit-checkpoints", "AUDIT_CHECKPOINT_VAULT_ADDR=" + v.Addr(), "AUDIT_CHECKPOINT_VAULT_TOKEN=" + v.RootToken}
+	signerEnv := []string{"AUDIT_CHECKPOINT_TRANSIT_KEY=audit-checkpoints", "AUDIT_CHECKPOINT_VAULT_ADDR=" + v.Addr(), "AUDIT_CHECKPOINT_VAULT_TOKEN=" + v.RootToken,
+		"AUDIT_CHECKPOINT_VAULT_ALLOW_ROOT_TOKEN=true"} // the test's Vault; the stack runs with vaultclient.AuditCheckpointPolicy
 	env := append([]string{"DATABASE_URL=" + loginURL, "MIGRATE_DATABASE_URL=" + ownerURL,
 		"GRPC_ADDR=" + addr, "HTTP_ADDR=" + testkit.Addr(testkit.MustFreePort(t)), "REDIS_URL=" + testkit.NewRedisURL(t),
 		"REGISTRY_ADDR=off", "CREDENTIALS_ADDR=off", "LOG_LEVEL=warn",

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"os/signal"
@@ -27,7 +28,7 @@ func publicKey() error {
 	if err != nil {
 		return err
 	}
-	signer, err := app.NewSigner(ctx, cfg)
+	signer, _, err := app.NewSigner(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}

@@ -14,8 +14,8 @@ import (
 	"os"
 	"time"
 
-	vault "github.com/hashicorp/vault/api"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sentryagent/agentidp/libs/vaultclient"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
@@ -131,12 +131,12 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	}
 	m := audit.NewMetrics(reg)
 	svcCfg := audit.Config{Store: store, Metrics: m, CheckpointStore: store}
-	signer, err := NewSigner(ctx, cfg.Signer())
+	signer, vc, err := NewSigner(ctx, cfg.Signer(), logger)
 	if err != nil {
 		return nil, err
 	}
-	if ts, ok := signer.(*checkpoint.TransitSigner); ok {
-		a.renew = func(ctx context.Context) error { return checkpoint.KeepTokenAlive(ctx, ts.Client(), logger) }
+	if vc != nil {
+		a.renew = vc.KeepAlive
 	}
 	if signer != nil {
 		var sink *checkpoint.FileSink
@@ -254,23 +254,24 @@ func migrate(ctx context.Context, cfg Config) error {
 	return postgres.Migrate(ctx, admin, migrations.FS)
 }
 
-// NewSigner returns the checkpoint signer the configuration names, or nil.
-func NewSigner(ctx context.Context, cfg SignerConfig) (audit.Signer, error) {
+// NewSigner returns the checkpoint signer the configuration names, or nil,
+// and for a transit signer its Vault client (libs/vaultclient: logged in,
+// root tokens refused unless allowed; the caller runs its KeepAlive).
+func NewSigner(ctx context.Context, cfg SignerConfig, logger *slog.Logger) (audit.Signer, *vaultclient.Client, error) {
 	switch {
 	case cfg.CheckpointTransitKey != "":
-		conf := vault.DefaultConfig()
-		conf.Address = cfg.VaultAddr
-		conf.Timeout = 10 * time.Second
-		client, err := vault.NewClient(conf)
+		vc, err := vaultclient.New(ctx, vaultclient.Config{Addr: cfg.VaultAddr, Token: cfg.VaultToken,
+			Timeout: 10 * time.Second, AllowRootToken: cfg.VaultAllowRootToken, Logger: logger})
 		if err != nil {
-			return nil, fmt.Errorf("AUDIT_CHECKPOINT_VAULT_ADDR: %w", err)
+			return nil, nil, fmt.Errorf("AUDIT_CHECKPOINT_VAULT_ADDR, AUDIT_CHECKPOINT_VAULT_TOKEN: %w", err)
 		}
-		client.SetToken(cfg.VaultToken)
-		return checkpoint.NewTransitSigner(ctx, client, cfg.CheckpointTransitMount, cfg.CheckpointTransitKey)
+		s, err := checkpoint.NewTransitSigner(ctx, vc.API(), cfg.CheckpointTransitMount, cfg.CheckpointTransitKey)
+		return s, vc, err
 	case cfg.CheckpointKeyFile != "":
-		return checkpoint.LoadFileSigner(cfg.CheckpointKeyFile, true)
+		s, err := checkpoint.LoadFileSigner(cfg.CheckpointKeyFile, true)
+		return s, nil, err
 	}
-	return nil, nil
+	return nil, nil, nil
 }
 
 // streamConsumer is this instance's name in the stream's consumer group:

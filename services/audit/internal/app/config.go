@@ -55,6 +55,7 @@ type Config struct {
 	CheckpointTransitMount string `env:"AUDIT_CHECKPOINT_TRANSIT_MOUNT" envDefault:"transit"`
 	VaultAddr              string `env:"AUDIT_CHECKPOINT_VAULT_ADDR"`
 	VaultToken             string `env:"AUDIT_CHECKPOINT_VAULT_TOKEN"`
+	VaultAllowRootToken    bool   `env:"AUDIT_CHECKPOINT_VAULT_ALLOW_ROOT_TOKEN" envDefault:"false"`
 	CheckpointKeyFile      string `env:"AUDIT_CHECKPOINT_KEY_FILE"`
 	// CheckpointDir, when set, receives every checkpoint as a JSON line.
 	CheckpointDir string `env:"AUDIT_CHECKPOINT_DIR"`
@@ -76,7 +77,10 @@ type SignerConfig struct {
 	CheckpointTransitMount string `env:"AUDIT_CHECKPOINT_TRANSIT_MOUNT" envDefault:"transit"`
 	VaultAddr              string `env:"AUDIT_CHECKPOINT_VAULT_ADDR"`
 	VaultToken             string `env:"AUDIT_CHECKPOINT_VAULT_TOKEN"`
-	CheckpointKeyFile      string `env:"AUDIT_CHECKPOINT_KEY_FILE"`
+	// VaultAllowRootToken accepts a root token (local development only;
+	// libs/vaultclient refuses one otherwise).
+	VaultAllowRootToken bool   `env:"AUDIT_CHECKPOINT_VAULT_ALLOW_ROOT_TOKEN" envDefault:"false"`
+	CheckpointKeyFile   string `env:"AUDIT_CHECKPOINT_KEY_FILE"`
 }
 
 // Validate checks the signer's variables.
@@ -93,7 +97,8 @@ func (c SignerConfig) Validate() error {
 // Signer is the Config's checkpoint signer settings.
 func (c Config) Signer() SignerConfig {
 	return SignerConfig{CheckpointTransitKey: c.CheckpointTransitKey, CheckpointTransitMount: c.CheckpointTransitMount,
-		VaultAddr: c.VaultAddr, VaultToken: c.VaultToken, CheckpointKeyFile: c.CheckpointKeyFile}
+		VaultAddr: c.VaultAddr, VaultToken: c.VaultToken, VaultAllowRootToken: c.VaultAllowRootToken,
+		CheckpointKeyFile: c.CheckpointKeyFile}
 }
 
 // Validate checks what parsing cannot, naming the variable at fault.

@@ -177,10 +177,6 @@ func NewTransitSigner(ctx context.Context, client *vault.Client, mount, name str
 
 var errNoKey = errors.New("no such transit key")
 
-// Client is the signer's Vault client (its token is kept alive with
-// KeepTokenAlive).
-func (s *TransitSigner) Client() *vault.Client { return s.client }
-
 // TransitKeyReader reads a transit key's public keys without creating the
 // key (an auditor's `audit verify -vault-transit-key`).
 func TransitKeyReader(client *vault.Client, mount, name string) *TransitSigner {

@@ -3,13 +3,13 @@ package checkpoint_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"testing"
 	"time"
 
 	vault "github.com/hashicorp/vault/api"
 
 	"github.com/sentryagent/agentidp/libs/testkit"
+	"github.com/sentryagent/agentidp/libs/vaultclient"
 	"github.com/sentryagent/agentidp/services/audit/internal/audit"
 	"github.com/sentryagent/agentidp/services/audit/internal/checkpoint"
 )
@@ -86,7 +86,8 @@ func TestTransitSigner(t *testing.T) {
 }
 
 // The signer's token is a periodic token limited to the checkpoint key
-// (the policy docs/audit.md gives): renewed by KeepTokenAlive, it keeps
+// (the policy docs/audit.md gives): renewed by libs/vaultclient's KeepAlive (what the
+// service runs), it keeps
 // signing long after its period has passed; without renewal it expires.
 func TestTransitTokenSurvivesItsPeriod(t *testing.T) {
 	root := transitClient(t)
@@ -110,8 +111,12 @@ path "auth/token/renew-self" { capabilities = ["update"] }`
 		c.SetToken(sec.Auth.ClientToken)
 		return c
 	}
-	renewed, abandoned := token(), token()
-	s, err := checkpoint.NewTransitSigner(ctx, renewed, "transit", "cp")
+	renewedClient, abandoned := token(), token()
+	vc, err := vaultclient.New(ctx, vaultclient.Config{Addr: renewedClient.Address(), Token: renewedClient.Token()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := checkpoint.NewTransitSigner(ctx, vc.API(), "transit", "cp")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +126,7 @@ path "auth/token/renew-self" { capabilities = ["update"] }`
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go checkpoint.KeepTokenAlive(runCtx, renewed, slog.New(slog.DiscardHandler))
+	go vc.KeepAlive(runCtx)
 	time.Sleep(5 * time.Second) // two and a half periods
 	if _, err := audit.SignCheckpoint(ctx, s, 1, make([]byte, 32), time.Now()); err != nil {
 		t.Fatalf("the renewed token: %v", err)
