@@ -46,14 +46,16 @@ path "secret/data/agentidp/token/signing-keys" {
 `
 	// AuditCheckpointPolicy: the audit service's checkpoint signer with
 	// AUDIT_CHECKPOINT_TRANSIT_KEY=agentidp-audit-checkpoints: sign, read
-	// the public keys, create the key on the first start. Nothing exports,
+	// the public keys, create the key on the first start (Vault checks
+	// update, not create, for the transit key's write; that path's write
+	// only creates: rotation and settings are other paths). Nothing exports,
 	// rotates, reconfigures or deletes it.
 	AuditCheckpointPolicy = `# AgentIdP audit service: signs chain checkpoints with transit/keys/agentidp-audit-checkpoints.
 path "transit/sign/agentidp-audit-checkpoints" {
   capabilities = ["update"]
 }
 path "transit/keys/agentidp-audit-checkpoints" {
-  capabilities = ["read", "create"]
+  capabilities = ["read", "create", "update"]
 }
 `
 )

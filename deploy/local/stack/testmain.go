@@ -61,6 +61,7 @@ func TestMain(m interface{ Run() int }, o TestMainOptions) int {
 	defer cancel()
 	s, err := Start(ctx, cfg)
 	if err != nil {
+		DumpLogs(dir) // the directory goes with the run: say why here
 		return fail("start stack", err)
 	}
 	defer s.Stop()
