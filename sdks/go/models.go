@@ -238,3 +238,65 @@ func int64Of(n json.Number) (int64, error) {
 	}
 	return strconv.ParseInt(string(n), 10, 64)
 }
+
+// ChainVerification is the result of AuditService.Verify: the range of
+// sequences checked and, when OK is false, where the chain first broke.
+type ChainVerification struct {
+	OK            bool        `json:"ok"`
+	FromSequence  int64       `json:"fromSequence"`
+	ToSequence    int64       `json:"toSequence"`
+	EventsChecked int64       `json:"eventsChecked"`
+	FirstBreak    *ChainBreak `json:"firstBreak,omitempty"`
+}
+
+// UnmarshalJSON accepts the int64 fields as JSON numbers or strings.
+func (v *ChainVerification) UnmarshalJSON(b []byte) error {
+	type plain ChainVerification
+	var w struct {
+		*plain
+		FromSequence  json.Number `json:"fromSequence"`
+		ToSequence    json.Number `json:"toSequence"`
+		EventsChecked json.Number `json:"eventsChecked"`
+	}
+	w.plain = (*plain)(v)
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	var err error
+	if v.FromSequence, err = int64Of(w.FromSequence); err != nil {
+		return err
+	}
+	if v.ToSequence, err = int64Of(w.ToSequence); err != nil {
+		return err
+	}
+	v.EventsChecked, err = int64Of(w.EventsChecked)
+	return err
+}
+
+// ChainBreak is where the audit chain stops proving the log intact. Kind is
+// hash_mismatch (an event was altered), prev_hash_mismatch (the link to the
+// previous event is broken), missing_events (events were deleted) or
+// head_mismatch (the newest events are gone or the head was altered).
+type ChainBreak struct {
+	Sequence int64  `json:"sequence"`
+	EventID  string `json:"eventId,omitempty"`
+	Kind     string `json:"kind"`
+	Expected string `json:"expected,omitempty"`
+	Actual   string `json:"actual,omitempty"`
+}
+
+// UnmarshalJSON accepts Sequence as a JSON number or string.
+func (c *ChainBreak) UnmarshalJSON(b []byte) error {
+	type plain ChainBreak
+	var w struct {
+		*plain
+		Sequence json.Number `json:"sequence"`
+	}
+	w.plain = (*plain)(c)
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	var err error
+	c.Sequence, err = int64Of(w.Sequence)
+	return err
+}
