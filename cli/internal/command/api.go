@@ -102,17 +102,17 @@ func (o *apiOptions) bind(cmd *cobra.Command) {
 	fl := cmd.PersistentFlags()
 	fl.StringVar(&o.profile, "profile", "", "the login to use (AGENTIDP_PROFILE; default: the current profile)")
 	fl.StringVar(&o.url, "url", "", "the gateway's base URL (AGENTIDP_URL; default: the profile's)")
-	fl.StringVarP(&o.output, "output", "o", "table", "output format: table, json or yaml")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+	fl.StringVarP(&o.output, "output", "o", "table", "output format: table, json, yaml, or id (the ids alone, one per line)")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml", "id"}, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // printer checks --output and returns the printer for it.
 func (o *apiOptions) printer(s Streams) (*printer, error) {
 	switch o.output {
-	case "table", "json", "yaml":
+	case "table", "json", "yaml", "id":
 		return &printer{format: o.output, w: s.Out}, nil
 	}
-	return nil, usagef("--output %q: want table, json or yaml", o.output)
+	return nil, usagef("--output %q: want table, json, yaml or id", o.output)
 }
 
 // identity is who a command calls the API as, and where.

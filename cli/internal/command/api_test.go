@@ -90,7 +90,7 @@ func TestUsageAndAuth(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"agents", "get"}, ExitUsage, "accepts 1 arg"},
-		{[]string{"agents", "list", "-o", "xml"}, ExitUsage, "want table, json or yaml"},
+		{[]string{"agents", "list", "-o", "xml"}, ExitUsage, "want table, json, yaml or id"},
 		{[]string{"agents", "list", "--bogus"}, ExitUsage, "unknown flag"},
 		{[]string{"agents", "list"}, ExitAuth, "not logged in"},
 		{[]string{"agents", "list", "--profile", "nope"}, ExitAuth, "no profile"},
@@ -134,6 +134,19 @@ func TestOutputs(t *testing.T) {
 		}
 	}
 
+	// --secret-file: the secret in a 0600 file, not on stdout.
+	file := filepath.Join(t.TempDir(), "bot.secret")
+	out, _, code = execute(t, "", "credentials", "generate", "a-1", "--secret-file", file)
+	if st, err := os.Stat(file); code != 0 || err != nil || st.Mode().Perm() != 0o600 || strings.Contains(out, "agentidp_sk_new") || !strings.Contains(out, file) {
+		t.Errorf("--secret-file: exit %d, %v\n%s", code, err, out)
+	}
+	if b, _ := os.ReadFile(file); string(b) != "agentidp_sk_new\n" {
+		t.Errorf("secret file holds %q", b)
+	}
+	if out, _, _ := execute(t, "", "credentials", "generate", "a-1", "-o", "id"); out != "c-1\n" {
+		t.Errorf("-o id: %q", out)
+	}
+
 	fakeAPI(t, 200, `{"agents":[{"agentId":"a-1","name":"one","owner":"o","status":"active","scopes":["agents:read"]}]}`)
 	out, _, _ = execute(t, "", "agents", "list")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
@@ -144,6 +157,13 @@ func TestOutputs(t *testing.T) {
 	var list []map[string]any
 	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list) != 1 || list[0]["agentId"] != "a-1" {
 		t.Errorf("json: %v\n%s", err, out)
+	}
+
+	if out, _, _ := execute(t, "", "agents", "list", "-o", "id"); out != "a-1\n" {
+		t.Errorf("-o id: %q", out)
+	}
+	if _, errb, code := execute(t, "", "token", "get", "-o", "id"); code != ExitUsage {
+		t.Errorf("token get -o id: exit %d %s", code, errb)
 	}
 
 	// token get: the token alone, for TOKEN=$(agentidp token get).

@@ -2,11 +2,13 @@ package command
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sentryagent/agentidp/cli/internal/profile"
 	idp "github.com/sentryagent/agentidp/sdks/go"
 )
 
@@ -17,8 +19,9 @@ func newCredentials(s Streams) *cobra.Command {
 		Aliases: []string{"credential", "creds"},
 		Short:   "Manage agents' client credentials (/v1/agents/{agentId}/credentials)",
 		Long: `Manage agents' client credentials. generate and rotate print the new
-secret once (in the table, and in -o json/yaml as clientSecret): keep it,
-it cannot be shown again. list and revoke never show a secret.
+secret once (in the table, and in -o json/yaml as clientSecret), or write
+it to --secret-file (mode 0600) and print only where: keep it, it cannot
+be shown again. list and revoke never show a secret.
 
 ` + exitCodesHelp,
 		Args: noArgs,
@@ -34,16 +37,32 @@ it cannot be shown again. list and revoke never show a secret.
 type issued struct {
 	Credential   idp.Credential `json:"credential"`
 	ClientID     string         `json:"clientId"`
-	ClientSecret string         `json:"clientSecret"`
+	ClientSecret string         `json:"clientSecret,omitempty"`
+	// SecretFile is where --secret-file put the secret instead.
+	SecretFile string `json:"secretFile,omitempty"`
 }
 
-func printIssued(p *printer, ic *idp.IssuedCredential) error {
-	out := issued{Credential: ic.Credential, ClientID: ic.ClientID, ClientSecret: ic.ClientSecret.Reveal()}
+// printIssued prints a new credential with its secret, or writes the
+// secret to secretFile (mode 0600) and prints where.
+func printIssued(p *printer, ic *idp.IssuedCredential, secretFile string) error {
+	out := issued{Credential: ic.Credential, ClientID: ic.ClientID}
+	if secretFile != "" {
+		if err := profile.WriteSecret(secretFile, ic.ClientSecret.Reveal()); err != nil {
+			// The secret exists only in this process now: say so, and how
+			// to recover (rotate or revoke), without printing it.
+			return fmt.Errorf("credential %s was issued but its secret could not be written (rotate or revoke it): %w", ic.Credential.CredentialID, err)
+		}
+		out.SecretFile = secretFile
+	} else {
+		out.ClientSecret = ic.ClientSecret.Reveal()
+	}
 	return p.print(out, func() [][]string {
 		rows := credentialFields(&ic.Credential)
-		rows = append(rows, []string{"Client ID:", ic.ClientID}, []string{"Client secret:", ic.ClientSecret.Reveal()},
-			[]string{"", "(shown once: keep it now)"})
-		return rows
+		rows = append(rows, []string{"Client ID:", ic.ClientID})
+		if secretFile != "" {
+			return append(rows, []string{"Client secret:", "written to " + secretFile + " (mode 0600)"})
+		}
+		return append(rows, []string{"Client secret:", out.ClientSecret}, []string{"", "(shown once: keep it now)"})
 	})
 }
 
@@ -59,7 +78,10 @@ func credentialFields(c *idp.Credential) [][]string {
 }
 
 func credentialsGenerate(s Streams, o *apiOptions) *cobra.Command {
-	var ttl time.Duration
+	var (
+		ttl        time.Duration
+		secretFile string
+	)
 	cmd := &cobra.Command{
 		Use:   "generate AGENT_ID",
 		Short: "Create a credential for an active agent and print its secret once",
@@ -74,10 +96,11 @@ func credentialsGenerate(s Streams, o *apiOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printIssued(p, ic)
+			return printIssued(p, ic, secretFile)
 		})(cmd, args)
 	}
 	cmd.Flags().DurationVar(&ttl, "ttl", 0, "how long the credential lives, e.g. 720h (0: it does not expire)")
+	cmd.Flags().StringVar(&secretFile, "secret-file", "", "write the secret to this file (mode 0600; AGENTIDP_CLIENT_SECRET_FILE reads it) instead of printing it")
 	return cmd
 }
 
@@ -110,7 +133,10 @@ func credentialsList(s Streams, o *apiOptions) *cobra.Command {
 }
 
 func credentialsRotate(s Streams, o *apiOptions) *cobra.Command {
-	var grace time.Duration
+	var (
+		grace      time.Duration
+		secretFile string
+	)
 	cmd := &cobra.Command{
 		Use:   "rotate AGENT_ID CREDENTIAL_ID",
 		Short: "Give a credential a new secret and print it once",
@@ -127,10 +153,11 @@ working for --grace (0 to 24h; 0: it stops at once).`,
 			if err != nil {
 				return err
 			}
-			return printIssued(p, ic)
+			return printIssued(p, ic, secretFile)
 		})(cmd, args)
 	}
 	cmd.Flags().DurationVar(&grace, "grace", 0, "how long the previous secret keeps working (at most 24h)")
+	cmd.Flags().StringVar(&secretFile, "secret-file", "", "write the new secret to this file (mode 0600) instead of printing it")
 	return cmd
 }
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	idp "github.com/sentryagent/agentidp/sdks/go"
 )
 
 // printer writes a command's result as a table (text/tabwriter), JSON or
@@ -40,8 +42,53 @@ func (p *printer) print(v any, table func() [][]string) error {
 		}
 		_, err = p.w.Write(b)
 		return err
+	case "id":
+		ids, ok := idsOf(v)
+		if !ok {
+			return usagef("-o id: this command's result has no id; use table, json or yaml")
+		}
+		for _, id := range ids {
+			if _, err := fmt.Fprintln(p.w, id); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	return writeTable(p.w, table())
+}
+
+// idsOf is -o id: the ids of the agents, credentials or events in v, one
+// per line, for ID=$(agentidp agents register ... -o id).
+func idsOf(v any) ([]string, bool) {
+	switch v := v.(type) {
+	case *idp.Agent:
+		return []string{v.AgentID}, true
+	case []*idp.Agent:
+		out := make([]string, len(v))
+		for i, a := range v {
+			out[i] = a.AgentID
+		}
+		return out, true
+	case issued:
+		return []string{v.Credential.CredentialID}, true
+	case *idp.Credential:
+		return []string{v.CredentialID}, true
+	case []*idp.Credential:
+		out := make([]string, len(v))
+		for i, c := range v {
+			out[i] = c.CredentialID
+		}
+		return out, true
+	case *idp.AuditEvent:
+		return []string{v.EventID}, true
+	case []*idp.AuditEvent:
+		out := make([]string, len(v))
+		for i, e := range v {
+			out[i] = e.EventID
+		}
+		return out, true
+	}
+	return nil, false
 }
 
 // line writes one item of a stream (audit query --follow): a JSON object
@@ -61,6 +108,11 @@ func (p *printer) line(v any, row []string) error {
 			return err
 		}
 		_, err = fmt.Fprintf(p.w, "---\n%s", b)
+		return err
+	}
+	if p.format == "id" {
+		ids, _ := idsOf(v)
+		_, err := fmt.Fprintln(p.w, strings.Join(ids, "\n"))
 		return err
 	}
 	return writeTable(p.w, [][]string{row})

@@ -197,6 +197,10 @@ func ReadSecret(path string) (string, error) {
 	return secret, nil
 }
 
+// WriteSecret writes a secret to path, mode 0600, atomically (the file
+// ReadSecret reads; credentials generate --secret-file).
+func WriteSecret(path, secret string) error { return writeFile(path, []byte(secret+"\n")) }
+
 // writeFile writes b to path with mode 0600 (directories 0700) through a
 // temporary file and a rename, so that a reader never sees half a file and
 // the secret is never in a file with wider permissions.
