@@ -39,7 +39,7 @@ Every other command reads its URL, client id and secret from its flags,
 else AGENTIDP_URL, AGENTIDP_CLIENT_ID and AGENTIDP_CLIENT_SECRET (or
 AGENTIDP_CLIENT_SECRET_FILE), else the profile.
 
-  . .dev/env && agentidp login           # make dev's platform admin
+  (set -a; . .dev/env; agentidp login)   # make dev's platform admin
   agentidp login --url https://idp.example.com --client-id ID --client-secret-stdin < secret
 
 ` + exitCodesHelp,

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -54,7 +55,7 @@ func NewRoot(s Streams) *cobra.Command {
 		Long: `agentidp operates an AgentIdP deployment: its first admin (bootstrap), its
 agents, their credentials and tokens, the audit log, and the policy.
 
-  . .dev/env && agentidp login        # make dev's platform admin, as profile "default"
+  (set -a; . .dev/env; agentidp login)   # make dev's platform admin, as profile "default"
   agentidp agents list
   agentidp agents register --name my-agent --scope agents:read
   agentidp credentials generate AGENT_ID
@@ -91,7 +92,11 @@ func Execute(ctx context.Context, s Streams, args []string) int {
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintln(s.Err, "agentidp:", describe(err))
+	msg := describe(err)
+	if !strings.HasPrefix(msg, "agentidp: ") { // the SDK's errors say it already
+		msg = "agentidp: " + msg
+	}
+	fmt.Fprintln(s.Err, msg)
 	var (
 		u usageError
 		a authError
