@@ -104,7 +104,13 @@ interrupted (Ctrl-C: exit 0). Progress goes to standard error.`,
 				return rows
 			})
 		}
-		return followAudit(ctx, s, c, p, f, events, interval)
+		var floor time.Time
+		if limit > 0 && len(events) == limit {
+			// Older events than those shown were left out on purpose: a
+			// poll must not print them later.
+			floor = events[len(events)-1].OccurredAt
+		}
+		return followAudit(ctx, s, c, p, f, events, floor, interval)
 	})
 	fl := cmd.Flags()
 	fl.StringVar(&f.AgentID, "agent", "", "only events about this agent")
@@ -127,7 +133,7 @@ interrupted (Ctrl-C: exit 0). Progress goes to standard error.`,
 // asks again for a little of the past and skips the events it printed.
 const followWindow = 2 * time.Minute
 
-func followAudit(ctx context.Context, s Streams, c *idp.Client, p *printer, f idp.AuditFilter, past []*idp.AuditEvent, interval time.Duration) error {
+func followAudit(ctx context.Context, s Streams, c *idp.Client, p *printer, f idp.AuditFilter, past []*idp.AuditEvent, floor time.Time, interval time.Duration) error {
 	seen := map[string]time.Time{}
 	latest := f.StartTime
 	emit := func(e *idp.AuditEvent) error {
@@ -173,7 +179,7 @@ func followAudit(ctx context.Context, s Streams, c *idp.Client, p *printer, f id
 				err = qerr
 				break
 			}
-			if _, ok := seen[e.EventID]; !ok {
+			if _, ok := seen[e.EventID]; !ok && !e.OccurredAt.Before(floor) {
 				fresh = append(fresh, e)
 			}
 		}

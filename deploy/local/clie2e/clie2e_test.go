@@ -364,12 +364,19 @@ func TestAgentLifecycle(t *testing.T) {
 		return nil
 	})
 	rotHome := as(t, rot.ClientID, rot.ClientSecret)
-	rotHome.ok(t, "token", "get")
+	before := strings.TrimSpace(rotHome.ok(t, "token", "get"))
 
-	// Suspend: tokens stop; reactivate: they come back.
+	// Suspend: tokens stop (the one issued before included); reactivate:
+	// new ones come back.
 	if s := jsonOf[agent](t, h, "agents", "suspend", a.AgentID); s.Status != "suspended" || s.SuspendedAt == "" {
 		t.Errorf("suspended %+v", s)
 	}
+	eventually(t, func() error {
+		if r := h.cli(t, before+"\n", "token", "introspect", "-", "-o", "json"); r.code != 0 || !strings.Contains(r.out, `"active": false`) {
+			return fmt.Errorf("a suspended agent's token: exit %d %s", r.code, r.out)
+		}
+		return nil
+	})
 	eventually(t, func() error {
 		if r := rotHome.cli(t, "", "token", "get"); r.code != 3 {
 			return fmt.Errorf("token of a suspended agent: exit %d", r.code)
@@ -418,8 +425,14 @@ func TestCrossOwner(t *testing.T) {
 	mine := jsonOf[agent](t, h, "agents", "register", "--name", "a-"+run, "--owner", "cli-a-"+run,
 		"--scope", "agents:read,agents:write,credentials:write")
 	theirs := jsonOf[agent](t, h, "agents", "register", "--name", "b-"+run, "--owner", "cli-b-"+run)
-	c := jsonOf[issued](t, h, "credentials", "generate", mine.AgentID)
-	me := as(t, c.ClientID, c.ClientSecret)
+	// The secret to a 0600 file, the id alone on stdout; the agent then
+	// calls with AGENTIDP_CLIENT_SECRET_FILE.
+	secretFile := filepath.Join(t.TempDir(), "a.secret")
+	credID := strings.TrimSpace(h.ok(t, "credentials", "generate", mine.AgentID, "--secret-file", secretFile, "-o", "id"))
+	if st, err := os.Stat(secretFile); err != nil || st.Mode().Perm() != 0o600 || credID == "" {
+		t.Fatalf("--secret-file: %v %v, id %q", st, err, credID)
+	}
+	me := newHome(t).with("AGENTIDP_URL="+mesh.GatewayURL(), "AGENTIDP_CLIENT_ID="+mine.AgentID, "AGENTIDP_CLIENT_SECRET_FILE="+secretFile)
 	eventually(t, func() error {
 		if r := me.cli(t, "", "agents", "get", mine.AgentID); r.code != 0 {
 			return fmt.Errorf("own agent: exit %d", r.code)
