@@ -24,6 +24,7 @@ reaches only its own owner's agents: another owner's agent is "not found"
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	o.bind(cmd)
+	defer withExitCodes(cmd)
 	cmd.AddCommand(agentsList(s, o), agentsGet(s, o), agentsRegister(s, o), agentsUpdate(s, o),
 		agentStatus(s, o, "suspend", "Suspend an agent: its tokens stop working", (*idp.AgentsService).Suspend),
 		agentStatus(s, o, "reactivate", "Reactivate a suspended agent", (*idp.AgentsService).Reactivate),

@@ -208,6 +208,19 @@ func first(vs ...string) string {
 	return ""
 }
 
+// withExitCodes appends the exit codes to the help of cmd's subcommands
+// (the group's own help has them already).
+func withExitCodes(cmd *cobra.Command) *cobra.Command {
+	for _, c := range cmd.Commands() {
+		long := c.Long
+		if long == "" {
+			long = c.Short + "."
+		}
+		c.Long = long + "\n\n" + exitCodesHelp
+	}
+	return cmd
+}
+
 // exactArgs is cobra.ExactArgs as a usage error.
 func exactArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {

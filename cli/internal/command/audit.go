@@ -26,6 +26,7 @@ platform:admin reads only its own owner's events.
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	o.bind(cmd)
+	defer withExitCodes(cmd)
 	cmd.AddCommand(auditQuery(s, o), auditGet(s, o), auditVerify(s, o))
 	return cmd
 }

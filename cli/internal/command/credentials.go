@@ -28,6 +28,7 @@ be shown again. list and revoke never show a secret.
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	o.bind(cmd)
+	defer withExitCodes(cmd)
 	cmd.AddCommand(credentialsGenerate(s, o), credentialsList(s, o), credentialsRotate(s, o), credentialsRevoke(s, o))
 	return cmd
 }

@@ -61,7 +61,7 @@ agents, their credentials and tokens, the audit log, and the policy.
   agentidp credentials generate AGENT_ID
   agentidp audit query --follow
 
-Output is a table; -o json or -o yaml give the API's objects. Secrets are
+Output is a table; -o json or -o yaml give the API's objects, -o id the ids alone. Secrets are
 printed only by credentials generate and rotate (once) and token get.
 
 ` + exitCodesHelp,

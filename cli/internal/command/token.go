@@ -33,6 +33,7 @@ standard input instead.
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	o.bind(cmd)
+	defer withExitCodes(cmd)
 	cmd.AddCommand(tokenGet(s, o), tokenIntrospect(s, o), tokenRevoke(s, o))
 	return cmd
 }
