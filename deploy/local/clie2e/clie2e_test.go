@@ -394,6 +394,10 @@ func TestAgentLifecycle(t *testing.T) {
 		return nil
 	})
 
+	// No such credential (of an active agent): not found; of a
+	// decommissioned agent (below) the agent's state answers first.
+	h.exits(t, 4, "credentials", "rotate", a.AgentID, "0190c6e8-0000-7000-8000-00000000dead")
+
 	// Revoke the credential: its secret stops working.
 	if rv := jsonOf[issued](t, h, "credentials", "revoke", a.AgentID, c.Credential.CredentialID); rv.ClientSecret != "" {
 		t.Errorf("revoke printed a secret")
@@ -416,7 +420,7 @@ func TestAgentLifecycle(t *testing.T) {
 		t.Errorf("list --status decommissioned: %+v", list)
 	}
 	h.exits(t, 4, "agents", "get", "0190c6e8-0000-7000-8000-00000000dead")
-	h.exits(t, 4, "credentials", "rotate", a.AgentID, "0190c6e8-0000-7000-8000-00000000dead")
+	h.exits(t, 5, "credentials", "generate", a.AgentID) // decommissioned
 }
 
 // Another owner's agent is not found (4), as one that does not exist.
