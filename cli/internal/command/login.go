@@ -64,7 +64,10 @@ AGENTIDP_CLIENT_SECRET_FILE), else the profile.
 			}
 			tok, err := c.Tokens.Issue(cmd.Context())
 			if err != nil {
-				return fmt.Errorf("the credentials do not work: %w", err)
+				if code, _ := apiExitCode(err); code == ExitAuth {
+					return fmt.Errorf("the credentials do not work: %w", err)
+				}
+				return fmt.Errorf("login to %s: %w", url, err)
 			}
 			store, err := profile.Open()
 			if err != nil {
