@@ -199,6 +199,14 @@ func TestPolicyTest(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Passed != 1 || rep.Failed != 0 {
 		t.Errorf("--run: %v %+v\n%s", err, rep, out)
 	}
+	link := filepath.Join(t.TempDir(), "policies")
+	abs, _ := filepath.Abs("../../../policies")
+	if err := os.Symlink(abs, link); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, code := execute(t, "", "policy", "test", link); code != 0 || !strings.Contains(out, " passed, 0 failed") || strings.Contains(out, " 0 passed") {
+		t.Errorf("a symlinked directory: exit %d\n%s", code, out)
+	}
 	if _, _, code := execute(t, "", "policy", "test", filepath.Join(dir, "missing")); code != ExitUsage {
 		t.Errorf("missing directory: exit %d", code)
 	}

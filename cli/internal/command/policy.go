@@ -2,6 +2,7 @@ package command
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -57,10 +58,17 @@ that does not load or compile.`,
 					return usagef("--run: %v", err)
 				}
 			}
-			rep, err := policytest.Run(cmd.Context(), dir, re)
+			// A symlinked directory (a checkout's link, a mounted volume)
+			// is read where it points: the loader walks real directories.
+			real := dir
+			if r, err := filepath.EvalSymlinks(dir); err == nil {
+				real = r
+			}
+			rep, err := policytest.Run(cmd.Context(), real, re)
 			if err != nil {
 				return usageError{fmt.Errorf("%s: %w", dir, err)}
 			}
+			rep.Dir = dir
 			err = p.print(rep, func() [][]string {
 				rows := [][]string{}
 				if verbose || rep.Failed > 0 {
