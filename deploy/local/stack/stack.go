@@ -87,6 +87,11 @@ type Config struct {
 	// TokenReplicas is how many token services run (default 1); the extra
 	// ones take free ports. They share Redis and the signing keys in Vault.
 	TokenReplicas int
+	// TokenSigning is the token services' TOKEN_SIGNING: "" or
+	// SigningLocal (the default, a key stored in Vault KV) or
+	// SigningTransit (Vault's transit engine signs; the stack mounts it
+	// and creates the key).
+	TokenSigning string
 	// AuthzReplicas is how many authz services run (default 1); the extra
 	// ones take free ports. Each keeps its own state from the change feeds.
 	AuthzReplicas int
@@ -128,6 +133,10 @@ type Stack struct {
 	vault          *testkit.Vault
 	envoy          *testkit.Envoy
 	dbURLs         map[string]string
+	auditLoginURL  string // the audit service's confined login (audit.go)
+	// registryLoginURL and credentialsLoginURL are those services'
+	// confined logins (audit.go).
+	registryLoginURL, credentialsLoginURL string
 
 	mu         sync.Mutex
 	services   map[string][]*Service // by name, one per replica
@@ -141,6 +150,9 @@ type Stack struct {
 func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.TokenSigning != "" && cfg.TokenSigning != SigningLocal && cfg.TokenSigning != SigningTransit {
+		return nil, fmt.Errorf("token signing %q is not one of local, transit", cfg.TokenSigning)
 	}
 	if cfg.RepoRoot == "" {
 		if cfg.RepoRoot, err = FindRepoRoot(); err != nil {
@@ -296,6 +308,15 @@ func (s *Stack) startData(ctx context.Context) error {
 	s.vault, err = testkit.StartVault(ctx, testkit.VaultConfig{
 		Dir: filepath.Join(s.cfg.Dir, "data", "vault"), Port: s.cfg.Ports.Vault, LogPath: s.logPath("vault"),
 	})
+	if err != nil {
+		return err
+	}
+	if s.cfg.TokenSigning == SigningTransit {
+		if err := s.enableTransit(ctx); err != nil {
+			return err
+		}
+	}
+	s.auditLoginURL, err = s.prepareAudit(ctx)
 	return err
 }
 
@@ -371,10 +392,11 @@ func (s *Stack) serviceEnv(name string, mainPort, adminPort int) []string {
 	}
 	switch name {
 	case "registry":
-		env = append(env, "DATABASE_URL="+s.dbURLs[name])
+		// A login of its own; the owner migrates (docs/architecture.md).
+		env = append(env, "DATABASE_URL="+s.registryLoginURL, "MIGRATE_DATABASE_URL="+s.dbURLs[name])
 	case "credentials":
 		env = append(env,
-			"DATABASE_URL="+s.dbURLs[name],
+			"DATABASE_URL="+s.credentialsLoginURL, "MIGRATE_DATABASE_URL="+s.dbURLs[name],
 			"REGISTRY_ADDR="+testkit.Addr(s.cfg.Ports.RegistryGRPC),
 			// Local development uses Vault's root token; production gives the
 			// service a token limited to its path (docs/credentials.md).
@@ -382,8 +404,8 @@ func (s *Stack) serviceEnv(name string, mainPort, adminPort int) []string {
 			"VAULT_TOKEN="+s.vault.RootToken,
 		)
 	case "audit":
+		env = append(env, s.auditEnv()...)
 		env = append(env,
-			"DATABASE_URL="+s.dbURLs[name],
 			"REDIS_URL="+s.RedisURLFor(name),
 			"REGISTRY_ADDR="+testkit.Addr(s.cfg.Ports.RegistryGRPC),
 			"CREDENTIALS_ADDR="+testkit.Addr(s.cfg.Ports.CredentialsGRPC),
@@ -399,6 +421,9 @@ func (s *Stack) serviceEnv(name string, mainPort, adminPort int) []string {
 			// endpoints through it (RFC 8414).
 			"ISSUER="+s.GatewayURL(),
 		)
+		if s.cfg.TokenSigning == SigningTransit {
+			env = append(env, "TOKEN_SIGNING=transit", "TRANSIT_KEY="+TransitKey)
+		}
 	case "authz":
 		env = append(env,
 			"REDIS_URL="+s.RedisURLFor(name),
