@@ -74,3 +74,34 @@ func (s *AuditService) Verify(ctx context.Context, from, to int64) (*ChainVerifi
 	var out ChainVerification
 	return result(&out, s.c.do(ctx, call{method: "GET", path: "/v1/audit/verify", query: q, retry: true, out: &out}))
 }
+
+// CheckpointsPage returns one page of the chain's signed checkpoints at or
+// after sequence from (0: all), oldest first. It needs audit:read and
+// platform:admin.
+func (s *AuditService) CheckpointsPage(ctx context.Context, from int64, pageSize int, pageToken string) (*AuditCheckpointPage, error) {
+	if from < 0 {
+		return nil, invalidArgument("from must not be negative")
+	}
+	q := url.Values{}
+	if from > 0 {
+		q.Set("fromSequence", strconv.FormatInt(from, 10))
+	}
+	if pageSize > 0 {
+		q.Set("pageSize", strconv.Itoa(pageSize))
+	}
+	set(q, "pageToken", pageToken)
+	var out AuditCheckpointPage
+	return result(&out, s.c.do(ctx, call{method: "GET", path: "/v1/audit/checkpoints", query: q, retry: true, out: &out}))
+}
+
+// Checkpoints iterates over the signed checkpoints at or after sequence
+// from, oldest first, fetching pages as it goes.
+func (s *AuditService) Checkpoints(ctx context.Context, from int64) iter.Seq2[*AuditCheckpoint, error] {
+	return paginate(func(token string) ([]AuditCheckpoint, string, error) {
+		p, err := s.CheckpointsPage(ctx, from, 0, token)
+		if err != nil {
+			return nil, "", err
+		}
+		return p.Checkpoints, p.NextPageToken, nil
+	})
+}

@@ -27,7 +27,7 @@ platform:admin reads only its own owner's events.
 	}
 	o.bind(cmd)
 	defer withExitCodes(cmd)
-	cmd.AddCommand(auditQuery(s, o), auditGet(s, o), auditVerify(s, o))
+	cmd.AddCommand(auditQuery(s, o), auditGet(s, o), auditVerify(s, o), auditCheckpoints(s, o))
 	return cmd
 }
 
@@ -256,7 +256,9 @@ chain is intact, 1 when it is broken.`,
 		}
 		err = p.print(v, func() [][]string {
 			rows := fields("Intact", fmt.Sprint(v.OK), "From sequence", strconv.FormatInt(v.FromSequence, 10),
-				"To sequence", strconv.FormatInt(v.ToSequence, 10), "Events checked", strconv.FormatInt(v.EventsChecked, 10))
+				"To sequence", strconv.FormatInt(v.ToSequence, 10), "Events checked", strconv.FormatInt(v.EventsChecked, 10),
+				"Checkpoints checked", strconv.FormatInt(v.CheckpointsChecked, 10),
+				"Checkpointed through", strconv.FormatInt(v.CheckpointedThrough, 10))
 			if b := v.FirstBreak; b != nil {
 				rows = append(rows, fields("Break at", strconv.FormatInt(b.Sequence, 10), "Kind", b.Kind,
 					"Event ID", b.EventID, "Expected", b.Expected, "Actual", b.Actual)...)
@@ -270,5 +272,46 @@ chain is intact, 1 when it is broken.`,
 	})
 	cmd.Flags().Int64Var(&from, "from", 0, "first sequence to check (0: the oldest kept)")
 	cmd.Flags().Int64Var(&to, "to", 0, "last sequence to check (0: the newest, and the recorded head)")
+	return cmd
+}
+
+func auditCheckpoints(s Streams, o *apiOptions) *cobra.Command {
+	var (
+		from  int64
+		limit int
+	)
+	cmd := &cobra.Command{
+		Use:   "checkpoints [--from SEQ]",
+		Short: "List the audit chain's signed checkpoints, oldest first (platform:admin)",
+		Long: `List the signed checkpoints of the audit chain, oldest first: every N events
+or M minutes the audit service signs the chain's head with a key PostgreSQL
+never sees, so that anyone holding the public key can prove the log against
+them (docs/audit.md, "Signed checkpoints"). audit verify checks them.`,
+		Args: noArgs,
+	}
+	cmd.RunE = run(s, o, func(ctx context.Context, c *idp.Client, p *printer) error {
+		if from < 0 || limit < 0 {
+			return usagef("--from and --limit must not be negative")
+		}
+		list := []*idp.AuditCheckpoint{}
+		for cp, err := range c.Audit.Checkpoints(ctx, from) {
+			if err != nil {
+				return err
+			}
+			list = append(list, cp)
+			if limit > 0 && len(list) == limit {
+				break
+			}
+		}
+		return p.print(list, func() [][]string {
+			rows := [][]string{{"SEQ", "SIGNED", "ALGORITHM", "KEY ID", "HASH"}}
+			for _, cp := range list {
+				rows = append(rows, []string{strconv.FormatInt(cp.Sequence, 10), ts(cp.SignedAt), cp.Algorithm, cp.KeyID, cp.Hash})
+			}
+			return rows
+		})
+	})
+	cmd.Flags().Int64Var(&from, "from", 0, "only checkpoints at or after this sequence")
+	cmd.Flags().IntVar(&limit, "limit", 0, "stop after this many checkpoints (0: all)")
 	return cmd
 }

@@ -19,6 +19,7 @@ var routeCommands = map[string][]string{
 	"DELETE /v1/agents/{agentId}/credentials/{credentialId}":      {"credentials", "revoke", "{id}", "{id}"},
 	"GET /v1/audit/events":                                        {"audit", "query"},
 	"GET /v1/audit/events/{eventId}":                              {"audit", "get", "{id}"},
+	"GET /v1/audit/checkpoints":                                   {"audit", "checkpoints"},
 	"GET /v1/audit/verify":                                        {"audit", "verify"},
 	"POST /oauth2/token":                                          {"token", "get"},
 	"POST /oauth2/introspect":                                     {"token", "introspect", "a.b.c"},

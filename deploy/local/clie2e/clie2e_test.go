@@ -502,6 +502,20 @@ func TestAudit(t *testing.T) {
 	if out := h.ok(t, "audit", "verify"); !strings.Contains(out, "Intact:") || !strings.Contains(out, "true") {
 		t.Errorf("verify table:\n%s", out)
 	}
+	// Signed checkpoints (every minute here: there may be none yet); each
+	// one listed is complete.
+	for _, cp := range jsonOf[[]struct {
+		Sequence  int64  `json:"sequence"`
+		Algorithm string `json:"algorithm"`
+		Signature string `json:"signature"`
+	}](t, h, "audit", "checkpoints") {
+		if cp.Sequence <= 0 || cp.Algorithm == "" || cp.Signature == "" {
+			t.Errorf("checkpoint %+v", cp)
+		}
+	}
+	if out := h.ok(t, "audit", "checkpoints"); !strings.HasPrefix(out, "SEQ") {
+		t.Errorf("checkpoints table:\n%s", out)
+	}
 
 	// --follow: the past event first, then the suspension as it happens;
 	// progress on stderr; Ctrl-C ends it with 0.
