@@ -333,7 +333,9 @@ func TestImageBuildContexts(t *testing.T) {
 			t.Errorf(".dockerignore sends %s to the build", junk)
 		}
 	}
-	copied := []string{"libs"} // besides the module itself (COPY in the Dockerfile)
+	// Besides the module itself (COPY in the Dockerfile): sdks/go and
+	// services/authz for the agentidp command.
+	copied := []string{"libs", "sdks/go", "services/authz"}
 	// Every deployable's image, and the CLI's (the bootstrap one-shot).
 	type image struct{ name, module, cmd string }
 	var images []image

@@ -238,3 +238,115 @@ func int64Of(n json.Number) (int64, error) {
 	}
 	return strconv.ParseInt(string(n), 10, 64)
 }
+
+// ChainVerification is the result of AuditService.Verify: the range of
+// sequences checked and, when OK is false, where the chain first broke.
+type ChainVerification struct {
+	OK            bool        `json:"ok"`
+	FromSequence  int64       `json:"fromSequence"`
+	ToSequence    int64       `json:"toSequence"`
+	EventsChecked int64       `json:"eventsChecked"`
+	FirstBreak    *ChainBreak `json:"firstBreak,omitempty"`
+	// CheckpointsChecked counts the signed checkpoints in the range whose
+	// signature held and whose head matched the recomputed chain.
+	CheckpointsChecked int64 `json:"checkpointsChecked"`
+	// CheckpointedThrough is the newest sequence such a checkpoint covers
+	// (0: none): events after it rest on the hash chain alone.
+	CheckpointedThrough int64 `json:"checkpointedThrough"`
+}
+
+// UnmarshalJSON accepts the int64 fields as JSON numbers or strings.
+func (v *ChainVerification) UnmarshalJSON(b []byte) error {
+	type plain ChainVerification
+	var w struct {
+		*plain
+		FromSequence  json.Number `json:"fromSequence"`
+		ToSequence    json.Number `json:"toSequence"`
+		EventsChecked json.Number `json:"eventsChecked"`
+		Checkpoints   json.Number `json:"checkpointsChecked"`
+		Through       json.Number `json:"checkpointedThrough"`
+	}
+	w.plain = (*plain)(v)
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	var err error
+	if v.FromSequence, err = int64Of(w.FromSequence); err != nil {
+		return err
+	}
+	if v.ToSequence, err = int64Of(w.ToSequence); err != nil {
+		return err
+	}
+	if v.EventsChecked, err = int64Of(w.EventsChecked); err != nil {
+		return err
+	}
+	if v.CheckpointsChecked, err = int64Of(w.Checkpoints); err != nil {
+		return err
+	}
+	v.CheckpointedThrough, err = int64Of(w.Through)
+	return err
+}
+
+// AuditCheckpoint is a signed statement that the audit chain's event at
+// Sequence had Hash, and so every event before it was what the chain says
+// (docs/audit.md, "Signed checkpoints").
+type AuditCheckpoint struct {
+	Sequence int64     `json:"sequence"`
+	Hash     string    `json:"hash"`
+	SignedAt time.Time `json:"signedAt,omitzero"`
+	// KeyID is the hex of the first 16 bytes of SHA-256 over the signing
+	// public key's PKIX DER encoding.
+	KeyID     string `json:"keyId"`
+	Algorithm string `json:"algorithm"` // ed25519 or ecdsa-p256-sha256
+	Signature string `json:"signature"` // standard base64
+}
+
+// UnmarshalJSON accepts Sequence as a JSON number or string.
+func (c *AuditCheckpoint) UnmarshalJSON(b []byte) error {
+	type plain AuditCheckpoint
+	var w struct {
+		*plain
+		Sequence json.Number `json:"sequence"`
+	}
+	w.plain = (*plain)(c)
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	var err error
+	c.Sequence, err = int64Of(w.Sequence)
+	return err
+}
+
+// AuditCheckpointPage is one page of checkpoints, oldest first.
+type AuditCheckpointPage struct {
+	Checkpoints   []AuditCheckpoint `json:"checkpoints"`
+	NextPageToken string            `json:"nextPageToken"`
+}
+
+// ChainBreak is where the audit chain stops proving the log intact. Kind is
+// hash_mismatch (an event was altered), prev_hash_mismatch (the link to the
+// previous event is broken), missing_events (events were deleted) or
+// head_mismatch (the newest events are gone or the head was altered).
+type ChainBreak struct {
+	Sequence int64  `json:"sequence"`
+	EventID  string `json:"eventId,omitempty"`
+	Kind     string `json:"kind"`
+	Expected string `json:"expected,omitempty"`
+	Actual   string `json:"actual,omitempty"`
+}
+
+// UnmarshalJSON accepts Sequence as a JSON number or string.
+func (c *ChainBreak) UnmarshalJSON(b []byte) error {
+	type plain ChainBreak
+	var w struct {
+		*plain
+		Sequence json.Number `json:"sequence"`
+	}
+	w.plain = (*plain)(c)
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	var err error
+	c.Sequence, err = int64Of(w.Sequence)
+	return err
+}

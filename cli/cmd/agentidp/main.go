@@ -1,6 +1,6 @@
-// Command agentidp operates an AgentIdP deployment. Today it has one
-// command, `agentidp bootstrap`, which gives a fresh deployment its first
-// platform admin (docs/deploy.md).
+// Command agentidp operates an AgentIdP deployment: its first admin
+// (`agentidp bootstrap`, docs/deploy.md), its agents, credentials, tokens,
+// audit log and policy (cli/README.md).
 package main
 
 import (
@@ -16,7 +16,7 @@ func main() {
 	// Ctrl-C or SIGTERM cancels the run; a credential created by then is
 	// revoked again before the process exits (package bootstrap).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := command.Execute(ctx, command.Streams{Out: os.Stdout, Err: os.Stderr}, os.Args[1:])
+	code := command.Execute(ctx, command.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, os.Args[1:])
 	stop()
 	os.Exit(code)
 }

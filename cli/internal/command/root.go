@@ -1,6 +1,8 @@
 // Package command is the agentidp command line (spf13/cobra): one file per
-// command, each wiring flags to a package that does the work, so that the
-// commands of the operator CLI (issue 21) join `bootstrap` here.
+// command group. The commands that call the API (login, agents,
+// credentials, token, audit) do it through the Go SDK (sdks/go), the way
+// any client would; bootstrap and redis-acl wire flags to the packages that
+// do their work.
 package command
 
 import (
@@ -8,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -37,16 +40,31 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-// Streams are the process's standard streams (tests pass buffers).
+// Streams are the process's standard streams (tests pass buffers). In may
+// be nil: nothing to read.
 type Streams struct {
+	In       io.Reader
 	Out, Err io.Writer
 }
 
 // NewRoot returns the agentidp command with its subcommands.
 func NewRoot(s Streams) *cobra.Command {
 	root := &cobra.Command{
-		Use:           "agentidp",
-		Short:         "Operate an AgentIdP deployment",
+		Use:   "agentidp",
+		Short: "Operate an AgentIdP deployment",
+		Long: `agentidp operates an AgentIdP deployment: its first admin (bootstrap), its
+agents, their credentials and tokens, the audit log, and the policy.
+
+  (set -a; . .dev/env; agentidp login)   # make dev's platform admin, as profile "default"
+  agentidp agents list
+  agentidp agents register --name my-agent --scope agents:read
+  agentidp credentials generate AGENT_ID
+  agentidp audit query --follow
+
+Output is a table; -o json or -o yaml give the API's objects, -o id the ids alone. Secrets are
+printed only by credentials generate and rotate (once) and token get.
+
+` + exitCodesHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// An unknown command is a usage error too (cobra's own check would
@@ -59,6 +77,9 @@ func NewRoot(s Streams) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newBootstrap(s))
 	root.AddCommand(newRedisACL(s))
+	root.AddCommand(newLogin(s), newLogout(s))
+	root.AddCommand(newAgents(s), newCredentials(s), newToken(s), newAudit(s), newPolicy(s))
+	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
 }
 
@@ -71,13 +92,25 @@ func Execute(ctx context.Context, s Streams, args []string) int {
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintln(s.Err, "agentidp:", err)
-	var u usageError
+	msg := describe(err)
+	if !strings.HasPrefix(msg, "agentidp: ") { // the SDK's errors say it already
+		msg = "agentidp: " + msg
+	}
+	fmt.Fprintln(s.Err, msg)
+	var (
+		u usageError
+		a authError
+	)
 	switch {
 	case errors.As(err, &u):
 		return ExitUsage
+	case errors.As(err, &a):
+		return ExitAuth
 	case errors.Is(err, bootstrap.ErrRefused):
 		return ExitRefused
+	}
+	if code, ok := apiExitCode(err); ok {
+		return code
 	}
 	return ExitFailed
 }
