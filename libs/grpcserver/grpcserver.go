@@ -53,22 +53,9 @@ type Config struct {
 	// or a whole service ("/agentidp.registry.v1.RegistryService/*").
 	// grpc.health.v1 (and reflection, when on) are open to every mesh
 	// caller. Any other call is PERMISSION_DENIED.
-	Allow Allow
+	Allow mtls.Allow
 	// Reflection registers the gRPC reflection service (GRPC_REFLECTION).
 	Reflection bool
-}
-
-// Allow maps a caller's mesh identity to the methods it may call.
-type Allow map[string][]string
-
-// permits reports whether caller may call fullMethod.
-func (a Allow) permits(caller, fullMethod string) bool {
-	for _, m := range a[caller] {
-		if m == fullMethod || (strings.HasSuffix(m, "/*") && strings.HasPrefix(fullMethod, m[:len(m)-1])) {
-			return true
-		}
-	}
-	return false
 }
 
 // Asserters are the callers whose identity metadata (x-agent-id,
@@ -96,7 +83,7 @@ func authorize(cfg Config) (grpc.UnaryServerInterceptor, grpc.StreamServerInterc
 			// Unreachable: the TLS handshake already required one.
 			return status.Error(codes.Unauthenticated, "no mesh client certificate")
 		}
-		if openToMesh(method, cfg.Reflection) || cfg.Allow.permits(caller, method) {
+		if openToMesh(method, cfg.Reflection) || cfg.Allow.Permits(caller, method) {
 			return nil
 		}
 		return status.Errorf(codes.PermissionDenied, "%s may not call %s", mtls.ID(caller), method)
@@ -150,13 +137,13 @@ func New(cfg Config) (*grpc.Server, *health.Server) {
 		// CPU profile on the gateway's GetAgent hot path (docs/authz.md,
 		// "Performance"). Calls beyond the workers still get a goroutine of
 		// their own.
-		grpc.NumStreamWorkers(uint32(16 * runtime.GOMAXPROCS(0))),
+		grpc.NumStreamWorkers(uint32(16*runtime.GOMAXPROCS(0))),
 		// Fixed flow-control windows turn off grpc-go's BDP estimation,
 		// whose PING (and the peer's PING ACK, and the window updates that
 		// follow) rode along with a steady stream of small calls: frames
 		// and system calls on both sides for nothing, on loopback.
-		grpc.StaticStreamWindowSize(4 << 20),
-		grpc.StaticConnWindowSize(16 << 20),
+		grpc.StaticStreamWindowSize(4<<20),
+		grpc.StaticConnWindowSize(16<<20),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
 		grpc.ChainUnaryInterceptor(
 			cfg.Metrics.UnaryServer(),
