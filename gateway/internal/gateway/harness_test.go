@@ -59,6 +59,7 @@ func startStackEnv(t *testing.T, extraEnv map[string]string, endpoints ...string
 	xdsAddr := testkit.Addr(testkit.MustFreePort(t))
 	s.httpAddr = testkit.Addr(testkit.MustFreePort(t))
 	env := map[string]string{
+		"AGENTIDP_INSECURE_PLAINTEXT":  "true",
 		"GATEWAY_CONFIG":               s.configPath,
 		"XDS_ADDR":                     xdsAddr,
 		"HTTP_ADDR":                    s.httpAddr,
