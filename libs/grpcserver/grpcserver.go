@@ -71,6 +71,13 @@ func openToMesh(fullMethod string, reflectionOn bool) bool {
 		(reflectionOn && strings.HasPrefix(fullMethod, "/grpc.reflection."))
 }
 
+// Authorize returns the allow-list interceptors of cfg (TLS, Allow,
+// Reflection, Logger), for a server that New does not build (authz's
+// ext_authz server, which logs no line per call).
+func Authorize(cfg Config) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
+	return authorize(cfg)
+}
+
 // authorize is the allow-list: the caller's verified certificate names it,
 // and the method must be one Allow gives it.
 func authorize(cfg Config) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {

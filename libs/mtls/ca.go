@@ -118,12 +118,19 @@ func FilesIn(dir, name string) Files {
 	return Files{Cert: filepath.Join(d, "tls.crt"), Key: filepath.Join(d, "tls.key"), CA: filepath.Join(d, "ca.crt")}
 }
 
-// WriteFiles issues a certificate for name and writes it with the bundle
-// to FilesIn(dir, name), each file replaced atomically (write, then
-// rename). The key is written first: a reader that sees the new
-// certificate before its key fails to pair them and keeps the old ones
-// until its next check.
+// WriteFiles issues a certificate for name and writes it with the CA's
+// certificate as the bundle to FilesIn(dir, name) (WriteFilesWithBundle).
 func (ca *CA) WriteFiles(dir, name string, ttl time.Duration, dnsNames []string, ips []net.IP) (Files, Issued, error) {
+	return ca.WriteFilesWithBundle(dir, name, ttl, ca.PEM, dnsNames, ips)
+}
+
+// WriteFilesWithBundle issues a certificate for name and writes it with
+// bundle (the CAs to trust: this one, and a previous one while
+// certificates it signed live) to FilesIn(dir, name), each file replaced
+// atomically (write, then rename). The key is written first: a reader
+// that sees the new certificate before its key fails to pair them and
+// keeps the old ones until its next check.
+func (ca *CA) WriteFilesWithBundle(dir, name string, ttl time.Duration, bundle []byte, dnsNames []string, ips []net.IP) (Files, Issued, error) {
 	files := FilesIn(dir, name)
 	if err := os.MkdirAll(filepath.Dir(files.Cert), 0o700); err != nil {
 		return files, Issued{}, err
@@ -136,7 +143,7 @@ func (ca *CA) WriteFiles(dir, name string, ttl time.Duration, dnsNames []string,
 		path string
 		data []byte
 		mode os.FileMode
-	}{{files.CA, ca.PEM, 0o644}, {files.Key, iss.KeyPEM, 0o600}, {files.Cert, iss.CertPEM, 0o644}} {
+	}{{files.CA, bundle, 0o644}, {files.Key, iss.KeyPEM, 0o600}, {files.Cert, iss.CertPEM, 0o644}} {
 		if err := writeAtomic(f.path, f.data, f.mode); err != nil {
 			return files, Issued{}, err
 		}

@@ -24,13 +24,12 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/sentryagent/agentidp/cli/bootstrap"
 	"github.com/sentryagent/agentidp/deploy/local/stack"
 	credentialsv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/credentials/v1"
 	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
-	"github.com/sentryagent/agentidp/libs/testkit"
+	"github.com/sentryagent/agentidp/libs/mtls"
 )
 
 var (
@@ -47,14 +46,12 @@ func TestMain(m *testing.M) {
 		NoAdmin: true,
 		Ready: func(_ context.Context, s *stack.Stack, _ stack.Admin) error {
 			mesh = s
-			dial := func(port int) (*grpc.ClientConn, error) {
-				return grpc.NewClient(testkit.Addr(port), grpc.WithTransportCredentials(insecure.NewCredentials()))
-			}
-			regConn, err := dial(s.Ports().RegistryGRPC)
+			// As the operators' mesh identity, like the bootstrap command.
+			regConn, err := s.DialService(mtls.Registry, s.Ports().RegistryGRPC, mtls.Bootstrap)
 			if err != nil {
 				return err
 			}
-			credConn, err := dial(s.Ports().CredentialsGRPC)
+			credConn, err := s.DialService(mtls.Credentials, s.Ports().CredentialsGRPC, mtls.Bootstrap)
 			if err != nil {
 				return err
 			}

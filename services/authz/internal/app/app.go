@@ -181,7 +181,13 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 		Audit:   audit, Ready: func() bool { return a.ready() == nil },
 		Metrics: check.NewMetrics(reg, deps.ObserveCheck), Logger: logger, Timeout: cfg.CheckTimeout,
 	})
-	grpcSrv, healthSrv := grpctransport.NewGRPCServer(grpcMetrics, logger)
+	// Who may ask for decisions: the gateway, and the Envoys of other apps
+	// this instance protects (EXTAUTHZ_CALLERS, docs/authz.md).
+	allow := mtls.Allow{}
+	for _, caller := range cfg.ExtAuthzCallers {
+		allow[caller] = mtls.Mesh[mtls.Authz][mtls.Gateway]
+	}
+	grpcSrv, healthSrv := grpctransport.NewGRPCServer(grpcMetrics, logger, grpctransport.Mesh{TLS: mesh, Allow: allow, Reflection: cfg.GRPCReflection})
 	authv3.RegisterAuthorizationServer(grpcSrv, grpctransport.NewServer(svc))
 	a.grpcSrv = grpcSrv
 
