@@ -181,3 +181,50 @@ func serial() *big.Int {
 	}
 	return n
 }
+
+// Save writes the CA's certificate and key to dir/ca.crt and dir/ca.key
+// (0600): for a one-shot issuer that runs again later (docker compose's
+// mesh-certs step) and must keep the CA every process trusts.
+func (ca *CA) Save(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(ca.key)
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(filepath.Join(dir, "ca.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(dir, "ca.crt"), ca.PEM, 0o644)
+}
+
+// LoadCA reads a CA saved by Save.
+func LoadCA(dir string) (*CA, error) {
+	certPEM, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(dir, "ca.key"))
+	if err != nil {
+		return nil, err
+	}
+	cb, _ := pem.Decode(certPEM)
+	kb, _ := pem.Decode(keyPEM)
+	if cb == nil || kb == nil {
+		return nil, fmt.Errorf("mtls: %s: ca.crt or ca.key holds no PEM block", dir)
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	k, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	key, ok := k.(*ecdsa.PrivateKey)
+	if !ok || !key.PublicKey.Equal(cert.PublicKey) {
+		return nil, fmt.Errorf("mtls: %s: ca.key is not the key of ca.crt", dir)
+	}
+	return &CA{cert: cert, key: key, PEM: certPEM}, nil
+}

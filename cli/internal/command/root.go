@@ -59,6 +59,7 @@ func NewRoot(s Streams) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newBootstrap(s))
 	root.AddCommand(newRedisACL(s))
+	root.AddCommand(newMeshCerts(s))
 	return root
 }
 
