@@ -686,7 +686,6 @@ func checkComposeRedisACL(t *testing.T, root string, urls map[string]string, hea
 	}
 }
 
-
 // checkComposeMesh: a container's mesh certificate comes from the
 // mesh-certs step, its own identity's directory of the mesh volume mounted
 // read-only where TLS_CERT_FILE points, and it starts after the step.

@@ -332,7 +332,9 @@ func parseBootstrap(root string, work *modfile.WorkFile) (*service, error) {
 }
 
 // parseCommonConfig reads libs/config's Common struct, embedded by every Config.
-func parseCommonConfig(root string) (map[string]envVar, error) { return parseLibsConfig(root, "Common") }
+func parseCommonConfig(root string) (map[string]envVar, error) {
+	return parseLibsConfig(root, "Common")
+}
 
 // parseLibsConfig reads the env tags of a struct of libs/config.
 func parseLibsConfig(root, typ string) (map[string]envVar, error) {
