@@ -37,6 +37,8 @@ var (
 	registry registryv1.RegistryServiceClient
 	creds    credentialsv1.CredentialsServiceClient
 	verifier credentialsv1.ClientAuthServiceClient
+	// operator may decommission agents (the gateway's mesh identity).
+	operator registryv1.RegistryServiceClient
 	client   = &http.Client{Timeout: 10 * time.Second}
 )
 
@@ -51,6 +53,14 @@ func TestMain(m *testing.M) {
 			if err != nil {
 				return err
 			}
+			// Decommissioning the admin behind the command's back is beyond
+			// the bootstrap identity: that call goes as the gateway's (the
+			// whole API), without identity metadata, so as the system.
+			gwConn, err := s.DialService(mtls.Registry, s.Ports().RegistryGRPC, mtls.Gateway)
+			if err != nil {
+				return err
+			}
+			operator = registryv1.NewRegistryServiceClient(gwConn)
 			credConn, err := s.DialService(mtls.Credentials, s.Ports().CredentialsGRPC, mtls.Bootstrap)
 			if err != nil {
 				return err
@@ -420,7 +430,7 @@ func TestBootstrap(t *testing.T) {
 			works(t, c.ClientID, c.ClientSecret.Reveal())
 		}},
 		{"a decommissioned admin is refused; --force registers its replacement", func(t *testing.T) {
-			if _, err := registry.DeleteAgent(ctx, &registryv1.DeleteAgentRequest{AgentId: adminID}); err != nil {
+			if _, err := operator.DeleteAgent(ctx, &registryv1.DeleteAgentRequest{AgentId: adminID}); err != nil {
 				t.Fatal(err)
 			}
 			old := readEnv(t, envFile)
