@@ -3,7 +3,7 @@
 # (services/authz/internal/policy). One or more tests per rule.
 #
 # The rules are tested against the real scope table for the routes that
-# ARCHITECTURE.md documents. GET /v1/audit/verify is deliberately left out:
+# the route table documents. GET /v1/audit/verify is deliberately left out:
 # the end-to-end hot-reload test edits its scope in a copy of this directory.
 package agentidp.authz_test
 
@@ -43,7 +43,7 @@ denied(inp, status, reason) if {
 	d.reason == reason
 }
 
-# ── The scope table (ARCHITECTURE.md, "Public REST API") ────────────────────
+# ── The scope table (data/scopes.json, the public REST API) ────────────────────
 
 documented := [
 	["POST", "/v1/agents", "agents:write"],

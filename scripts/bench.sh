@@ -54,7 +54,8 @@ suite() {
 }
 
 # Token service straight over HTTP, warm cache and cache miss, against real
-# registry, credentials, Redis and Vault (services/token/internal/app).
+# registry, credentials, Redis and Vault (services/token/internal/app); then
+# local against Vault transit signing in alternating rounds (Token/signing).
 suite token services/token ./internal/app '^BenchmarkToken$' "${REQUESTS}x"
 # Authz Check at a fixed 2,000 req/s, open loop, Go gRPC client.
 suite authz services/authz ./internal/app '^BenchmarkCheck$' "${REQUESTS}x"

@@ -23,7 +23,8 @@ tools_bin() {
 # incremental through the Go build cache, so a rebuild costs a second.
 build_buf_tools() {
   local bin="$1"
-  (cd "$ROOT/tools/buf" && GOWORK=off go build -o "$bin/buf" github.com/bufbuild/buf/cmd/buf)
+  (cd "$ROOT/tools/buf" && GOWORK=off go build -o "$bin/buf" github.com/bufbuild/buf/cmd/buf \
+    && GOWORK=off go build -o "$bin/protoc-gen-openapiv2" github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2)
   (cd "$ROOT/libs" && go build -o "$bin/protoc-gen-go" google.golang.org/protobuf/cmd/protoc-gen-go \
     && go build -o "$bin/protoc-gen-go-grpc" google.golang.org/grpc/cmd/protoc-gen-go-grpc)
 }

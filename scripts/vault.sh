@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the real HashiCorp Vault server from the Go module proxy (no package
 # of it is reachable here) into the per-machine cache, once. The versions in
-# tools/vault/go.mod are the ones that compile together (see ARCHITECTURE.md,
-# Recipes). The first build takes several minutes; later runs return at once.
+# tools/vault/go.mod are ones that compile together. The first build takes
+# several minutes; later runs return at once.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 

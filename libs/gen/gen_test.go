@@ -13,8 +13,8 @@ import (
 	"github.com/sentryagent/agentidp/libs/testkit"
 )
 
-// buildTools builds buf (pinned in tools/buf) and the protoc plugins (pinned
-// in libs/go.mod) into dir. The Go build cache makes repeat runs fast.
+// buildTools builds buf and protoc-gen-openapiv2 (pinned in tools/buf) and
+// the Go protoc plugins (pinned in libs/go.mod) into dir. The Go build cache makes repeat runs fast.
 func buildTools(t *testing.T, dir string) {
 	t.Helper()
 	builds := []struct {
@@ -22,6 +22,7 @@ func buildTools(t *testing.T, dir string) {
 		gowork              bool
 	}{
 		{"../../tools/buf", "github.com/bufbuild/buf/cmd/buf", "buf", false},
+		{"../../tools/buf", "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2", "protoc-gen-openapiv2", false},
 		{"..", "google.golang.org/protobuf/cmd/protoc-gen-go", "protoc-gen-go", true},
 		{"..", "google.golang.org/grpc/cmd/protoc-gen-go-grpc", "protoc-gen-go-grpc", true},
 	}
@@ -70,7 +71,7 @@ func TestGeneratedCodeIsUpToDate(t *testing.T) {
 	}
 	committed := map[string]bool{}
 	err = filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || filepath.Ext(path) != ".go" || filepath.Dir(path) == "." {
+		if err != nil || d.IsDir() || (filepath.Ext(path) != ".go" && filepath.Ext(path) != ".yaml") || filepath.Dir(path) == "." {
 			return err
 		}
 		committed[path] = true

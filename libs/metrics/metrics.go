@@ -1,6 +1,6 @@
 // Package metrics holds AgentIdP's Prometheus instrumentation shared by every
-// service: the registry, HTTP middleware, and gRPC interceptors. Metric names
-// are listed in ARCHITECTURE.md; labels never carry ids or secrets.
+// service: the registry, HTTP middleware, and gRPC interceptors. Each service's
+// README lists its metrics; labels never carry ids or secrets.
 package metrics
 
 import (

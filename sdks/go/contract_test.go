@@ -24,7 +24,7 @@ import (
 	"testing"
 	"time"
 
-	idp "github.com/sentryagent/idp-sdk-go"
+	idp "github.com/sentryagent/agentidp/sdks/go"
 )
 
 type meshEnv struct{ url, clientID, secret string }

@@ -1,3 +1,3 @@
-module github.com/sentryagent/idp-sdk-go
+module github.com/sentryagent/agentidp/sdks/go
 
 go 1.24

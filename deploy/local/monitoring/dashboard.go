@@ -1,7 +1,7 @@
 // Package monitoring holds AgentIdP's observability contract in one place:
 // the Grafana dashboard (generated from the panel table below into
 // deploy/monitoring/grafana/dashboards/agentidp.json), the Prometheus
-// scrape jobs, and the list of metrics ARCHITECTURE.md promises. Tests
+// scrape jobs, and the list of metrics every deployment promises (the services' READMEs list them). Tests
 // evaluate every expression against a real Prometheus scraping the mesh.
 package monitoring
 

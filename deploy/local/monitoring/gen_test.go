@@ -35,7 +35,7 @@ func TestEveryPromisedMetricHasAPanel(t *testing.T) {
 	}
 	for _, m := range Promised {
 		if !shown[m] {
-			t.Errorf("%s (ARCHITECTURE.md) has no panel", m)
+			t.Errorf("%s (a promised metric) has no panel", m)
 		}
 	}
 }

@@ -25,7 +25,7 @@ var Jobs = []Job{
 	{Name: "envoy", MetricsPath: "/stats/prometheus"}, // Envoy's admin listener
 }
 
-// Promised are the metrics ARCHITECTURE.md names; the dashboard must show
+// Promised are the metrics every deployment promises (the services' READMEs list them); the dashboard must show
 // each of them.
 var Promised = []string{
 	"agentidp_tokens_issued_total",

@@ -88,6 +88,11 @@ type Config struct {
 	// TokenReplicas is how many token services run (default 1); the extra
 	// ones take free ports. They share Redis and the signing keys in Vault.
 	TokenReplicas int
+	// TokenSigning is the token services' TOKEN_SIGNING: "" or
+	// SigningLocal (the default, a key stored in Vault KV) or
+	// SigningTransit (Vault's transit engine signs; the stack mounts it
+	// and creates the key).
+	TokenSigning string
 	// AuthzReplicas is how many authz services run (default 1); the extra
 	// ones take free ports. Each keeps its own state from the change feeds.
 	AuthzReplicas int
@@ -151,6 +156,9 @@ type Stack struct {
 func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.TokenSigning != "" && cfg.TokenSigning != SigningLocal && cfg.TokenSigning != SigningTransit {
+		return nil, fmt.Errorf("token signing %q is not one of local, transit", cfg.TokenSigning)
 	}
 	if cfg.RepoRoot == "" {
 		if cfg.RepoRoot, err = FindRepoRoot(); err != nil {
@@ -310,6 +318,9 @@ func (s *Stack) startData(ctx context.Context) error {
 	s.vault, err = testkit.StartVault(ctx, testkit.VaultConfig{
 		Dir: filepath.Join(s.cfg.Dir, "data", "vault"), Port: s.cfg.Ports.Vault, LogPath: s.logPath("vault"),
 	})
+	if err == nil && s.cfg.TokenSigning == SigningTransit {
+		err = s.enableTransit(ctx)
+	}
 	return err
 }
 
@@ -414,6 +425,9 @@ func (s *Stack) serviceEnv(name string, mainPort, adminPort int) []string {
 			// endpoints through it (RFC 8414).
 			"ISSUER="+s.GatewayURL(),
 		)
+		if s.cfg.TokenSigning == SigningTransit {
+			env = append(env, "TOKEN_SIGNING=transit", "TRANSIT_KEY="+TransitKey)
+		}
 	case "authz":
 		env = append(env,
 			"REDIS_URL="+s.RedisURLFor(name),

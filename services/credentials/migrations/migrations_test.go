@@ -22,7 +22,7 @@ func TestCursorTableMatchesFeed(t *testing.T) {
 		t.Fatal("003_agents_projection.sql does not contain postgres.FeedCursorTableSQL verbatim")
 	}
 	if _, err := fs.ReadFile(migrations.FS, "005_add_vault_path.sql"); err != nil {
-		t.Fatal("005_add_vault_path.sql must exist under that name (ARCHITECTURE.md)")
+		t.Fatal("005_add_vault_path.sql must exist under that name (deployments and docs name it)")
 	}
 }
 

@@ -12,8 +12,10 @@ type row struct {
 	what  string
 	bench string // benchmark name without the -GOMAXPROCS suffix
 	rate  string // throughput unit reported by the benchmark ("" for none)
-	p50   string // latency units: "<name>-µs" or "<name>-ms"
-	p99   string
+	// rateUnit is how the table names the rate's unit; default rate.
+	rateUnit string
+	p50      string // latency units: "<name>-µs" or "<name>-ms"
+	p99      string
 	// target is shown as is; met says whether r reaches it (nil: no target).
 	target string
 	met    func(r result) bool
@@ -33,6 +35,22 @@ var rows = []row{
 		what:  "Token issue, cache miss: every request asks credentials (CACHE_TTL=1ns), direct",
 		bench: "BenchmarkToken/miss", rate: "tokens/s", p50: "p50-µs", p99: "p99-µs",
 		notes: func(r result) string { return cpuNote(r, "cpu-µs/token", "token service + load generator") },
+	},
+	{
+		what:  "Token issue, warm cache, signed in process (local ES256 key), rounds alternating with the next row",
+		bench: "BenchmarkToken/signing", rate: "local-tokens/s", rateUnit: "tokens/s", p50: "local-p50-µs", p99: "local-p99-µs",
+		notes: func(r result) string {
+			return cpuNote(r, "local-cpu-µs/token", "token service + load generator + Vault") + "; medians of 8 rounds"
+		},
+	},
+	{
+		what:  "Token issue, warm cache, signed by Vault transit (TOKEN_SIGNING=transit), alternating with the previous row",
+		bench: "BenchmarkToken/signing", rate: "transit-tokens/s", rateUnit: "tokens/s", p50: "transit-p50-µs", p99: "transit-p99-µs",
+		notes: func(r result) string {
+			return fmt.Sprintf("%.2f× local's tokens/s; %s; Vault %.0f µs of it",
+				r.Metrics["transit/local"], cpuNote(r, "transit-cpu-µs/token", "token service + load generator + Vault"),
+				r.Metrics["vault-cpu-µs/token"])
+		},
 	},
 	{
 		what:  "Token issue through Envoy, mutual TLS inside the mesh (2 token replicas, warm cache, 32 connections)",
@@ -118,7 +136,11 @@ func markdownTable(results map[string]result) (table string, met, targets int, m
 		}
 		rate := "—"
 		if rw.rate != "" {
-			rate = fmt.Sprintf("%s %s", thousands(r.Metrics[rw.rate]), rw.rate)
+			unit := rw.rate
+			if rw.rateUnit != "" {
+				unit = rw.rateUnit
+			}
+			rate = fmt.Sprintf("%s %s", thousands(r.Metrics[rw.rate]), unit)
 		}
 		p50, p99 := "—", "—"
 		if rw.p50 != "" {

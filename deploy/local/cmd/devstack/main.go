@@ -52,8 +52,11 @@ func run(dir string, withMonitoring bool) error {
 			replicas[name] = n
 		}
 	}
+	// AGENTIDP_TOKEN_SIGNING=transit: Vault's transit engine signs the
+	// tokens (docs/token.md); unset or local, a key stored in Vault KV.
 	s, err := stack.Start(ctx, stack.Config{Dir: dir, Ports: stack.DefaultPorts, Durable: true, Logger: logger,
-		TokenReplicas: replicas["TOKEN_REPLICAS"], AuthzReplicas: replicas["AUTHZ_REPLICAS"]})
+		TokenReplicas: replicas["TOKEN_REPLICAS"], AuthzReplicas: replicas["AUTHZ_REPLICAS"],
+		TokenSigning: os.Getenv("AGENTIDP_TOKEN_SIGNING")})
 	if err != nil {
 		return err
 	}

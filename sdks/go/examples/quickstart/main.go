@@ -11,7 +11,7 @@ import (
 	"log"
 	"os"
 
-	idp "github.com/sentryagent/idp-sdk-go"
+	idp "github.com/sentryagent/agentidp/sdks/go"
 )
 
 func main() {

@@ -35,6 +35,7 @@ import (
 	"github.com/sentryagent/agentidp/services/token/internal/issuer"
 	"github.com/sentryagent/agentidp/services/token/internal/keys"
 	"github.com/sentryagent/agentidp/services/token/internal/keys/filestore"
+	"github.com/sentryagent/agentidp/services/token/internal/keys/transit"
 	"github.com/sentryagent/agentidp/services/token/internal/keys/vaultstore"
 	"github.com/sentryagent/agentidp/services/token/internal/oauth"
 	redisstore "github.com/sentryagent/agentidp/services/token/internal/store/redis"
@@ -56,7 +57,11 @@ type App struct {
 	logger  *slog.Logger
 	closers serve.Closers
 
-	keys      *keys.Manager
+	// keys signs and publishes: the stored keys' manager, or the transit
+	// key (then stored manages the cache key and the keys that signed
+	// before the switch).
+	keys      keySource
+	stored    *keys.Manager
 	followers *feed.Followers
 	handlers  *feed.Handlers
 	checker   *health.Checker
@@ -103,14 +108,39 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 		return nil, err
 	}
 	cacheKey, _ := cfg.cacheKey()
-	a.keys = keys.NewManager(keys.ManagerConfig{
-		Store: keyStore,
-		Policy: keys.Policy{Alg: cfg.SigningAlg, Interval: cfg.KeyRotationInterval,
-			Prepublish: cfg.KeyPrepublish, Retention: cfg.retention()},
-		Reload: cfg.KeyReloadInterval, CacheKey: cacheKey, Logger: logger, Registerer: reg, Now: deps.Now,
+	policy := keys.Policy{Alg: cfg.SigningAlg, Interval: cfg.KeyRotationInterval,
+		Prepublish: cfg.KeyPrepublish, Retention: cfg.retention()}
+	storedPolicy, storedReg := policy, prometheus.Registerer(reg)
+	if cfg.TokenSigning == SigningTransit {
+		// The store keeps the cache key and withdraws the keys that
+		// signed before the switch; transit publishes the metrics.
+		storedPolicy.Alg, storedReg = "", nil
+	}
+	a.stored = keys.NewManager(keys.ManagerConfig{
+		Store: keyStore, Policy: storedPolicy,
+		Reload: cfg.KeyReloadInterval, CacheKey: cacheKey, Logger: logger, Registerer: storedReg, Now: deps.Now,
 	})
-	if err := a.keys.Sync(ctx); err != nil {
+	if err := a.stored.Sync(ctx); err != nil {
 		return nil, err
+	}
+	a.keys = a.stored
+	if cfg.TokenSigning == SigningTransit {
+		vs, ok := keyStore.(*vaultstore.Store)
+		if !ok {
+			return nil, errors.New("TOKEN_SIGNING=transit: needs VAULT_ADDR")
+		}
+		src, err := transit.New(transit.Config{
+			Client: vs.Client(), Mount: cfg.TransitMount, Key: cfg.TransitKey, Policy: policy, Rotate: cfg.TransitRotate,
+			Reload: cfg.KeyReloadInterval, CacheKey: a.stored.Set().CacheKey(), Legacy: a.stored.Set,
+			Logger: logger, Registerer: reg, Now: deps.Now,
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := src.Sync(ctx); err != nil {
+			return nil, fmt.Errorf("TOKEN_SIGNING=transit: %w", err)
+		}
+		a.keys = src
 	}
 
 	grpcMetrics := metrics.NewGRPC(reg)
@@ -190,6 +220,14 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 
 	// Readiness is Redis and keys only: with the credentials service down,
 	// cached clients still get tokens, so Envoy must keep sending traffic.
+	// With transit, Vault's state is reported but does not decide
+	// readiness either: an unready replica would also stop serving the
+	// JWKS and introspection, which work without Vault; token requests
+	// fail closed with a 503 on their own.
+	informational := map[string]health.Check{}
+	if src, ok := a.keys.(*transit.Source); ok {
+		informational["vault_transit"] = src.Check
+	}
 	a.checker = health.NewChecker(health.Config{Logger: logger, Checks: map[string]health.Check{
 		"redis": store.Ping,
 		"signing_keys": func(context.Context) error {
@@ -198,7 +236,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 			}
 			return nil
 		},
-	}})
+	}, Informational: informational})
 	var public http.Handler = httptransport.NewHandler(httptransport.Config{
 		Endpoints: endpoints.New(svc), Keys: a.keys, Issuer: cfg.Issuer, JWKSMaxAge: cfg.JWKSMaxAge,
 		Checker: a.checker, Logger: logger, Instrument: metrics.NewHTTP(reg).Middleware,
@@ -236,17 +274,27 @@ func (a *App) Run(ctx context.Context) error {
 	defer a.closers.Close()
 	a.checker.CheckNow(ctx)
 	a.logger.Info("token started", "http", a.publicLis.Addr().String(), "admin", a.adminLis.Addr().String(),
-		"issuer", a.cfg.Issuer, "keys", keyStoreName(&a.cfg), "signing_alg", a.cfg.SigningAlg)
+		"issuer", a.cfg.Issuer, "keys", keyStoreName(&a.cfg), "signing_alg", a.cfg.SigningAlg, "token_signing", a.cfg.TokenSigning)
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.checker.Run(ctx) })
 	g.Go(func() error { return a.keys.Run(ctx) })
+	if a.keys != keySource(a.stored) {
+		g.Go(func() error { return a.stored.Run(ctx) })
+	}
 	g.Go(func() error { return a.followers.Run(ctx, a.handlers) })
 	g.Go(func() error { return serve.HTTP(ctx, a.public, a.publicLis, a.cfg.ShutdownTimeout) })
 	g.Go(func() error { return serve.HTTP(ctx, a.admin, a.adminLis, a.cfg.ShutdownTimeout) })
 	err := g.Wait()
 	a.logger.Info("token stopped")
 	return err
+}
+
+// keySource is where the issuer's keys come from: a *keys.Manager or a
+// *transit.Source.
+type keySource interface {
+	Set() *keys.Set
+	Run(ctx context.Context) error
 }
 
 func openKeyStore(cfg *Config) (keys.Store, error) {

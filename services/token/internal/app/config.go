@@ -51,6 +51,14 @@ type Config struct {
 	DataDir          string        `env:"DATA_DIR"`
 	KeyEncryptionKey string        `env:"KEY_ENCRYPTION_KEY"`
 
+	// TokenSigning is who signs: "local" (this process, with a key from
+	// the store above) or "transit" (Vault's transit engine; the private
+	// key never leaves Vault; needs VAULT_ADDR; docs/token.md).
+	TokenSigning  string `env:"TOKEN_SIGNING" envDefault:"local"`
+	TransitMount  string `env:"TRANSIT_MOUNT" envDefault:"transit"`
+	TransitKey    string `env:"TRANSIT_KEY" envDefault:"agentidp-token"`
+	TransitRotate bool   `env:"TRANSIT_ROTATE" envDefault:"true"`
+
 	KeyRotationInterval time.Duration `env:"KEY_ROTATION_INTERVAL" envDefault:"24h"`
 	KeyPrepublish       time.Duration `env:"KEY_PREPUBLISH" envDefault:"1h"`
 	KeyReloadInterval   time.Duration `env:"KEY_RELOAD_INTERVAL" envDefault:"30s"`
@@ -84,6 +92,12 @@ type Config struct {
 	// (0 turns it off); at most 1s, the kill-switch promise.
 	LocalCacheTTL time.Duration `env:"LOCAL_CACHE_TTL" envDefault:"500ms"`
 }
+
+// TOKEN_SIGNING values.
+const (
+	SigningLocal   = "local"
+	SigningTransit = "transit"
+)
 
 // Validate checks what parsing cannot, naming the variable at fault.
 func (c *Config) Validate() error {
@@ -124,6 +138,14 @@ func (c *Config) Validate() error {
 			"or DATA_DIR and KEY_ENCRYPTION_KEY (an AES-256-GCM encrypted file; e.g. KEY_ENCRYPTION_KEY=$(openssl rand -base64 32))")
 	case c.VaultMount == "":
 		return errors.New("VAULT_MOUNT: must not be empty")
+	case c.TokenSigning != SigningLocal && c.TokenSigning != SigningTransit:
+		return fmt.Errorf("TOKEN_SIGNING: %q is not one of local, transit", c.TokenSigning)
+	case c.TokenSigning == SigningTransit && c.VaultAddr == "":
+		return errors.New("VAULT_ADDR: TOKEN_SIGNING=transit signs with Vault's transit engine: set VAULT_ADDR and VAULT_TOKEN")
+	case c.TokenSigning == SigningTransit && c.SigningAlg != keys.ES256:
+		return fmt.Errorf("SIGNING_ALG: TOKEN_SIGNING=transit signs ES256 only, not %q", c.SigningAlg)
+	case c.TokenSigning == SigningTransit && (strings.Trim(c.TransitMount, "/") == "" || c.TransitKey == "" || strings.Contains(c.TransitKey, "/")):
+		return errors.New("TRANSIT_MOUNT, TRANSIT_KEY: a transit mount path and a key name (without /) are required")
 	case c.KeyReloadInterval <= 0 || c.JWKSMaxAge < 0:
 		return errors.New("KEY_RELOAD_INTERVAL must be positive, JWKS_MAX_AGE not negative")
 	case c.KeyPrepublish < c.JWKSMaxAge+c.KeyReloadInterval:

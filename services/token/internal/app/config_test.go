@@ -49,6 +49,11 @@ func TestConfig(t *testing.T) {
 		{"rate without burst", with("RATE_LIMIT_BURST", "0"), "RATE_LIMIT_BURST"},
 		{"short cache key", with("CACHE_KEY", "c2hvcnQ="), "CACHE_KEY"},
 		{"bad address", with("HTTP_ADDR", "9103"), "HTTP_ADDR"},
+		{"transit", with("TOKEN_SIGNING", "transit"), ""},
+		{"unknown signer", with("TOKEN_SIGNING", "hsm"), "TOKEN_SIGNING"},
+		{"transit without Vault", with("TOKEN_SIGNING", "transit", "VAULT_ADDR", "<unset>", "VAULT_TOKEN", "<unset>", "DATA_DIR", "/tmp/x", "KEY_ENCRYPTION_KEY", kek), "VAULT_ADDR"},
+		{"transit signs ES256 only", with("TOKEN_SIGNING", "transit", "SIGNING_ALG", "EdDSA"), "SIGNING_ALG"},
+		{"transit key with a slash", with("TOKEN_SIGNING", "transit", "TRANSIT_KEY", "a/b"), "TRANSIT_KEY"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

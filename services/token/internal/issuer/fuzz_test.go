@@ -25,7 +25,7 @@ func FuzzVerify(f *testing.F) {
 	v := verifier(set, "https://idp.test")
 	issued := map[string]bool{}
 	for _, scope := range []string{"agents:read", "", "a b c"} {
-		tok, _, err := c.Issue(issuer.Subject{AgentID: "a1", ClientID: "a1", CredentialID: "c1", Scope: scope})
+		tok, _, err := c.Issue(context.Background(), issuer.Subject{AgentID: "a1", ClientID: "a1", CredentialID: "c1", Scope: scope})
 		if err != nil {
 			f.Fatal(err)
 		}

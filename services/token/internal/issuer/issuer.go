@@ -58,8 +58,13 @@ type Subject struct {
 	Owner        string
 }
 
+// ErrUnavailable: the signer (Vault transit) could not sign. The token
+// endpoint answers 503; no other key signs in its place.
+var ErrUnavailable = keys.ErrSignerUnavailable
+
 // Issue signs a token for s; it returns the compact JWS and its claims.
-func (i *Issuer) Issue(s Subject) (string, accesstoken.Claims, error) {
+// ctx bounds a remote signature (Vault transit).
+func (i *Issuer) Issue(ctx context.Context, s Subject) (string, accesstoken.Claims, error) {
 	set := i.keys.Set()
 	if set == nil {
 		return "", accesstoken.Claims{}, errors.New("issuer: no signing key loaded")
@@ -80,7 +85,11 @@ func (i *Issuer) Issue(s Subject) (string, accesstoken.Claims, error) {
 	}
 	// The header is fixed per key: keys.Key.SignCompact (see its doc for
 	// why not go-jose's signer on this path).
-	token, err := set.Signing(now).SignCompact(payload)
+	key := set.Signing(now)
+	if key == nil {
+		return "", accesstoken.Claims{}, errors.New("issuer: no signing key loaded")
+	}
+	token, err := key.SignCompact(ctx, payload)
 	if err != nil {
 		return "", accesstoken.Claims{}, fmt.Errorf("issuer: sign: %w", err)
 	}

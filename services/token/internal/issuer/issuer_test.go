@@ -45,7 +45,7 @@ func TestIssueVerify(t *testing.T) {
 		t.Run(alg, func(t *testing.T) {
 			set := newSet(t, alg)
 			c := issuer.New(issuer.Config{Keys: fixedKeys{set}, Issuer: "https://idp.test", Audience: "agentidp", TTL: time.Minute})
-			tok, claims, err := c.Issue(issuer.Subject{AgentID: "a1", ClientID: "a1", CredentialID: "c1", Scope: "x y", Owner: "acme"})
+			tok, claims, err := c.Issue(context.Background(), issuer.Subject{AgentID: "a1", ClientID: "a1", CredentialID: "c1", Scope: "x y", Owner: "acme"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,7 +98,7 @@ func BenchmarkIssue(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, _, err := c.Issue(s); err != nil {
+					if _, _, err := c.Issue(context.Background(), s); err != nil {
 						b.Fatal(err)
 					}
 				}

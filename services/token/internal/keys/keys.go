@@ -19,7 +19,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 )
 
-// Algorithms a key may have. ES256 is the default (ARCHITECTURE.md).
+// Algorithms a key may have. ES256 is the default (docs/token.md).
 const (
 	ES256 = "ES256"
 	EdDSA = "EdDSA"
@@ -33,6 +33,9 @@ type Doc struct {
 	// (32 random bytes, created with the first key).
 	CacheKey []byte      `json:"cache_key"`
 	Keys     []StoredKey `json:"keys"`
+	// SigningStoppedAt is when another signer (Vault transit) took over:
+	// the stored keys stay published for Retention after it, then go.
+	SigningStoppedAt *time.Time `json:"signing_stopped_at,omitempty"`
 }
 
 // StoredKey is one signing key.
@@ -63,6 +66,9 @@ type Store interface {
 
 // Policy is the rotation schedule.
 type Policy struct {
+	// Alg of the keys to create; "" when another signer (Vault transit)
+	// signs: the store then keeps the cache key only, and withdraws the
+	// keys it still holds once every token they signed has expired.
 	Alg string
 	// Interval is how long a key signs before the next one takes over.
 	Interval time.Duration
@@ -82,7 +88,7 @@ type Policy struct {
 // deterministic given its inputs, so replicas that race agree, and the
 // store's check-and-set makes one of them win.
 func Plan(doc Doc, now time.Time, p Policy) (Doc, bool, error) {
-	out := Doc{CacheKey: doc.CacheKey, Keys: slices.Clone(doc.Keys)}
+	out := Doc{CacheKey: doc.CacheKey, Keys: slices.Clone(doc.Keys), SigningStoppedAt: doc.SigningStoppedAt}
 	slices.SortStableFunc(out.Keys, func(a, b StoredKey) int { return a.ActiveFrom.Compare(b.ActiveFrom) })
 	changed := false
 	if len(out.CacheKey) == 0 {
@@ -90,6 +96,15 @@ func Plan(doc Doc, now time.Time, p Policy) (Doc, bool, error) {
 		if _, err := rand.Read(out.CacheKey); err != nil {
 			return doc, false, err
 		}
+		changed = true
+	}
+	if p.Alg == "" {
+		return planStopped(out, changed, now, p)
+	}
+	if out.SigningStoppedAt != nil {
+		// Signing here again after a remote signer: the keys that are
+		// left rotate as usual (a missing one is created below).
+		out.SigningStoppedAt = nil
 		changed = true
 	}
 	if len(out.Keys) == 0 {
@@ -129,6 +144,27 @@ func Plan(doc Doc, now time.Time, p Policy) (Doc, bool, error) {
 		kept = append(kept, k)
 	}
 	out.Keys = kept
+	return out, changed, nil
+}
+
+// planStopped is Plan when the stored keys no longer sign: the first plan
+// records when they stopped, and once Retention has passed since (every
+// token they signed has expired) they are withdrawn.
+func planStopped(out Doc, changed bool, now time.Time, p Policy) (Doc, bool, error) {
+	switch {
+	case len(out.Keys) == 0:
+		if out.SigningStoppedAt != nil {
+			out.SigningStoppedAt = nil
+			changed = true
+		}
+	case out.SigningStoppedAt == nil:
+		at := now.UTC()
+		out.SigningStoppedAt = &at
+		changed = true
+	case !now.Before(out.SigningStoppedAt.Add(p.Retention)):
+		out.Keys, out.SigningStoppedAt = nil, nil
+		changed = true
+	}
 	return out, changed, nil
 }
 

@@ -120,3 +120,36 @@ func TestSetJWKSAndAlgorithms(t *testing.T) {
 		t.Fatal("a key whose type contradicts its alg was accepted")
 	}
 }
+
+// TestPlanStopped: with another signer (Policy.Alg ""), the stored keys are
+// kept for Retention after the switch, then withdrawn; the cache key stays;
+// switching back signs with a stored key again.
+func TestPlanStopped(t *testing.T) {
+	p := Policy{Alg: ES256, Interval: 10 * time.Hour, Prepublish: time.Hour, Retention: 2 * time.Hour}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	doc, _, err := Plan(Doc{}, now, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := string(doc.CacheKey)
+	stopped := p
+	stopped.Alg = ""
+	switchAt := now.Add(time.Hour)
+	doc, changed, err := Plan(doc, switchAt, stopped)
+	if err != nil || !changed || doc.SigningStoppedAt == nil || !doc.SigningStoppedAt.Equal(switchAt) || len(doc.Keys) != 1 {
+		t.Fatalf("at the switch: changed %v, %+v, %v", changed, doc, err)
+	}
+	// Long after the key's own rotation would have been due: no new key.
+	doc, changed, err = Plan(doc, switchAt.Add(p.Retention-time.Second), stopped)
+	if err != nil || changed || len(doc.Keys) != 1 {
+		t.Fatalf("within retention: changed %v, %d keys, %v", changed, len(doc.Keys), err)
+	}
+	doc, changed, err = Plan(doc, switchAt.Add(p.Retention), stopped)
+	if err != nil || !changed || len(doc.Keys) != 0 || doc.SigningStoppedAt != nil || string(doc.CacheKey) != cache {
+		t.Fatalf("after retention: changed %v, %+v, %v", changed, doc, err)
+	}
+	doc, changed, err = Plan(doc, switchAt.Add(3*p.Retention), p)
+	if err != nil || !changed || len(doc.Keys) != 1 || string(doc.CacheKey) != cache {
+		t.Fatalf("back to stored keys: changed %v, %+v, %v", changed, doc, err)
+	}
+}

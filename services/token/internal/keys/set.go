@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -9,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -23,10 +25,77 @@ type Key struct {
 	ActiveFrom time.Time
 	Public     crypto.PublicKey
 	// Signer signs JWS with the headers alg, kid and typ: at+jwt (RFC 9068)
-	// through go-jose; SignCompact produces the same on the hot path.
+	// through go-jose; SignCompact produces the same on the hot path. Nil
+	// for a key whose private half is elsewhere (Vault transit).
 	Signer  jose.Signer
 	private crypto.Signer
-	header  string
+	// remote signs when the private key never leaves Vault (RemoteKey).
+	remote func(ctx context.Context, signingInput []byte) ([]byte, error)
+	// verifyOnly: published so that the tokens it signed still verify, but
+	// never chosen to sign (a stored key after switching to transit).
+	verifyOnly bool
+	header     string
+}
+
+// RemoteKey is a published key whose private half stays with a remote
+// signer (Vault transit). Sign returns the JWS signature of the signing
+// input (for ES256 the 64-byte R || S of RFC 7518 §3.4).
+type RemoteKey struct {
+	KID        string
+	Alg        jose.SignatureAlgorithm
+	ActiveFrom time.Time
+	Public     crypto.PublicKey
+	Sign       func(ctx context.Context, signingInput []byte) ([]byte, error)
+}
+
+// NewRemoteSet builds a set whose signing keys are remote. The keys of
+// legacy (may be nil) are published too, so that tokens signed before the
+// switch to the remote signer verify until they expire, but never sign.
+func NewRemoteSet(cacheKey []byte, remote []RemoteKey, legacy *Set) (*Set, error) {
+	if len(remote) == 0 {
+		return nil, fmt.Errorf("keys: no remote signing key")
+	}
+	s := &Set{byKID: map[string]*Key{}, cacheKey: cacheKey}
+	if legacy != nil {
+		for _, k := range legacy.keys {
+			c := *k
+			c.verifyOnly = true
+			s.keys = append(s.keys, &c)
+		}
+	}
+	for _, rk := range remote {
+		header, err := protectedHeader(string(rk.Alg), rk.KID)
+		if err != nil {
+			return nil, err
+		}
+		s.keys = append(s.keys, &Key{KID: rk.KID, Alg: rk.Alg, ActiveFrom: rk.ActiveFrom, Public: rk.Public,
+			remote: rk.Sign, header: header})
+	}
+	slices.SortStableFunc(s.keys, func(a, b *Key) int { return a.ActiveFrom.Compare(b.ActiveFrom) })
+	if err := s.index(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// index fills byKID and the JWKS document from keys.
+func (s *Set) index() error {
+	var jwks jose.JSONWebKeySet
+	for _, k := range s.keys {
+		if _, dup := s.byKID[k.KID]; dup {
+			return fmt.Errorf("keys: kid %s is published twice", k.KID)
+		}
+		s.byKID[k.KID] = k
+		jwks.Keys = append(jwks.Keys, jose.JSONWebKey{Key: k.Public, KeyID: k.KID, Algorithm: string(k.Alg), Use: "sig"})
+	}
+	b, err := json.Marshal(jwks)
+	if err != nil {
+		return err
+	}
+	s.jwks = b
+	sum := sha256.Sum256(b)
+	s.etag = `"` + b64(sum[:12]) + `"`
+	return nil
 }
 
 // Set is an immutable view of the published keys, sorted by ActiveFrom.
@@ -41,28 +110,21 @@ type Set struct {
 // NewSet builds the in-memory set from a stored doc.
 func NewSet(doc Doc) (*Set, error) {
 	s := &Set{byKID: make(map[string]*Key, len(doc.Keys)), cacheKey: doc.CacheKey}
-	var jwks jose.JSONWebKeySet
 	for _, sk := range doc.Keys {
 		k, err := parse(sk)
 		if err != nil {
 			return nil, fmt.Errorf("key %s: %w", sk.KID, err)
 		}
 		s.keys = append(s.keys, k)
-		s.byKID[k.KID] = k
-		jwks.Keys = append(jwks.Keys, jose.JSONWebKey{Key: k.Public, KeyID: k.KID, Algorithm: string(k.Alg), Use: "sig"})
 	}
 	for i := 1; i < len(s.keys); i++ {
 		if s.keys[i].ActiveFrom.Before(s.keys[i-1].ActiveFrom) {
 			return nil, fmt.Errorf("keys are not sorted by active_from")
 		}
 	}
-	b, err := json.Marshal(jwks)
-	if err != nil {
+	if err := s.index(); err != nil {
 		return nil, err
 	}
-	s.jwks = b
-	sum := sha256.Sum256(b)
-	s.etag = `"` + b64(sum[:12]) + `"`
 	return s, nil
 }
 
@@ -113,14 +175,19 @@ func (s *Set) same(doc Doc) bool {
 
 // Signing returns the key that signs at now: the one activated last. If
 // every key is still in the future (a clock far behind the others'), the
-// earliest one.
+// earliest one. Verify-only keys never sign; nil if there is no other.
 func (s *Set) Signing(now time.Time) *Key {
+	var first *Key
 	for i := len(s.keys) - 1; i >= 0; i-- {
+		if s.keys[i].verifyOnly {
+			continue
+		}
 		if !s.keys[i].ActiveFrom.After(now) {
 			return s.keys[i]
 		}
+		first = s.keys[i]
 	}
-	return s.keys[0]
+	return first
 }
 
 // Lookup returns the published key kid.

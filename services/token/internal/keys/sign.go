@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -8,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/sentryagent/agentidp/libs/accesstoken"
 )
@@ -33,8 +35,14 @@ func protectedHeader(alg, kid string) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
+// ErrSignerUnavailable wraps the errors of a remote signer (Vault transit)
+// that could not sign: the caller answers 503 and never falls back to
+// another key.
+var ErrSignerUnavailable = errors.New("keys: the signer is unavailable")
+
 // SignCompact signs payload (the claims JSON) and returns the compact JWS.
-func (k *Key) SignCompact(payload []byte) (string, error) {
+// ctx bounds a remote signature (Vault transit); a local key ignores it.
+func (k *Key) SignCompact(ctx context.Context, payload []byte) (string, error) {
 	enc := base64.RawURLEncoding
 	n := len(k.header) + 1 + enc.EncodedLen(len(payload))
 	buf := make([]byte, n, n+1+enc.EncodedLen(2*32))
@@ -42,6 +50,14 @@ func (k *Key) SignCompact(payload []byte) (string, error) {
 	buf[len(k.header)] = '.'
 	enc.Encode(buf[len(k.header)+1:], payload)
 	var sig []byte
+	if k.remote != nil {
+		var err error
+		if sig, err = k.remote(ctx, buf); err != nil {
+			return "", fmt.Errorf("%w: %w", ErrSignerUnavailable, err)
+		}
+		buf = append(buf, '.')
+		return string(enc.AppendEncode(buf, sig)), nil
+	}
 	switch priv := k.private.(type) {
 	case *ecdsa.PrivateKey:
 		digest := sha256.Sum256(buf)

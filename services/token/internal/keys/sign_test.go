@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -29,7 +30,7 @@ var payload = []byte(`{"iss":"http://127.0.0.1:8080","sub":"0190c6e8-0000-7000-8
 func TestSignCompact(t *testing.T) {
 	for _, alg := range []string{ES256, EdDSA} {
 		k := testKey(t, alg)
-		tok, err := k.SignCompact(payload)
+		tok, err := k.SignCompact(context.Background(), payload)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +69,7 @@ func BenchmarkSign(b *testing.B) {
 		b.Run(alg+"/compact", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := k.SignCompact(payload); err != nil {
+				if _, err := k.SignCompact(context.Background(), payload); err != nil {
 					b.Fatal(err)
 				}
 			}

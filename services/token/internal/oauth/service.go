@@ -62,7 +62,7 @@ type Authenticator interface {
 
 // Tokens issues access tokens (an *issuer.Issuer).
 type Tokens interface {
-	Issue(issuer.Subject) (string, accesstoken.Claims, error)
+	Issue(context.Context, issuer.Subject) (string, accesstoken.Claims, error)
 }
 
 // Verifier verifies access tokens: libs/accesstoken's Verifier, the one
@@ -166,10 +166,14 @@ func (s *Service) token(ctx context.Context, req TokenRequest) (TokenResponse, *
 		return TokenResponse{}, &client, claims, ErrInvalidScope
 	}
 	scope := strings.Join(granted, " ")
-	token, claims, err := s.cfg.Tokens.Issue(issuer.Subject{
+	token, claims, err := s.cfg.Tokens.Issue(ctx, issuer.Subject{
 		AgentID: client.AgentID, ClientID: client.ClientID, CredentialID: client.CredentialID, Scope: scope,
 		Owner: client.Owner,
 	})
+	if errors.Is(err, issuer.ErrUnavailable) && !errors.Is(err, context.Canceled) {
+		// Fail closed: Vault transit is unreachable; no token, a 503.
+		return TokenResponse{}, &client, claims, ErrUnavailable.WithMessage("the service cannot sign tokens right now; retry later")
+	}
 	if err != nil {
 		return TokenResponse{}, &client, claims, err
 	}

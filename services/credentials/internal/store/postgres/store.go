@@ -6,13 +6,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sentryagent/agentidp/libs/postgres"
 
 	"github.com/sentryagent/agentidp/libs/apierror"
 	"github.com/sentryagent/agentidp/services/credentials/internal/credential"
@@ -21,9 +22,7 @@ import (
 // Store implements the credential package's stores and the change feed.
 type Store struct {
 	pool   *pgxpool.Pool
-	signal broadcaster
-	// listenErrors counts broken LISTEN connections (debugging).
-	listenErrors atomic.Int64
+	notify *postgres.Notifications
 }
 
 var (
@@ -33,7 +32,9 @@ var (
 )
 
 // New returns a store over a migrated database.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool, notify: &postgres.Notifications{Pool: pool, Channel: notifyChannel}}
+}
 
 // columns of a credential, with its current version joined as cur.
 const columns = `c.credential_id, c.agent_id, c.status, c.created_at, c.expires_at, c.last_used_at,

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -74,79 +73,12 @@ func (s *Store) LastSequence(ctx context.Context) (int64, error) {
 	return seq, nil
 }
 
-// WaitForEvents blocks until a notification of a new event arrives (from
-// the listener that StartListener runs), maxWait passes, or ctx ends.
+// WaitForEvents returns when a new event may have been committed, maxWait
+// has passed, or ctx ends.
 func (s *Store) WaitForEvents(ctx context.Context, maxWait time.Duration) {
-	ch := s.signal.wait()
-	t := time.NewTimer(maxWait)
-	defer t.Stop()
-	select {
-	case <-ch:
-	case <-t.C:
-	case <-ctx.Done():
-	}
+	s.notify.Wait(ctx, maxWait)
 }
 
-// Listen holds one connection in LISTEN agent_events until ctx ends and
-// wakes every WaitForEvents on each notification. If the connection breaks
-// it reconnects; waiters fall back to polling meanwhile.
-func (s *Store) Listen(ctx context.Context) error {
-	for ctx.Err() == nil {
-		if err := s.listenOnce(ctx); err != nil && ctx.Err() == nil {
-			s.listenErrors.Add(1)
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
-	}
-	return nil
-}
-
-func (s *Store) listenOnce(ctx context.Context) error {
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
-		return err
-	}
-	defer func() {
-		// The connection returns to the pool: stop listening on it.
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_, _ = conn.Exec(ctx, "UNLISTEN *")
-	}()
-	s.signal.broadcast() // catch up on anything missed while not listening
-	for {
-		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
-			return err
-		}
-		s.signal.broadcast()
-	}
-}
-
-// broadcaster wakes all current waiters at once.
-type broadcaster struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func (b *broadcaster) wait() <-chan struct{} {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.ch == nil {
-		b.ch = make(chan struct{})
-	}
-	return b.ch
-}
-
-func (b *broadcaster) broadcast() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.ch != nil {
-		close(b.ch)
-		b.ch = nil
-	}
-}
+// Listen holds one connection in LISTEN agent_events until ctx ends, waking
+// WaitForEvents (and so WatchAgentEvents streams) on each commit.
+func (s *Store) Listen(ctx context.Context) error { return s.notify.Listen(ctx) }

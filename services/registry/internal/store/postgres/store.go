@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -15,21 +14,23 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sentryagent/agentidp/libs/postgres"
+
 	"github.com/sentryagent/agentidp/services/registry/internal/agent"
 )
 
 // Store implements agent.Store.
 type Store struct {
 	pool   *pgxpool.Pool
-	signal broadcaster
-	// listenErrors counts broken LISTEN connections (tests and debugging).
-	listenErrors atomic.Int64
+	notify *postgres.Notifications
 }
 
 var _ agent.Store = (*Store)(nil)
 
 // New returns a store over a migrated database.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool, notify: &postgres.Notifications{Pool: pool, Channel: notifyChannel}}
+}
 
 // prefixed qualifies every column with a table alias.
 func prefixed(alias string) string {

@@ -34,7 +34,8 @@ type Config struct {
 // Store is a keys.Store over Vault's official client (github.com/hashicorp/
 // vault/api, the version the credentials service uses).
 type Store struct {
-	kv *api.KVv2
+	kv     *api.KVv2
+	client *api.Client
 }
 
 var _ keys.Store = (*Store)(nil)
@@ -61,8 +62,12 @@ func New(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("vault: VAULT_ADDR %q: %w", cfg.Addr, err)
 	}
 	client.SetToken(cfg.Token)
-	return &Store{kv: client.KVv2(cfg.Mount)}, nil
+	return &Store{kv: client.KVv2(cfg.Mount), client: client}, nil
 }
+
+// Client is the Vault client the store uses (its token and settings), for
+// the transit signer to share.
+func (s *Store) Client() *api.Client { return s.client }
 
 // Load reads the latest version. Nothing stored yet is version 0; a latest
 // version that was deleted reads as an empty doc of that version, which is
