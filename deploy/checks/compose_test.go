@@ -175,7 +175,14 @@ func TestCompose(t *testing.T) {
 					t.Errorf("depends_on lacks %s", store)
 				}
 			}
-			if u, ok := envValue(svc, "DATABASE_URL"); ok {
+			if u, ok := envValue(svc, "MIGRATE_DATABASE_URL"); ok {
+				// The owner migrates; DATABASE_URL is the service's own
+				// login to the same database (docs/audit.md, "Append-only").
+				checkComposeDatabase(t, name, u, sql)
+				if d, ok := envValue(svc, "DATABASE_URL"); ok {
+					checkComposeLogin(t, name, d, sql)
+				}
+			} else if u, ok := envValue(svc, "DATABASE_URL"); ok {
 				checkComposeDatabase(t, name, u, sql)
 			}
 			if u, ok := envValue(svc, "REDIS_URL"); ok {
@@ -271,6 +278,30 @@ func checkComposeDatabase(t *testing.T, name, raw string, sql initSQL) {
 		t.Errorf("DATABASE_URL: database %q as %q, want its own database and role %s", db, user, want)
 	case sql.owners[db] != user:
 		t.Errorf("init.sql does not create database %s owned by %s", db, user)
+	case sql.passwords[user] != pass:
+		t.Errorf("init.sql does not create role %s with the DATABASE_URL's password", user)
+	}
+}
+
+// checkComposeLogin checks a service's confined login: its own database,
+// a role init.sql creates with that password, and not the database's owner.
+func checkComposeLogin(t *testing.T, name, raw string, sql initSQL) {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Errorf("DATABASE_URL: %v", err)
+		return
+	}
+	db := strings.TrimPrefix(u.Path, "/")
+	user := u.User.Username()
+	pass, _ := u.User.Password()
+	switch {
+	case u.Hostname() != "postgres" || u.Port() != "5432":
+		t.Errorf("DATABASE_URL host %s, want postgres:5432", u.Host)
+	case db != "agentidp_"+name:
+		t.Errorf("DATABASE_URL: database %q, want agentidp_%s", db, name)
+	case sql.owners[db] == user:
+		t.Errorf("DATABASE_URL: %s owns %s; with MIGRATE_DATABASE_URL the service's login must not", user, db)
 	case sql.passwords[user] != pass:
 		t.Errorf("init.sql does not create role %s with the DATABASE_URL's password", user)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -246,3 +248,46 @@ func tail(s string, n int) string {
 	}
 	return strings.TrimSpace(s)
 }
+
+// CreateLoginRole creates role as a plain LOGIN role (not a superuser, no
+// CREATEROLE, member of nothing) if it does not exist yet, over the
+// superuser URL dbURL, and returns dbURL with role as its user: the
+// confined login a service works as while its owner migrates (local
+// servers trust 127.0.0.1, so no password). Roles belong to the cluster:
+// every database of the server shares it.
+func CreateLoginRole(ctx context.Context, dbURL, role string) (string, error) {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	// Concurrent creators (two services starting at once) race on the
+	// catalog: the loser's duplicate is harmless.
+	_, err = conn.Exec(ctx, `DO $$ BEGIN
+		IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = `+quoteLiteral(role)+`) THEN
+			CREATE ROLE `+pgx.Identifier{role}.Sanitize()+` LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+		END IF;
+	EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+	END $$`)
+	if err != nil {
+		return "", fmt.Errorf("create login role %s: %w", role, err)
+	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return "", err
+	}
+	u.User = url.User(role)
+	return u.String(), nil
+}
+
+// LoginRoleURL is CreateLoginRole for tests.
+func LoginRoleURL(t testing.TB, dbURL, role string) string {
+	t.Helper()
+	u, err := CreateLoginRole(context.Background(), dbURL, role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

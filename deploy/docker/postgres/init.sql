@@ -19,6 +19,12 @@ CREATE DATABASE agentidp_credentials OWNER agentidp_credentials;
 -- superuser, so the append-only triggers bind it.
 CREATE ROLE agentidp_audit LOGIN CREATEROLE PASSWORD 'audit-dev';
 CREATE DATABASE agentidp_audit OWNER agentidp_audit;
+-- The audit service's own login (its DATABASE_URL; agentidp_audit above
+-- is its MIGRATE_DATABASE_URL): not the owner and no member of it, so no
+-- SET ROLE leads back to the owner; the owner grants it the writer role at
+-- start-up (docs/audit.md, "Append-only").
+CREATE ROLE agentidp_audit_app LOGIN PASSWORD 'audit-app-dev';
+GRANT CONNECT ON DATABASE agentidp_audit TO agentidp_audit_app;
 
 -- Nobody but a database's owner connects to it.
 REVOKE CONNECT ON DATABASE agentidp_registry, agentidp_credentials, agentidp_audit FROM PUBLIC;

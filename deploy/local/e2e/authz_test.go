@@ -145,6 +145,7 @@ func TestRouteTokenMatrix(t *testing.T) {
 		{"GET", "/v1/audit/events?pageSize=1", "audit:read", nil, 200},
 		{"GET", "/v1/audit/events/" + eventID, "audit:read", nil, 200},
 		{"GET", "/v1/audit/verify", "platform:admin", nil, 200}, // and audit:read: both scopes, below
+		{"GET", "/v1/audit/checkpoints", "platform:admin", nil, 200},
 	}
 
 	signer, err := testkit.ReadTokenSigner(context.Background(), mesh.VaultAddr(), mesh.VaultToken())
@@ -178,8 +179,8 @@ func TestRouteTokenMatrix(t *testing.T) {
 		revoked[s] = tok
 	}
 
-	// GET /v1/audit/verify needs two scopes: its "right" client holds both,
-	// its "missing" one audit:read alone.
+	// GET /v1/audit/verify and /v1/audit/checkpoints need two scopes: their
+	// "right" client holds both, their "missing" one audit:read alone.
 	right["platform:admin"] = newAgentClient(t, "audit:read", "platform:admin")
 	missing["platform:admin"] = newAgentClient(t, "audit:read", "agents:read")
 	revoked["platform:admin"] = func() string {

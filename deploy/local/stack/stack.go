@@ -137,6 +137,10 @@ type Stack struct {
 	vault          *testkit.Vault
 	envoy          *testkit.Envoy
 	dbURLs         map[string]string
+	auditLoginURL  string // the audit service's confined login (audit.go)
+	// registryLoginURL and credentialsLoginURL are those services'
+	// confined logins (audit.go).
+	registryLoginURL, credentialsLoginURL string
 
 	// The mesh's dev CA (mesh.go).
 	meshMu       sync.Mutex
@@ -318,9 +322,15 @@ func (s *Stack) startData(ctx context.Context) error {
 	s.vault, err = testkit.StartVault(ctx, testkit.VaultConfig{
 		Dir: filepath.Join(s.cfg.Dir, "data", "vault"), Port: s.cfg.Ports.Vault, LogPath: s.logPath("vault"),
 	})
-	if err == nil && s.cfg.TokenSigning == SigningTransit {
-		err = s.enableTransit(ctx)
+	if err != nil {
+		return err
 	}
+	if s.cfg.TokenSigning == SigningTransit {
+		if err := s.enableTransit(ctx); err != nil {
+			return err
+		}
+	}
+	s.auditLoginURL, err = s.prepareAudit(ctx)
 	return err
 }
 
@@ -397,10 +407,11 @@ func (s *Stack) serviceEnv(name string, mainPort, adminPort int) []string {
 	env = append(env, s.MeshEnv(name)...)
 	switch name {
 	case "registry":
-		env = append(env, "DATABASE_URL="+s.dbURLs[name])
+		// A login of its own; the owner migrates (docs/architecture.md).
+		env = append(env, "DATABASE_URL="+s.registryLoginURL, "MIGRATE_DATABASE_URL="+s.dbURLs[name])
 	case "credentials":
 		env = append(env,
-			"DATABASE_URL="+s.dbURLs[name],
+			"DATABASE_URL="+s.credentialsLoginURL, "MIGRATE_DATABASE_URL="+s.dbURLs[name],
 			"REGISTRY_ADDR="+testkit.Addr(s.cfg.Ports.RegistryGRPC),
 			// Local development uses Vault's root token; production gives the
 			// service a token limited to its path (docs/credentials.md).
@@ -408,8 +419,8 @@ func (s *Stack) serviceEnv(name string, mainPort, adminPort int) []string {
 			"VAULT_TOKEN="+s.vault.RootToken,
 		)
 	case "audit":
+		env = append(env, s.auditEnv()...)
 		env = append(env,
-			"DATABASE_URL="+s.dbURLs[name],
 			"REDIS_URL="+s.RedisURLFor(name),
 			"REGISTRY_ADDR="+testkit.Addr(s.cfg.Ports.RegistryGRPC),
 			"CREDENTIALS_ADDR="+testkit.Addr(s.cfg.Ports.CredentialsGRPC),

@@ -104,7 +104,8 @@ var services = []Service{
 		Name:         "audit",
 		Protocol:     GRPCTranscoded,
 		GRPCServices: []string{"agentidp.audit.v1.AuditService"},
-		Routes:       []Route{{Path: "/v1/audit/events"}, {Prefix: "/v1/audit/events/"}, {Path: "/v1/audit/verify"}},
+		Routes: []Route{{Path: "/v1/audit/events"}, {Prefix: "/v1/audit/events/"}, {Path: "/v1/audit/verify"},
+			{Path: "/v1/audit/checkpoints"}},
 	},
 	{
 		// The ext_authz server every other route goes through (services/authz).

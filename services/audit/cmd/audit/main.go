@@ -5,7 +5,8 @@
 // (verify.go) checks the hash chain.
 //
 //	audit [serve]
-//	audit verify [-from N] [-to N]
+//	audit verify [-from N] [-to N] [-public-key FILE | -vault-transit-key NAME] [-checkpoints FILE]
+//	audit public-key    # the checkpoint signer's public key(s), PEM
 package main
 
 import (
@@ -26,8 +27,10 @@ func main() {
 	switch {
 	case len(os.Args) > 1 && os.Args[1] == "verify":
 		os.Exit(verifyMain(os.Args[2:]))
+	case len(os.Args) > 1 && os.Args[1] == "public-key":
+		err = publicKey()
 	case len(os.Args) > 1 && os.Args[1] != "serve":
-		err = fmt.Errorf("unknown command %q (usage: audit [serve] | audit verify [-from N] [-to N])", os.Args[1])
+		err = fmt.Errorf("unknown command %q (usage: audit [serve] | audit verify [flags] | audit public-key)", os.Args[1])
 	default:
 		err = run()
 	}

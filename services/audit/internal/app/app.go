@@ -14,6 +14,7 @@ import (
 	"os"
 	"time"
 
+	vault "github.com/hashicorp/vault/api"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
@@ -30,6 +31,7 @@ import (
 	"github.com/sentryagent/agentidp/libs/redisclient"
 	"github.com/sentryagent/agentidp/libs/serve"
 	"github.com/sentryagent/agentidp/services/audit/internal/audit"
+	"github.com/sentryagent/agentidp/services/audit/internal/checkpoint"
 	"github.com/sentryagent/agentidp/services/audit/internal/endpoints"
 	"github.com/sentryagent/agentidp/services/audit/internal/ingest"
 	"github.com/sentryagent/agentidp/services/audit/internal/retention"
@@ -54,6 +56,8 @@ type App struct {
 	// sources: each follows one place other services leave events in.
 	sources []func(ctx context.Context) error
 	maint   *retention.Maintainer
+	cp      *checkpoint.Checkpointer    // nil: checkpoints off
+	renew   func(context.Context) error // keeps the transit signer's Vault token alive (nil: none)
 	checker *health.Checker
 	grpcSrv *grpc.Server
 	grpcLis net.Listener
@@ -85,8 +89,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 		return nil, err
 	}
 
-	// Migrate as the database's owner, then work as the restricted role.
-	if err := migrate(ctx, cfg.DatabaseURL); err != nil {
+	// Migrate as the database's owner, then work as the restricted role:
+	// with MIGRATE_DATABASE_URL, from a login that cannot become the owner.
+	confined := cfg.MigrateDatabaseURL != ""
+	if err := migrate(ctx, cfg); err != nil {
 		return nil, err
 	}
 	roleURL, err := pgstore.RoleURL(cfg.DatabaseURL)
@@ -98,6 +104,16 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 		return nil, err
 	}
 	a.closers.Add(pool.Close)
+	if confined {
+		// Fail closed: a login that can reach the owner could disable the
+		// trigger and rewrite the log (docs/audit.md, "Append-only").
+		if err := postgres.CheckConfined(ctx, pool, "audit_events"); err != nil {
+			return nil, err
+		}
+	} else {
+		logger.Warn("MIGRATE_DATABASE_URL is not set: DATABASE_URL's user is the owner, and a session can leave the writer role " +
+			"(SET ROLE NONE); give the service a login that is not the owner (docs/audit.md, \"Append-only\")")
+	}
 	rdb, err := redisclient.Open(ctx, cfg.RedisURL, metrics.NewStore(reg))
 	if err != nil {
 		return nil, err
@@ -110,8 +126,40 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	if _, err := store.EnsurePartitions(ctx, time.Now(), cfg.PartitionsAhead); err != nil {
 		return nil, err
 	}
+	if cfg.RetentionDays > 0 {
+		floor, err := store.RetentionFloor(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.RetentionDays < floor {
+			return nil, fmt.Errorf("RETENTION_DAYS: %d is below the database's floor of %d days (audit_retention_policy.min_days, which only the owner changes)",
+				cfg.RetentionDays, floor)
+		}
+	}
 	m := audit.NewMetrics(reg)
-	svc := audit.NewService(audit.Config{Store: store, Metrics: m})
+	svcCfg := audit.Config{Store: store, Metrics: m, CheckpointStore: store}
+	signer, err := NewSigner(ctx, cfg.Signer())
+	if err != nil {
+		return nil, err
+	}
+	if ts, ok := signer.(*checkpoint.TransitSigner); ok {
+		a.renew = func(ctx context.Context) error { return checkpoint.KeepTokenAlive(ctx, ts.Client(), logger) }
+	}
+	if signer != nil {
+		var sink *checkpoint.FileSink
+		if cfg.CheckpointDir != "" {
+			if sink, err = checkpoint.NewFileSink(cfg.CheckpointDir); err != nil {
+				return nil, err
+			}
+		}
+		a.cp = checkpoint.New(checkpoint.Config{Store: store, Signer: signer, Sink: sink,
+			Events: cfg.CheckpointEvents, Interval: cfg.CheckpointInterval, Logger: logger, Registerer: reg})
+		svcCfg.Checkpoints = checkpoint.Source{Store: store, Sink: sink, Signer: signer}
+	} else {
+		logger.Warn("audit checkpoints are off (set AUDIT_CHECKPOINT_TRANSIT_KEY or AUDIT_CHECKPOINT_KEY_FILE): " +
+			"the hash chain alone does not catch a rewrite by someone who can write the database")
+	}
+	svc := audit.NewService(svcCfg)
 	set := endpoints.New(svc)
 	grpcMetrics := metrics.NewGRPC(reg)
 	grpcSrv, healthSrv := grpcserver.New(grpcserver.Config{TLS: mesh, Allow: mtls.Mesh[mtls.Audit], Reflection: cfg.GRPCReflection,
@@ -183,6 +231,12 @@ func (a *App) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.checker.Run(ctx) })
 	g.Go(func() error { return a.maint.Run(ctx) })
+	if a.cp != nil {
+		g.Go(func() error { return a.cp.Run(ctx) })
+	}
+	if a.renew != nil {
+		g.Go(func() error { return a.renew(ctx) })
+	}
 	g.Go(func() error { return serve.GRPC(ctx, a.grpcSrv, a.grpcLis, a.cfg.ShutdownTimeout) })
 	g.Go(func() error { return serve.HTTP(ctx, a.httpSrv, a.httpLis, a.cfg.ShutdownTimeout) })
 	for _, source := range a.sources {
@@ -193,14 +247,38 @@ func (a *App) Run(ctx context.Context) error {
 	return err
 }
 
-// migrate applies the migrations over a short-lived pool of the owner.
-func migrate(ctx context.Context, databaseURL string) error {
-	admin, err := postgres.Open(ctx, postgres.Config{URL: databaseURL, MaxConns: 2}, nil)
+// migrate applies the migrations over a short-lived pool of the owner
+// (MIGRATE_DATABASE_URL, else DATABASE_URL) and, when the service logs in
+// as a role of its own, makes that login a member of the writer role.
+func migrate(ctx context.Context, cfg Config) error {
+	if cfg.MigrateDatabaseURL != "" {
+		return postgres.MigrateFor(ctx, cfg.MigrateDatabaseURL, cfg.DatabaseURL, migrations.FS, pgstore.Role)
+	}
+	admin, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, MaxConns: 2}, nil)
 	if err != nil {
 		return err
 	}
 	defer admin.Close()
 	return postgres.Migrate(ctx, admin, migrations.FS)
+}
+
+// NewSigner returns the checkpoint signer the configuration names, or nil.
+func NewSigner(ctx context.Context, cfg SignerConfig) (audit.Signer, error) {
+	switch {
+	case cfg.CheckpointTransitKey != "":
+		conf := vault.DefaultConfig()
+		conf.Address = cfg.VaultAddr
+		conf.Timeout = 10 * time.Second
+		client, err := vault.NewClient(conf)
+		if err != nil {
+			return nil, fmt.Errorf("AUDIT_CHECKPOINT_VAULT_ADDR: %w", err)
+		}
+		client.SetToken(cfg.VaultToken)
+		return checkpoint.NewTransitSigner(ctx, client, cfg.CheckpointTransitMount, cfg.CheckpointTransitKey)
+	case cfg.CheckpointKeyFile != "":
+		return checkpoint.LoadFileSigner(cfg.CheckpointKeyFile, true)
+	}
+	return nil, nil
 }
 
 // streamConsumer is this instance's name in the stream's consumer group:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/sentryagent/agentidp/libs/auditlog"
 	"github.com/sentryagent/agentidp/libs/config"
 	auditv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/audit/v1"
+	"github.com/sentryagent/agentidp/libs/postgres"
 	"github.com/sentryagent/agentidp/libs/testkit"
 	"github.com/sentryagent/agentidp/services/audit/internal/app"
 )
@@ -116,5 +118,47 @@ func eventually(t *testing.T, f func() error) {
 			t.Fatal(fmt.Errorf("after 10s: %w", err))
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// With MIGRATE_DATABASE_URL set, the service refuses a DATABASE_URL that
+// could become the owner (here the superuser itself), and starts with a
+// confined login; a RETENTION_DAYS under the database's floor is refused.
+func TestStartRefusesAnUnconfinedLoginAndARetentionUnderTheFloor(t *testing.T) {
+	testkit.SkipIfShort(t)
+	owner := testkit.NewDatabase(t)
+	base := map[string]string{"AGENTIDP_INSECURE_PLAINTEXT": "true", "MIGRATE_DATABASE_URL": owner, "REDIS_URL": testkit.NewRedisURL(t),
+		"GRPC_ADDR": "127.0.0.1:0", "HTTP_ADDR": "127.0.0.1:0",
+		"REGISTRY_ADDR": app.Disabled, "CREDENTIALS_ADDR": app.Disabled}
+	start := func(extra map[string]string) error {
+		env := map[string]string{}
+		for k, v := range base {
+			env[k] = v
+		}
+		for k, v := range extra {
+			env[k] = v
+		}
+		cfg, err := config.LoadFrom[app.Config](env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := app.New(context.Background(), cfg, app.Deps{})
+		if err == nil {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			_ = a.Run(ctx)
+		}
+		return err
+	}
+	if err := start(map[string]string{"DATABASE_URL": owner}); !errors.Is(err, postgres.ErrNotConfined) {
+		t.Fatalf("the owner as DATABASE_URL: %v", err)
+	}
+	login := testkit.LoginRoleURL(t, owner, "agentidp_audit_app_test")
+	if err := start(map[string]string{"DATABASE_URL": login, "RETENTION_DAYS": "30"}); err == nil ||
+		!strings.Contains(err.Error(), "RETENTION_DAYS: 30 is below the database's floor of 90 days") {
+		t.Fatalf("RETENTION_DAYS=30: %v", err)
+	}
+	if err := start(map[string]string{"DATABASE_URL": login}); err != nil {
+		t.Fatalf("a confined login: %v", err)
 	}
 }

@@ -22,7 +22,13 @@ type Config struct {
 	// DatabaseURL is the audit service's own PostgreSQL database. Its user
 	// runs the migrations; queries then run as the restricted role.
 	DatabaseURL string `env:"DATABASE_URL,required"`
-	DBMaxConns  int32  `env:"DB_MAX_CONNS" envDefault:"0"`
+	// MigrateDatabaseURL, when set, is the database's owner: it runs the
+	// migrations, and DATABASE_URL is then a login role that is not the
+	// owner and cannot become it (the service refuses to start otherwise).
+	// Unset (development, older deployments): DATABASE_URL's user migrates
+	// and queries run as the writer role it may leave (docs/audit.md).
+	MigrateDatabaseURL string `env:"MIGRATE_DATABASE_URL"`
+	DBMaxConns         int32  `env:"DB_MAX_CONNS" envDefault:"0"`
 	// RegistryAddr and CredentialsAddr are the feeds to follow ("off": none).
 	RegistryAddr    string `env:"REGISTRY_ADDR" envDefault:"127.0.0.1:9101"`
 	CredentialsAddr string `env:"CREDENTIALS_ADDR" envDefault:"127.0.0.1:9102"`
@@ -43,10 +49,60 @@ type Config struct {
 	MaintenanceInterval time.Duration `env:"MAINTENANCE_INTERVAL" envDefault:"1h"`
 	// PartitionsAhead: months of partitions created beyond the current one.
 	PartitionsAhead int `env:"PARTITIONS_AHEAD" envDefault:"2"`
+
+	// The checkpoint signer: SignerConfig's variables, repeated here so
+	// that the Config's variables are all its own fields (deploy/checks
+	// reads them from this struct).
+	CheckpointTransitKey   string `env:"AUDIT_CHECKPOINT_TRANSIT_KEY"`
+	CheckpointTransitMount string `env:"AUDIT_CHECKPOINT_TRANSIT_MOUNT" envDefault:"transit"`
+	VaultAddr              string `env:"AUDIT_CHECKPOINT_VAULT_ADDR"`
+	VaultToken             string `env:"AUDIT_CHECKPOINT_VAULT_TOKEN"`
+	CheckpointKeyFile      string `env:"AUDIT_CHECKPOINT_KEY_FILE"`
+	// CheckpointDir, when set, receives every checkpoint as a JSON line.
+	CheckpointDir string `env:"AUDIT_CHECKPOINT_DIR"`
+	// A checkpoint every CheckpointEvents events or CheckpointInterval,
+	// whichever comes first.
+	CheckpointEvents   int64         `env:"AUDIT_CHECKPOINT_EVENTS" envDefault:"10000"`
+	CheckpointInterval time.Duration `env:"AUDIT_CHECKPOINT_INTERVAL" envDefault:"1m"`
+}
+
+// SignerConfig names the checkpoint signer (docs/audit.md, "Signed
+// checkpoints"). Its Vault settings are the audit service's own (a token
+// that may only sign with the checkpoint key and read it), optional, and
+// named apart from the VAULT_ADDR/VAULT_TOKEN that services needing Vault
+// read: Vault transit when AUDIT_CHECKPOINT_TRANSIT_KEY is set,
+// else the Ed25519 key file AUDIT_CHECKPOINT_KEY_FILE (created when
+// missing), else none.
+type SignerConfig struct {
+	CheckpointTransitKey   string `env:"AUDIT_CHECKPOINT_TRANSIT_KEY"`
+	CheckpointTransitMount string `env:"AUDIT_CHECKPOINT_TRANSIT_MOUNT" envDefault:"transit"`
+	VaultAddr              string `env:"AUDIT_CHECKPOINT_VAULT_ADDR"`
+	VaultToken             string `env:"AUDIT_CHECKPOINT_VAULT_TOKEN"`
+	CheckpointKeyFile      string `env:"AUDIT_CHECKPOINT_KEY_FILE"`
+}
+
+// Validate checks the signer's variables.
+func (c SignerConfig) Validate() error {
+	switch {
+	case c.CheckpointTransitKey != "" && (c.VaultAddr == "" || c.VaultToken == ""):
+		return errors.New("AUDIT_CHECKPOINT_TRANSIT_KEY: needs AUDIT_CHECKPOINT_VAULT_ADDR and AUDIT_CHECKPOINT_VAULT_TOKEN")
+	case c.CheckpointTransitKey != "" && c.CheckpointKeyFile != "":
+		return errors.New("AUDIT_CHECKPOINT_TRANSIT_KEY, AUDIT_CHECKPOINT_KEY_FILE: set one signer, not both")
+	}
+	return nil
+}
+
+// Signer is the Config's checkpoint signer settings.
+func (c Config) Signer() SignerConfig {
+	return SignerConfig{CheckpointTransitKey: c.CheckpointTransitKey, CheckpointTransitMount: c.CheckpointTransitMount,
+		VaultAddr: c.VaultAddr, VaultToken: c.VaultToken, CheckpointKeyFile: c.CheckpointKeyFile}
 }
 
 // Validate checks what parsing cannot, naming the variable at fault.
 func (c Config) Validate() error {
+	if err := c.Signer().Validate(); err != nil {
+		return err
+	}
 	if err := c.Common.Validate(); err != nil {
 		return err
 	}
@@ -77,6 +133,12 @@ func (c Config) Validate() error {
 		return errors.New("MAINTENANCE_INTERVAL: must be positive")
 	case c.PartitionsAhead < 1 || c.PartitionsAhead > 24:
 		return errors.New("PARTITIONS_AHEAD: must be between 1 and 24")
+	case c.CheckpointEvents < 1:
+		return errors.New("AUDIT_CHECKPOINT_EVENTS: must be positive")
+	case c.CheckpointInterval <= 0:
+		return errors.New("AUDIT_CHECKPOINT_INTERVAL: must be positive")
+	case c.CheckpointDir != "" && c.CheckpointTransitKey == "" && c.CheckpointKeyFile == "":
+		return errors.New("AUDIT_CHECKPOINT_DIR: checkpoints are off: set AUDIT_CHECKPOINT_TRANSIT_KEY or AUDIT_CHECKPOINT_KEY_FILE")
 	}
 	return nil
 }

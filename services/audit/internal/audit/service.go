@@ -29,6 +29,9 @@ type Service interface {
 	Get(ctx context.Context, id string) (Event, error)
 	List(ctx context.Context, q Query) (Page, error)
 	Verify(ctx context.Context, r Range) (Verification, error)
+	// ListCheckpoints pages through the signed checkpoints (platform only:
+	// they span every owner).
+	ListCheckpoints(ctx context.Context, q CheckpointQuery) (CheckpointPage, error)
 }
 
 // RecordResult counts what a Record call did.
@@ -90,17 +93,29 @@ type Config struct {
 	// Now defaults to time.Now.
 	Now     func() time.Time
 	Metrics *Metrics
+	// Checkpoints, when set, are the signed checkpoints Verify proves the
+	// log against (nil: the hash chain alone).
+	Checkpoints Checkpoints
+	// CheckpointStore, when set, serves ListCheckpoints.
+	CheckpointStore CheckpointLister
+}
+
+// CheckpointLister lists stored checkpoints, oldest first.
+type CheckpointLister interface {
+	ListCheckpoints(ctx context.Context, from int64, limit int) ([]Checkpoint, error)
 }
 
 type service struct {
-	store   Store
-	now     func() time.Time
-	metrics *Metrics
+	store       Store
+	now         func() time.Time
+	metrics     *Metrics
+	checkpoints Checkpoints
+	cpStore     CheckpointLister
 }
 
 // NewService returns the audit Service.
 func NewService(cfg Config) Service {
-	s := &service{store: cfg.Store, now: cfg.Now, metrics: cfg.Metrics}
+	s := &service{store: cfg.Store, now: cfg.Now, metrics: cfg.Metrics, checkpoints: cfg.Checkpoints, cpStore: cfg.CheckpointStore}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"github.com/sentryagent/agentidp/libs/requestinfo"
+	"fmt"
 	"strconv"
 
 	"github.com/google/uuid"
+
+	"github.com/sentryagent/agentidp/libs/requestinfo"
 )
 
 // Kinds of chain breaks.
@@ -17,6 +19,15 @@ const (
 	BreakPrevHashMismatch = "prev_hash_mismatch" // the link to the previous event is broken
 	BreakMissingEvents    = "missing_events"     // sequences are missing (events deleted)
 	BreakHeadMismatch     = "head_mismatch"      // the newest events are gone, or the head was altered
+	// The recomputed chain at a signed checkpoint's sequence is not the
+	// signed head: events up to it were rewritten (hashes recomputed).
+	BreakCheckpointMismatch = "checkpoint_mismatch"
+	// A checkpoint's signature does not hold under the published keys (a
+	// stored checkpoint was forged or altered).
+	BreakCheckpointInvalid = "checkpoint_invalid"
+	// A signed checkpoint covers sequences the log no longer holds (the
+	// newest events were deleted and the head moved back).
+	BreakCheckpointBeyondHead = "checkpoint_beyond_head"
 )
 
 // ChainReader reads the chain for verification.
@@ -46,6 +57,10 @@ type Verification struct {
 	From, To int64
 	Checked  int64
 	Break    *Break
+	// CheckpointsChecked counts the signed checkpoints in the range that
+	// held; CheckpointedThrough is the newest sequence one covers.
+	CheckpointsChecked  int64
+	CheckpointedThrough int64
 }
 
 // Break is the first place where the chain stops proving the log intact.
@@ -63,7 +78,18 @@ func (s *service) Verify(ctx context.Context, r Range) (Verification, error) {
 	if !requestinfo.From(ctx).Platform() {
 		return Verification{}, ErrPlatformOnly
 	}
-	v, err := Verify(ctx, s.store, r)
+	var cps []Checkpoint
+	var keys PublicKeys
+	if s.checkpoints != nil {
+		var err error
+		if keys, err = s.checkpoints.Keys(ctx); err != nil {
+			return Verification{}, fmt.Errorf("read the checkpoint keys: %w", err)
+		}
+		if cps, err = s.checkpoints.Checkpoints(ctx); err != nil {
+			return Verification{}, fmt.Errorf("read the checkpoints: %w", err)
+		}
+	}
+	v, err := VerifyWith(ctx, s.store, r, cps, keys)
 	if err == nil && s.metrics.Verifications != nil {
 		result := "ok"
 		if !v.OK {
@@ -82,22 +108,54 @@ func (s *service) Verify(ctx context.Context, r Range) (Verification, error) {
 // before it. Without an explicit upper bound, the last event must also be
 // the recorded head.
 func Verify(ctx context.Context, chain ChainReader, r Range) (Verification, error) {
+	return VerifyWith(ctx, chain, r, nil, nil)
+}
+
+// VerifyWith is Verify that also proves the log against signed checkpoints:
+// each checkpoint's signature must hold under keys, and the recomputed
+// chain at its sequence must be its signed hash. A rewrite that recomputes
+// every hash and moves the stored head passes the hash chain but not a
+// checkpoint signed before it. Checkpoints before the range (or dropped by
+// retention) are not checked; with no upper bound, a checkpoint beyond the
+// stored head is a break (the tail was cut and the head moved back).
+func VerifyWith(ctx context.Context, chain ChainReader, r Range, checkpoints []Checkpoint, keys PublicKeys) (Verification, error) {
+	v, head, err := verifyRange(ctx, chain, r, checkpoints, keys)
+	if err != nil || !v.OK || r.To != nil {
+		return v, err
+	}
+	// The tail: a validly signed sequence beyond the stored head means the
+	// newest events were deleted and the head moved back.
+	var beyond *Checkpoint
+	for i, c := range checkpoints {
+		if c.Sequence > head.Sequence && (beyond == nil || c.Sequence < beyond.Sequence) && keys.VerifyCheckpoint(c) == nil {
+			beyond = &checkpoints[i]
+		}
+	}
+	if beyond != nil {
+		v.OK = false
+		v.Break = &Break{Sequence: beyond.Sequence, Kind: BreakCheckpointBeyondHead,
+			Expected: strconv.FormatInt(beyond.Sequence, 10), Actual: strconv.FormatInt(head.Sequence, 10)}
+	}
+	return v, nil
+}
+
+func verifyRange(ctx context.Context, chain ChainReader, r Range, checkpoints []Checkpoint, keys PublicKeys) (Verification, Head, error) {
 	if r.From != nil && *r.From < 1 {
-		return Verification{}, fieldError(errSequenceRange, "fromSequence", "fromSequence must be at least 1")
+		return Verification{}, Head{}, fieldError(errSequenceRange, "fromSequence", "fromSequence must be at least 1")
 	}
 	if r.To != nil && *r.To < 1 {
-		return Verification{}, fieldError(errSequenceRange, "toSequence", "toSequence must be at least 1")
+		return Verification{}, Head{}, fieldError(errSequenceRange, "toSequence", "toSequence must be at least 1")
 	}
 	if r.From != nil && r.To != nil && *r.From > *r.To {
-		return Verification{}, fieldError(errSequenceRange, "fromSequence", "fromSequence must not be after toSequence")
+		return Verification{}, Head{}, fieldError(errSequenceRange, "fromSequence", "fromSequence must not be after toSequence")
 	}
 	head, err := chain.Head(ctx)
 	if err != nil {
-		return Verification{}, err
+		return Verification{}, Head{}, err
 	}
 	first, any, err := chain.FirstSequence(ctx)
 	if err != nil {
-		return Verification{}, err
+		return Verification{}, head, err
 	}
 	v := Verification{OK: true}
 	if !any {
@@ -106,7 +164,7 @@ func Verify(ctx context.Context, chain ChainReader, r Range) (Verification, erro
 			v.Break = &Break{Sequence: head.Sequence, Kind: BreakHeadMismatch,
 				Expected: strconv.FormatInt(head.Sequence, 10), Actual: "0"}
 		}
-		return v, nil
+		return v, head, nil
 	}
 	v.From, v.To = first, head.Sequence
 	if r.From != nil && *r.From > first {
@@ -116,7 +174,13 @@ func Verify(ctx context.Context, chain ChainReader, r Range) (Verification, erro
 		v.To = *r.To
 	}
 	if v.From > v.To {
-		return v, nil // nothing kept in the range
+		return v, head, nil // nothing kept in the range
+	}
+	at := map[int64][]Checkpoint{} // the checkpoints to check, by sequence
+	for _, c := range checkpoints {
+		if c.Sequence >= v.From && c.Sequence <= v.To {
+			at[c.Sequence] = append(at[c.Sequence], c)
+		}
 	}
 
 	// What the first event's PrevHash must be.
@@ -128,12 +192,12 @@ func Verify(ctx context.Context, chain ChainReader, r Range) (Verification, erro
 	case v.From == first:
 		anchor, ok, err := chain.RetentionAnchor(ctx, v.From-1)
 		if err != nil {
-			return Verification{}, err
+			return Verification{}, head, err
 		}
 		if !ok {
 			v.OK = false
 			v.Break = &Break{Sequence: 1, Kind: BreakMissingEvents, Expected: "1", Actual: strconv.FormatInt(v.From, 10)}
-			return v, nil
+			return v, head, nil
 		}
 		prev = anchor
 	default:
@@ -165,24 +229,36 @@ func Verify(ctx context.Context, chain ChainReader, r Range) (Verification, erro
 		}
 		prev = e.Hash
 		v.Checked++
+		for _, c := range at[e.Sequence] {
+			if err := keys.VerifyCheckpoint(c); err != nil {
+				return fail(Break{Sequence: e.Sequence, EventID: e.ID, Kind: BreakCheckpointInvalid,
+					Expected: "a signature by a published key", Actual: "key " + c.KeyID + ": " + err.Error()})
+			}
+			if !bytes.Equal(c.Hash, prev) {
+				return fail(Break{Sequence: e.Sequence, EventID: e.ID, Kind: BreakCheckpointMismatch,
+					Expected: hex.EncodeToString(c.Hash), Actual: hex.EncodeToString(prev)})
+			}
+			v.CheckpointsChecked++
+			v.CheckpointedThrough = e.Sequence
+		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, errStop) {
-		return Verification{}, err
+		return Verification{}, head, err
 	}
 	if !v.OK {
-		return v, nil
+		return v, head, nil
 	}
 	if next <= v.To { // the range ends early: its last events are gone
 		v.OK = false
 		v.Break = &Break{Sequence: next, Kind: BreakMissingEvents,
 			Expected: strconv.FormatInt(next, 10), Actual: "none"}
-		return v, nil
+		return v, head, nil
 	}
 	if r.To == nil && !bytes.Equal(prev, head.Hash) {
 		v.OK = false
 		v.Break = &Break{Sequence: head.Sequence, Kind: BreakHeadMismatch,
 			Expected: hex.EncodeToString(head.Hash), Actual: hex.EncodeToString(prev)}
 	}
-	return v, nil
+	return v, head, nil
 }

@@ -17,6 +17,8 @@ type Set struct {
 	Get    endpoint.Endpoint
 	List   endpoint.Endpoint
 	Verify endpoint.Endpoint
+	// Checkpoints lists the signed checkpoints.
+	Checkpoints endpoint.Endpoint
 }
 
 // RecordRequest carries a batch for Record (from the API source).
@@ -42,6 +44,9 @@ func New(svc audit.Service) Set {
 		},
 		Verify: func(ctx context.Context, req any) (any, error) {
 			return svc.Verify(ctx, req.(audit.Range))
+		},
+		Checkpoints: func(ctx context.Context, req any) (any, error) {
+			return svc.ListCheckpoints(ctx, req.(audit.CheckpointQuery))
 		},
 	}
 }

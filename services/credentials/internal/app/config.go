@@ -20,7 +20,11 @@ type Config struct {
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:9202"`
 	// DatabaseURL is the service's own PostgreSQL database.
 	DatabaseURL string `env:"DATABASE_URL,required"`
-	DBMaxConns  int32  `env:"DB_MAX_CONNS" envDefault:"0"`
+	// MigrateDatabaseURL, when set, is the database's owner: it migrates,
+	// and DATABASE_URL is then a login role that is not the owner and
+	// cannot become it (the service refuses to start otherwise).
+	MigrateDatabaseURL string `env:"MIGRATE_DATABASE_URL"`
+	DBMaxConns         int32  `env:"DB_MAX_CONNS" envDefault:"0"`
 	// RegistryAddr is the registry's gRPC address (GetAgent, change feed).
 	RegistryAddr    string        `env:"REGISTRY_ADDR" envDefault:"127.0.0.1:9101"`
 	RegistryTimeout time.Duration `env:"REGISTRY_TIMEOUT" envDefault:"3s"`

@@ -29,6 +29,10 @@ import (
 	"github.com/sentryagent/agentidp/services/registry/migrations"
 )
 
+// WriterRole is what the service's confined login is made a member of
+// (migration 006): rows of every table, no schema changes.
+const WriterRole = "agentidp_registry_writer"
+
 // Deps are what the caller provides: main passes the process's logger and
 // a fresh registry; tests pass their own.
 type Deps struct {
@@ -73,12 +77,22 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 		return nil, err
 	}
 
+	if cfg.MigrateDatabaseURL != "" {
+		// The owner migrates; the service works as a confined login.
+		if err := postgres.MigrateFor(ctx, cfg.MigrateDatabaseURL, cfg.DatabaseURL, migrations.FS, WriterRole); err != nil {
+			return nil, err
+		}
+	}
 	pool, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns}, metrics.NewStore(reg))
 	if err != nil {
 		return nil, err
 	}
 	a.closers.Add(pool.Close)
-	if err := postgres.Migrate(ctx, pool, migrations.FS); err != nil {
+	if cfg.MigrateDatabaseURL != "" {
+		if err := postgres.CheckConfined(ctx, pool, "agents"); err != nil {
+			return nil, err
+		}
+	} else if err := postgres.Migrate(ctx, pool, migrations.FS); err != nil {
 		return nil, err
 	}
 

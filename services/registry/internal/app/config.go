@@ -17,7 +17,12 @@ type Config struct {
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:9201"`
 	// DatabaseURL is the registry's own PostgreSQL database.
 	DatabaseURL string `env:"DATABASE_URL,required"`
-	DBMaxConns  int32  `env:"DB_MAX_CONNS" envDefault:"0"`
+	// MigrateDatabaseURL, when set, is the database's owner: it migrates,
+	// and DATABASE_URL is then a login role that is not the owner and
+	// cannot become it (the service refuses to start otherwise). Unset:
+	// DATABASE_URL's user is the owner and does both.
+	MigrateDatabaseURL string `env:"MIGRATE_DATABASE_URL"`
+	DBMaxConns         int32  `env:"DB_MAX_CONNS" envDefault:"0"`
 }
 
 // Validate checks what parsing cannot, naming the variable at fault.

@@ -485,9 +485,15 @@ type VerifyAuditChainResponse struct {
 	ToSequence    int64 `protobuf:"varint,3,opt,name=to_sequence,json=toSequence,proto3" json:"to_sequence,omitempty"`
 	EventsChecked int64 `protobuf:"varint,4,opt,name=events_checked,json=eventsChecked,proto3" json:"events_checked,omitempty"`
 	// The first break, when ok is false.
-	FirstBreak    *ChainBreak `protobuf:"bytes,5,opt,name=first_break,json=firstBreak,proto3" json:"first_break,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	FirstBreak *ChainBreak `protobuf:"bytes,5,opt,name=first_break,json=firstBreak,proto3" json:"first_break,omitempty"`
+	// Signed checkpoints in the range whose signature held and whose head
+	// matched the recomputed chain.
+	CheckpointsChecked int64 `protobuf:"varint,6,opt,name=checkpoints_checked,json=checkpointsChecked,proto3" json:"checkpoints_checked,omitempty"`
+	// The newest sequence such a checkpoint covers (0: none). Events after it
+	// are protected by the hash chain alone until the next checkpoint.
+	CheckpointedThrough int64 `protobuf:"varint,7,opt,name=checkpointed_through,json=checkpointedThrough,proto3" json:"checkpointed_through,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *VerifyAuditChainResponse) Reset() {
@@ -555,6 +561,20 @@ func (x *VerifyAuditChainResponse) GetFirstBreak() *ChainBreak {
 	return nil
 }
 
+func (x *VerifyAuditChainResponse) GetCheckpointsChecked() int64 {
+	if x != nil {
+		return x.CheckpointsChecked
+	}
+	return 0
+}
+
+func (x *VerifyAuditChainResponse) GetCheckpointedThrough() int64 {
+	if x != nil {
+		return x.CheckpointedThrough
+	}
+	return 0
+}
+
 // ChainBreak describes where the chain stops proving the log intact.
 type ChainBreak struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -565,7 +585,11 @@ type ChainBreak struct {
 	// "hash_mismatch" (the event was altered), "prev_hash_mismatch" (the link
 	// to the previous event is broken), "missing_events" (sequences are
 	// missing: events were deleted), "head_mismatch" (the newest events are
-	// gone or the head was altered).
+	// gone or the head was altered), "checkpoint_mismatch" (the recomputed
+	// chain at a signed checkpoint's sequence is not the signed head: events
+	// up to it were rewritten), "checkpoint_invalid" (a stored checkpoint's
+	// signature does not hold under the published keys), "checkpoint_beyond_head"
+	// (a signed checkpoint covers sequences the log no longer holds).
 	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
 	// What the chain says the value must be, and what is stored (hex hashes,
 	// or sequences for missing_events and head_mismatch).
@@ -640,6 +664,215 @@ func (x *ChainBreak) GetActual() string {
 	return ""
 }
 
+// AuditCheckpoint is a signed statement that the chain's event at sequence
+// had hash (and so every event before it was what the chain says).
+type AuditCheckpoint struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The sequence and hex hash of the chain's head that was signed.
+	Sequence int64  `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	Hash     string `protobuf:"bytes,2,opt,name=hash,proto3" json:"hash,omitempty"`
+	// When it was signed (microseconds).
+	SignedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=signed_at,json=signedAt,proto3" json:"signed_at,omitempty"`
+	// Hex of the first 16 bytes of SHA-256 over the signing public key's
+	// PKIX (SubjectPublicKeyInfo) DER encoding.
+	KeyId string `protobuf:"bytes,4,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// "ed25519" or "ecdsa-p256-sha256" (ASN.1 signature).
+	Algorithm string `protobuf:"bytes,5,opt,name=algorithm,proto3" json:"algorithm,omitempty"`
+	// Standard base64 of the signature over the canonical payload
+	// (docs/audit.md): "agentidp-audit-checkpoint/v1\nsequence=<n>\nhash=<hex>\ntime=<RFC 3339 UTC, µs>\n".
+	Signature     string `protobuf:"bytes,6,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditCheckpoint) Reset() {
+	*x = AuditCheckpoint{}
+	mi := &file_agentidp_audit_v1_audit_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditCheckpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditCheckpoint) ProtoMessage() {}
+
+func (x *AuditCheckpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_agentidp_audit_v1_audit_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditCheckpoint.ProtoReflect.Descriptor instead.
+func (*AuditCheckpoint) Descriptor() ([]byte, []int) {
+	return file_agentidp_audit_v1_audit_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *AuditCheckpoint) GetSequence() int64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *AuditCheckpoint) GetHash() string {
+	if x != nil {
+		return x.Hash
+	}
+	return ""
+}
+
+func (x *AuditCheckpoint) GetSignedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SignedAt
+	}
+	return nil
+}
+
+func (x *AuditCheckpoint) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *AuditCheckpoint) GetAlgorithm() string {
+	if x != nil {
+		return x.Algorithm
+	}
+	return ""
+}
+
+func (x *AuditCheckpoint) GetSignature() string {
+	if x != nil {
+		return x.Signature
+	}
+	return ""
+}
+
+type ListAuditCheckpointsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 1000; omitted means 100.
+	PageSize *int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3,oneof" json:"page_size,omitempty"`
+	// The next_page_token of the previous page.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only checkpoints at or after this sequence.
+	FromSequence  int64 `protobuf:"varint,3,opt,name=from_sequence,json=fromSequence,proto3" json:"from_sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditCheckpointsRequest) Reset() {
+	*x = ListAuditCheckpointsRequest{}
+	mi := &file_agentidp_audit_v1_audit_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditCheckpointsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditCheckpointsRequest) ProtoMessage() {}
+
+func (x *ListAuditCheckpointsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agentidp_audit_v1_audit_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditCheckpointsRequest.ProtoReflect.Descriptor instead.
+func (*ListAuditCheckpointsRequest) Descriptor() ([]byte, []int) {
+	return file_agentidp_audit_v1_audit_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListAuditCheckpointsRequest) GetPageSize() int32 {
+	if x != nil && x.PageSize != nil {
+		return *x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAuditCheckpointsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListAuditCheckpointsRequest) GetFromSequence() int64 {
+	if x != nil {
+		return x.FromSequence
+	}
+	return 0
+}
+
+type ListAuditCheckpointsResponse struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Checkpoints []*AuditCheckpoint     `protobuf:"bytes,1,rep,name=checkpoints,proto3" json:"checkpoints,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditCheckpointsResponse) Reset() {
+	*x = ListAuditCheckpointsResponse{}
+	mi := &file_agentidp_audit_v1_audit_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditCheckpointsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditCheckpointsResponse) ProtoMessage() {}
+
+func (x *ListAuditCheckpointsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agentidp_audit_v1_audit_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditCheckpointsResponse.ProtoReflect.Descriptor instead.
+func (*ListAuditCheckpointsResponse) Descriptor() ([]byte, []int) {
+	return file_agentidp_audit_v1_audit_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListAuditCheckpointsResponse) GetCheckpoints() []*AuditCheckpoint {
+	if x != nil {
+		return x.Checkpoints
+	}
+	return nil
+}
+
+func (x *ListAuditCheckpointsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 type RecordRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// 1 to 1000 events. The audit service sets sequence, prev_hash, hash and
@@ -652,7 +885,7 @@ type RecordRequest struct {
 
 func (x *RecordRequest) Reset() {
 	*x = RecordRequest{}
-	mi := &file_agentidp_audit_v1_audit_proto_msgTypes[7]
+	mi := &file_agentidp_audit_v1_audit_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -664,7 +897,7 @@ func (x *RecordRequest) String() string {
 func (*RecordRequest) ProtoMessage() {}
 
 func (x *RecordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentidp_audit_v1_audit_proto_msgTypes[7]
+	mi := &file_agentidp_audit_v1_audit_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -677,7 +910,7 @@ func (x *RecordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordRequest.ProtoReflect.Descriptor instead.
 func (*RecordRequest) Descriptor() ([]byte, []int) {
-	return file_agentidp_audit_v1_audit_proto_rawDescGZIP(), []int{7}
+	return file_agentidp_audit_v1_audit_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RecordRequest) GetEvents() []*AuditEvent {
@@ -699,7 +932,7 @@ type RecordResponse struct {
 
 func (x *RecordResponse) Reset() {
 	*x = RecordResponse{}
-	mi := &file_agentidp_audit_v1_audit_proto_msgTypes[8]
+	mi := &file_agentidp_audit_v1_audit_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -711,7 +944,7 @@ func (x *RecordResponse) String() string {
 func (*RecordResponse) ProtoMessage() {}
 
 func (x *RecordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentidp_audit_v1_audit_proto_msgTypes[8]
+	mi := &file_agentidp_audit_v1_audit_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -724,7 +957,7 @@ func (x *RecordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordResponse.ProtoReflect.Descriptor instead.
 func (*RecordResponse) Descriptor() ([]byte, []int) {
-	return file_agentidp_audit_v1_audit_proto_rawDescGZIP(), []int{8}
+	return file_agentidp_audit_v1_audit_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RecordResponse) GetRecorded() int32 {
@@ -794,7 +1027,7 @@ const file_agentidp_audit_v1_audit_proto_rawDesc = "" +
 	"\vto_sequence\x18\x02 \x01(\x03H\x01R\n" +
 	"toSequence\x88\x01\x01B\x10\n" +
 	"\x0e_from_sequenceB\x0e\n" +
-	"\f_to_sequence\"\xd7\x01\n" +
+	"\f_to_sequence\"\xbb\x02\n" +
 	"\x18VerifyAuditChainResponse\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12#\n" +
 	"\rfrom_sequence\x18\x02 \x01(\x03R\ffromSequence\x12\x1f\n" +
@@ -802,25 +1035,45 @@ const file_agentidp_audit_v1_audit_proto_rawDesc = "" +
 	"toSequence\x12%\n" +
 	"\x0eevents_checked\x18\x04 \x01(\x03R\reventsChecked\x12>\n" +
 	"\vfirst_break\x18\x05 \x01(\v2\x1d.agentidp.audit.v1.ChainBreakR\n" +
-	"firstBreak\"\x8b\x01\n" +
+	"firstBreak\x12/\n" +
+	"\x13checkpoints_checked\x18\x06 \x01(\x03R\x12checkpointsChecked\x121\n" +
+	"\x14checkpointed_through\x18\a \x01(\x03R\x13checkpointedThrough\"\x8b\x01\n" +
 	"\n" +
 	"ChainBreak\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12\x19\n" +
 	"\bevent_id\x18\x02 \x01(\tR\aeventId\x12\x12\n" +
 	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x1a\n" +
 	"\bexpected\x18\x04 \x01(\tR\bexpected\x12\x16\n" +
-	"\x06actual\x18\x05 \x01(\tR\x06actual\"F\n" +
+	"\x06actual\x18\x05 \x01(\tR\x06actual\"\xcd\x01\n" +
+	"\x0fAuditCheckpoint\x12\x1a\n" +
+	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12\x12\n" +
+	"\x04hash\x18\x02 \x01(\tR\x04hash\x127\n" +
+	"\tsigned_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bsignedAt\x12\x15\n" +
+	"\x06key_id\x18\x04 \x01(\tR\x05keyId\x12\x1c\n" +
+	"\talgorithm\x18\x05 \x01(\tR\talgorithm\x12\x1c\n" +
+	"\tsignature\x18\x06 \x01(\tR\tsignature\"\x91\x01\n" +
+	"\x1bListAuditCheckpointsRequest\x12 \n" +
+	"\tpage_size\x18\x01 \x01(\x05H\x00R\bpageSize\x88\x01\x01\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12#\n" +
+	"\rfrom_sequence\x18\x03 \x01(\x03R\ffromSequenceB\f\n" +
+	"\n" +
+	"_page_size\"\x8c\x01\n" +
+	"\x1cListAuditCheckpointsResponse\x12D\n" +
+	"\vcheckpoints\x18\x01 \x03(\v2\".agentidp.audit.v1.AuditCheckpointR\vcheckpoints\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"F\n" +
 	"\rRecordRequest\x125\n" +
 	"\x06events\x18\x01 \x03(\v2\x1d.agentidp.audit.v1.AuditEventR\x06events\"L\n" +
 	"\x0eRecordResponse\x12\x1a\n" +
 	"\brecorded\x18\x01 \x01(\x05R\brecorded\x12\x1e\n" +
 	"\n" +
 	"duplicates\x18\x02 \x01(\x05R\n" +
-	"duplicates2\x99\x03\n" +
+	"duplicates2\xb2\x04\n" +
 	"\fAuditService\x12\x82\x01\n" +
 	"\x0fListAuditEvents\x12).agentidp.audit.v1.ListAuditEventsRequest\x1a*.agentidp.audit.v1.ListAuditEventsResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/audit/events\x12|\n" +
 	"\rGetAuditEvent\x12'.agentidp.audit.v1.GetAuditEventRequest\x1a\x1d.agentidp.audit.v1.AuditEvent\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/audit/events/{event_id}\x12\x85\x01\n" +
-	"\x10VerifyAuditChain\x12*.agentidp.audit.v1.VerifyAuditChainRequest\x1a+.agentidp.audit.v1.VerifyAuditChainResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/audit/verify2c\n" +
+	"\x10VerifyAuditChain\x12*.agentidp.audit.v1.VerifyAuditChainRequest\x1a+.agentidp.audit.v1.VerifyAuditChainResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/audit/verify\x12\x96\x01\n" +
+	"\x14ListAuditCheckpoints\x12..agentidp.audit.v1.ListAuditCheckpointsRequest\x1a/.agentidp.audit.v1.ListAuditCheckpointsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/audit/checkpoints2c\n" +
 	"\x12AuditIngestService\x12M\n" +
 	"\x06Record\x12 .agentidp.audit.v1.RecordRequest\x1a!.agentidp.audit.v1.RecordResponseBDZBgithub.com/sentryagent/agentidp/libs/gen/agentidp/audit/v1;auditv1b\x06proto3"
 
@@ -836,42 +1089,49 @@ func file_agentidp_audit_v1_audit_proto_rawDescGZIP() []byte {
 	return file_agentidp_audit_v1_audit_proto_rawDescData
 }
 
-var file_agentidp_audit_v1_audit_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_agentidp_audit_v1_audit_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_agentidp_audit_v1_audit_proto_goTypes = []any{
-	(*AuditEvent)(nil),               // 0: agentidp.audit.v1.AuditEvent
-	(*ListAuditEventsRequest)(nil),   // 1: agentidp.audit.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),  // 2: agentidp.audit.v1.ListAuditEventsResponse
-	(*GetAuditEventRequest)(nil),     // 3: agentidp.audit.v1.GetAuditEventRequest
-	(*VerifyAuditChainRequest)(nil),  // 4: agentidp.audit.v1.VerifyAuditChainRequest
-	(*VerifyAuditChainResponse)(nil), // 5: agentidp.audit.v1.VerifyAuditChainResponse
-	(*ChainBreak)(nil),               // 6: agentidp.audit.v1.ChainBreak
-	(*RecordRequest)(nil),            // 7: agentidp.audit.v1.RecordRequest
-	(*RecordResponse)(nil),           // 8: agentidp.audit.v1.RecordResponse
-	nil,                              // 9: agentidp.audit.v1.AuditEvent.DetailsEntry
-	(*timestamppb.Timestamp)(nil),    // 10: google.protobuf.Timestamp
+	(*AuditEvent)(nil),                   // 0: agentidp.audit.v1.AuditEvent
+	(*ListAuditEventsRequest)(nil),       // 1: agentidp.audit.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),      // 2: agentidp.audit.v1.ListAuditEventsResponse
+	(*GetAuditEventRequest)(nil),         // 3: agentidp.audit.v1.GetAuditEventRequest
+	(*VerifyAuditChainRequest)(nil),      // 4: agentidp.audit.v1.VerifyAuditChainRequest
+	(*VerifyAuditChainResponse)(nil),     // 5: agentidp.audit.v1.VerifyAuditChainResponse
+	(*ChainBreak)(nil),                   // 6: agentidp.audit.v1.ChainBreak
+	(*AuditCheckpoint)(nil),              // 7: agentidp.audit.v1.AuditCheckpoint
+	(*ListAuditCheckpointsRequest)(nil),  // 8: agentidp.audit.v1.ListAuditCheckpointsRequest
+	(*ListAuditCheckpointsResponse)(nil), // 9: agentidp.audit.v1.ListAuditCheckpointsResponse
+	(*RecordRequest)(nil),                // 10: agentidp.audit.v1.RecordRequest
+	(*RecordResponse)(nil),               // 11: agentidp.audit.v1.RecordResponse
+	nil,                                  // 12: agentidp.audit.v1.AuditEvent.DetailsEntry
+	(*timestamppb.Timestamp)(nil),        // 13: google.protobuf.Timestamp
 }
 var file_agentidp_audit_v1_audit_proto_depIdxs = []int32{
-	10, // 0: agentidp.audit.v1.AuditEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	9,  // 1: agentidp.audit.v1.AuditEvent.details:type_name -> agentidp.audit.v1.AuditEvent.DetailsEntry
-	10, // 2: agentidp.audit.v1.AuditEvent.recorded_at:type_name -> google.protobuf.Timestamp
-	10, // 3: agentidp.audit.v1.ListAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	10, // 4: agentidp.audit.v1.ListAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	13, // 0: agentidp.audit.v1.AuditEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	12, // 1: agentidp.audit.v1.AuditEvent.details:type_name -> agentidp.audit.v1.AuditEvent.DetailsEntry
+	13, // 2: agentidp.audit.v1.AuditEvent.recorded_at:type_name -> google.protobuf.Timestamp
+	13, // 3: agentidp.audit.v1.ListAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	13, // 4: agentidp.audit.v1.ListAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
 	0,  // 5: agentidp.audit.v1.ListAuditEventsResponse.events:type_name -> agentidp.audit.v1.AuditEvent
 	6,  // 6: agentidp.audit.v1.VerifyAuditChainResponse.first_break:type_name -> agentidp.audit.v1.ChainBreak
-	0,  // 7: agentidp.audit.v1.RecordRequest.events:type_name -> agentidp.audit.v1.AuditEvent
-	1,  // 8: agentidp.audit.v1.AuditService.ListAuditEvents:input_type -> agentidp.audit.v1.ListAuditEventsRequest
-	3,  // 9: agentidp.audit.v1.AuditService.GetAuditEvent:input_type -> agentidp.audit.v1.GetAuditEventRequest
-	4,  // 10: agentidp.audit.v1.AuditService.VerifyAuditChain:input_type -> agentidp.audit.v1.VerifyAuditChainRequest
-	7,  // 11: agentidp.audit.v1.AuditIngestService.Record:input_type -> agentidp.audit.v1.RecordRequest
-	2,  // 12: agentidp.audit.v1.AuditService.ListAuditEvents:output_type -> agentidp.audit.v1.ListAuditEventsResponse
-	0,  // 13: agentidp.audit.v1.AuditService.GetAuditEvent:output_type -> agentidp.audit.v1.AuditEvent
-	5,  // 14: agentidp.audit.v1.AuditService.VerifyAuditChain:output_type -> agentidp.audit.v1.VerifyAuditChainResponse
-	8,  // 15: agentidp.audit.v1.AuditIngestService.Record:output_type -> agentidp.audit.v1.RecordResponse
-	12, // [12:16] is the sub-list for method output_type
-	8,  // [8:12] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	13, // 7: agentidp.audit.v1.AuditCheckpoint.signed_at:type_name -> google.protobuf.Timestamp
+	7,  // 8: agentidp.audit.v1.ListAuditCheckpointsResponse.checkpoints:type_name -> agentidp.audit.v1.AuditCheckpoint
+	0,  // 9: agentidp.audit.v1.RecordRequest.events:type_name -> agentidp.audit.v1.AuditEvent
+	1,  // 10: agentidp.audit.v1.AuditService.ListAuditEvents:input_type -> agentidp.audit.v1.ListAuditEventsRequest
+	3,  // 11: agentidp.audit.v1.AuditService.GetAuditEvent:input_type -> agentidp.audit.v1.GetAuditEventRequest
+	4,  // 12: agentidp.audit.v1.AuditService.VerifyAuditChain:input_type -> agentidp.audit.v1.VerifyAuditChainRequest
+	8,  // 13: agentidp.audit.v1.AuditService.ListAuditCheckpoints:input_type -> agentidp.audit.v1.ListAuditCheckpointsRequest
+	10, // 14: agentidp.audit.v1.AuditIngestService.Record:input_type -> agentidp.audit.v1.RecordRequest
+	2,  // 15: agentidp.audit.v1.AuditService.ListAuditEvents:output_type -> agentidp.audit.v1.ListAuditEventsResponse
+	0,  // 16: agentidp.audit.v1.AuditService.GetAuditEvent:output_type -> agentidp.audit.v1.AuditEvent
+	5,  // 17: agentidp.audit.v1.AuditService.VerifyAuditChain:output_type -> agentidp.audit.v1.VerifyAuditChainResponse
+	9,  // 18: agentidp.audit.v1.AuditService.ListAuditCheckpoints:output_type -> agentidp.audit.v1.ListAuditCheckpointsResponse
+	11, // 19: agentidp.audit.v1.AuditIngestService.Record:output_type -> agentidp.audit.v1.RecordResponse
+	15, // [15:20] is the sub-list for method output_type
+	10, // [10:15] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_agentidp_audit_v1_audit_proto_init() }
@@ -881,13 +1141,14 @@ func file_agentidp_audit_v1_audit_proto_init() {
 	}
 	file_agentidp_audit_v1_audit_proto_msgTypes[1].OneofWrappers = []any{}
 	file_agentidp_audit_v1_audit_proto_msgTypes[4].OneofWrappers = []any{}
+	file_agentidp_audit_v1_audit_proto_msgTypes[8].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agentidp_audit_v1_audit_proto_rawDesc), len(file_agentidp_audit_v1_audit_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -23,9 +23,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AuditService_ListAuditEvents_FullMethodName  = "/agentidp.audit.v1.AuditService/ListAuditEvents"
-	AuditService_GetAuditEvent_FullMethodName    = "/agentidp.audit.v1.AuditService/GetAuditEvent"
-	AuditService_VerifyAuditChain_FullMethodName = "/agentidp.audit.v1.AuditService/VerifyAuditChain"
+	AuditService_ListAuditEvents_FullMethodName      = "/agentidp.audit.v1.AuditService/ListAuditEvents"
+	AuditService_GetAuditEvent_FullMethodName        = "/agentidp.audit.v1.AuditService/GetAuditEvent"
+	AuditService_VerifyAuditChain_FullMethodName     = "/agentidp.audit.v1.AuditService/VerifyAuditChain"
+	AuditService_ListAuditCheckpoints_FullMethodName = "/agentidp.audit.v1.AuditService/ListAuditCheckpoints"
 )
 
 // AuditServiceClient is the client API for AuditService service.
@@ -43,6 +44,12 @@ type AuditServiceClient interface {
 	// VerifyAuditChain recomputes the hash chain over a range of sequences and
 	// reports the first break, if any.
 	VerifyAuditChain(ctx context.Context, in *VerifyAuditChainRequest, opts ...grpc.CallOption) (*VerifyAuditChainResponse, error)
+	// ListAuditCheckpoints returns the signed checkpoints of the chain, oldest
+	// first: every N events or M minutes the audit service signs the chain's
+	// head with a key PostgreSQL never sees (Vault transit, or a key file), so
+	// that anyone holding the public key can prove the log against them
+	// (docs/audit.md, "Signed checkpoints").
+	ListAuditCheckpoints(ctx context.Context, in *ListAuditCheckpointsRequest, opts ...grpc.CallOption) (*ListAuditCheckpointsResponse, error)
 }
 
 type auditServiceClient struct {
@@ -83,6 +90,16 @@ func (c *auditServiceClient) VerifyAuditChain(ctx context.Context, in *VerifyAud
 	return out, nil
 }
 
+func (c *auditServiceClient) ListAuditCheckpoints(ctx context.Context, in *ListAuditCheckpointsRequest, opts ...grpc.CallOption) (*ListAuditCheckpointsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAuditCheckpointsResponse)
+	err := c.cc.Invoke(ctx, AuditService_ListAuditCheckpoints_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AuditServiceServer is the server API for AuditService service.
 // All implementations must embed UnimplementedAuditServiceServer
 // for forward compatibility.
@@ -98,6 +115,12 @@ type AuditServiceServer interface {
 	// VerifyAuditChain recomputes the hash chain over a range of sequences and
 	// reports the first break, if any.
 	VerifyAuditChain(context.Context, *VerifyAuditChainRequest) (*VerifyAuditChainResponse, error)
+	// ListAuditCheckpoints returns the signed checkpoints of the chain, oldest
+	// first: every N events or M minutes the audit service signs the chain's
+	// head with a key PostgreSQL never sees (Vault transit, or a key file), so
+	// that anyone holding the public key can prove the log against them
+	// (docs/audit.md, "Signed checkpoints").
+	ListAuditCheckpoints(context.Context, *ListAuditCheckpointsRequest) (*ListAuditCheckpointsResponse, error)
 	mustEmbedUnimplementedAuditServiceServer()
 }
 
@@ -116,6 +139,9 @@ func (UnimplementedAuditServiceServer) GetAuditEvent(context.Context, *GetAuditE
 }
 func (UnimplementedAuditServiceServer) VerifyAuditChain(context.Context, *VerifyAuditChainRequest) (*VerifyAuditChainResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method VerifyAuditChain not implemented")
+}
+func (UnimplementedAuditServiceServer) ListAuditCheckpoints(context.Context, *ListAuditCheckpointsRequest) (*ListAuditCheckpointsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAuditCheckpoints not implemented")
 }
 func (UnimplementedAuditServiceServer) mustEmbedUnimplementedAuditServiceServer() {}
 func (UnimplementedAuditServiceServer) testEmbeddedByValue()                      {}
@@ -192,6 +218,24 @@ func _AuditService_VerifyAuditChain_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuditService_ListAuditCheckpoints_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAuditCheckpointsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuditServiceServer).ListAuditCheckpoints(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuditService_ListAuditCheckpoints_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuditServiceServer).ListAuditCheckpoints(ctx, req.(*ListAuditCheckpointsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AuditService_ServiceDesc is the grpc.ServiceDesc for AuditService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -210,6 +254,10 @@ var AuditService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "VerifyAuditChain",
 			Handler:    _AuditService_VerifyAuditChain_Handler,
+		},
+		{
+			MethodName: "ListAuditCheckpoints",
+			Handler:    _AuditService_ListAuditCheckpoints_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -86,6 +86,17 @@ func (s *Store) EnsurePartitions(ctx context.Context, from time.Time, months int
 	return n, nil
 }
 
+// RetentionFloor is the fewest days of events the database lets retention
+// drop (audit_retention_policy.min_days, enforced by audit_apply_retention
+// itself; only the owner changes it).
+func (s *Store) RetentionFloor(ctx context.Context) (int, error) {
+	var days int
+	if err := s.pool.QueryRow(ctx, `SELECT min_days FROM audit_retention_policy`).Scan(&days); err != nil {
+		return 0, fmt.Errorf("read the retention floor: %w", err)
+	}
+	return days, nil
+}
+
 // Dropped describes a partition that retention dropped.
 type Dropped struct {
 	Partition         string

@@ -5,7 +5,9 @@ package grpc
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"time"
 
 	kitgrpc "github.com/go-kit/kit/transport/grpc"
@@ -20,7 +22,7 @@ import (
 
 type server struct {
 	auditv1.UnimplementedAuditServiceServer
-	get, list, verify kitgrpc.Handler
+	get, list, verify, checkpoints kitgrpc.Handler
 }
 
 var _ auditv1.AuditServiceServer = (*server)(nil)
@@ -28,9 +30,10 @@ var _ auditv1.AuditServiceServer = (*server)(nil)
 // NewServer adapts the endpoint set to AuditService.
 func NewServer(set endpoints.Set) auditv1.AuditServiceServer {
 	return &server{
-		get:    kitgrpc.NewServer(set.Get, decodeGet, encodeEvent),
-		list:   kitgrpc.NewServer(set.List, decodeList, encodeList),
-		verify: kitgrpc.NewServer(set.Verify, decodeVerify, encodeVerify),
+		get:         kitgrpc.NewServer(set.Get, decodeGet, encodeEvent),
+		list:        kitgrpc.NewServer(set.List, decodeList, encodeList),
+		verify:      kitgrpc.NewServer(set.Verify, decodeVerify, encodeVerify),
+		checkpoints: kitgrpc.NewServer(set.Checkpoints, decodeCheckpoints, encodeCheckpoints),
 	}
 }
 
@@ -56,6 +59,58 @@ func (s *server) VerifyAuditChain(ctx context.Context, req *auditv1.VerifyAuditC
 		return nil, err
 	}
 	return resp.(*auditv1.VerifyAuditChainResponse), nil
+}
+
+func (s *server) ListAuditCheckpoints(ctx context.Context, req *auditv1.ListAuditCheckpointsRequest) (*auditv1.ListAuditCheckpointsResponse, error) {
+	_, resp, err := s.checkpoints.ServeGRPC(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*auditv1.ListAuditCheckpointsResponse), nil
+}
+
+func decodeCheckpoints(_ context.Context, req any) (any, error) {
+	r := req.(*auditv1.ListAuditCheckpointsRequest)
+	q := audit.CheckpointQuery{PageSize: audit.DefaultCheckpointPageSize, PageToken: r.GetPageToken(), From: r.GetFromSequence()}
+	if r.PageSize != nil {
+		q.PageSize = int(r.GetPageSize())
+	}
+	return q, nil
+}
+
+func encodeCheckpoints(_ context.Context, resp any) (any, error) {
+	page := resp.(audit.CheckpointPage)
+	out := &auditv1.ListAuditCheckpointsResponse{NextPageToken: page.NextPageToken,
+		Checkpoints: make([]*auditv1.AuditCheckpoint, len(page.Checkpoints))}
+	for i, c := range page.Checkpoints {
+		out.Checkpoints[i] = CheckpointToProto(c)
+	}
+	return out, nil
+}
+
+// CheckpointToProto converts a checkpoint (the API's, and the file sink's
+// JSON line as protojson).
+func CheckpointToProto(c audit.Checkpoint) *auditv1.AuditCheckpoint {
+	return &auditv1.AuditCheckpoint{Sequence: c.Sequence, Hash: hex.EncodeToString(c.Hash),
+		SignedAt: timestamppb.New(c.SignedAt), KeyId: c.KeyID, Algorithm: c.Algorithm,
+		Signature: base64.StdEncoding.EncodeToString(c.Signature)}
+}
+
+// CheckpointFromProto parses a published checkpoint (an auditor's copy).
+func CheckpointFromProto(p *auditv1.AuditCheckpoint) (audit.Checkpoint, error) {
+	h, err := hex.DecodeString(p.GetHash())
+	if err != nil || len(h) != 32 {
+		return audit.Checkpoint{}, errors.New("hash is not 64 hex digits")
+	}
+	sig, err := base64.StdEncoding.DecodeString(p.GetSignature())
+	if err != nil || len(sig) == 0 {
+		return audit.Checkpoint{}, errors.New("signature is not base64")
+	}
+	if !p.GetSignedAt().IsValid() || p.GetSequence() < 1 {
+		return audit.Checkpoint{}, errors.New("sequence or signedAt is missing")
+	}
+	return audit.Checkpoint{Sequence: p.GetSequence(), Hash: h, SignedAt: p.GetSignedAt().AsTime().UTC(),
+		KeyID: p.GetKeyId(), Algorithm: p.GetAlgorithm(), Signature: sig}, nil
 }
 
 func decodeGet(_ context.Context, req any) (any, error) {
@@ -110,7 +165,8 @@ func encodeVerify(_ context.Context, resp any) (any, error) {
 // VerificationToProto converts a verification result (also printed by the
 // `audit verify` command as protojson).
 func VerificationToProto(v audit.Verification) *auditv1.VerifyAuditChainResponse {
-	out := &auditv1.VerifyAuditChainResponse{Ok: v.OK, FromSequence: v.From, ToSequence: v.To, EventsChecked: v.Checked}
+	out := &auditv1.VerifyAuditChainResponse{Ok: v.OK, FromSequence: v.From, ToSequence: v.To, EventsChecked: v.Checked,
+		CheckpointsChecked: v.CheckpointsChecked, CheckpointedThrough: v.CheckpointedThrough}
 	if b := v.Break; b != nil {
 		out.FirstBreak = &auditv1.ChainBreak{Sequence: b.Sequence, Kind: b.Kind, Expected: b.Expected, Actual: b.Actual}
 		if b.EventID != [16]byte{} {

@@ -52,7 +52,7 @@ func newClients(t testing.TB) clients {
 func clientsFor(t testing.TB, db *audittest.DB) (clients, func()) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	svc := audit.NewService(audit.Config{Store: db.Store, Metrics: audit.NewMetrics(reg)})
+	svc := audit.NewService(audit.Config{Store: db.Store, Metrics: audit.NewMetrics(reg), CheckpointStore: db.Store})
 	srv, _ := grpcserver.New(grpcserver.Config{Logger: slog.New(slog.DiscardHandler), Metrics: metrics.NewGRPC(reg), MaxRecvMsgSize: 8 << 20})
 	set := endpoints.New(svc)
 	auditv1.RegisterAuditServiceServer(srv, grpctransport.NewServer(set))
