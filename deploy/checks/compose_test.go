@@ -132,6 +132,10 @@ func TestCompose(t *testing.T) {
 	if !ok {
 		t.Fatal("no envoy service")
 	}
+	// The control plane hands Envoy the gateway's certificate paths over
+	// SDS: Envoy must see the same files at the same place.
+	gwCert, _ := envValue(p.Services["gateway"], "TLS_CERT_FILE")
+	checkComposeMeshAt(t, p, envoy, "gateway", filepath.Dir(gwCert))
 	if envoy.NetworkMode != "service:gateway" {
 		t.Errorf("envoy: network_mode %q, want service:gateway (ADS and admin on loopback, as in the image's bootstrap)", envoy.NetworkMode)
 	}
@@ -160,6 +164,7 @@ func TestCompose(t *testing.T) {
 			}
 			checkEnvNames(t, s, names)
 			checkEnv(t, m, s, func(v string) (string, bool) { return envValue(svc, v) }, envoyImg, func(dep string) string { return dep })
+			checkComposeMesh(t, p, svc, name)
 			for dep := range m.Deps(s) {
 				if _, ok := svc.DependsOn[dep]; !ok {
 					t.Errorf("depends_on lacks %s, which it calls", dep)
@@ -314,6 +319,22 @@ func checkComposeLogin(t *testing.T, name, raw string, sql initSQL) {
 // from a secret or config map.
 func checkEnv(t *testing.T, m *mesh, s *service, get func(string) (string, bool), envoyImg *envoyImage, hostFor func(string) string) {
 	t.Helper()
+	// Every internal call is mutual TLS: a process that reads the mesh
+	// certificate settings is given all three, and never the development
+	// flag that turns TLS off.
+	if _, ok := s.Env["TLS_CERT_FILE"]; ok {
+		for _, v := range []string{"TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CA_FILE"} {
+			if val, ok := get(v); !ok || val == "" {
+				t.Errorf("%s is not set: %s would refuse to start without its mesh certificate", v, s.Name)
+			}
+		}
+		if val, ok := get("AGENTIDP_INSECURE_PLAINTEXT"); ok && val != "false" {
+			t.Errorf("AGENTIDP_INSECURE_PLAINTEXT=%q: shipped configurations never turn the mesh's TLS off", val)
+		}
+		if val, ok := get("GRPC_REFLECTION"); ok && val != "false" {
+			t.Errorf("GRPC_REFLECTION=%q: reflection stays off in shipped configurations", val)
+		}
+	}
 	for name, v := range s.Env {
 		if _, ok := get(name); v.Required && !ok {
 			t.Errorf("%s is required and not set", name)
@@ -603,6 +624,7 @@ func TestComposeBootstrap(t *testing.T) {
 	checkEnvNames(t, bs, names)
 	envoyImg := loadEnvoyImage(t)
 	checkEnv(t, m, bs, func(v string) (string, bool) { return envValue(svc, v) }, envoyImg, func(dep string) string { return dep })
+	checkComposeMesh(t, p, svc, bs.Name)
 	for dep := range m.Deps(bs) {
 		if _, ok := svc.DependsOn[dep]; !ok {
 			t.Errorf("depends_on lacks %s, which it calls", dep)
@@ -696,5 +718,41 @@ func checkComposeRedisACL(t *testing.T, root string, urls map[string]string, hea
 	}
 	if string(got) != want {
 		t.Errorf("deploy/docker/redis/users.acl is not what libs/redisacl renders (UPDATE_ACL=1 go test ./deploy/checks writes it):\n%s", want)
+	}
+}
+
+// checkComposeMesh: a container's mesh certificate comes from the
+// mesh-certs step, its own identity's directory of the mesh volume mounted
+// read-only where TLS_CERT_FILE points, and it starts after the step.
+func checkComposeMesh(t *testing.T, p *types.Project, svc types.ServiceConfig, identity string) {
+	t.Helper()
+	certFile, _ := envValue(svc, "TLS_CERT_FILE")
+	checkComposeMeshAt(t, p, svc, identity, filepath.Dir(certFile))
+	if d, ok := svc.DependsOn["mesh-certs"]; !ok || d.Condition != "service_completed_successfully" {
+		t.Errorf("does not wait for mesh-certs (service_completed_successfully)")
+	}
+}
+
+// checkComposeMeshAt checks the mount of identity's directory at target.
+func checkComposeMeshAt(t *testing.T, p *types.Project, svc types.ServiceConfig, identity, target string) {
+	t.Helper()
+	var mounted bool
+	for _, v := range svc.Volumes {
+		if v.Type == "volume" && v.Source == "mesh" {
+			if v.Volume == nil || v.Volume.Subpath != identity || !v.ReadOnly || v.Target != target {
+				t.Errorf("mounts the mesh volume as %+v; want its own directory (subpath %s) read-only at %s", v, identity, target)
+			}
+			mounted = true
+		}
+	}
+	if !mounted {
+		t.Errorf("does not mount its mesh certificate (the mesh volume, subpath %s)", identity)
+	}
+	mc, ok := p.Services["mesh-certs"]
+	if !ok {
+		t.Fatal("no mesh-certs one-shot")
+	}
+	if mc.Command == nil || mc.Command[0] != "mesh-certs" {
+		t.Errorf("mesh-certs runs %v, want agentidp mesh-certs", mc.Command)
 	}
 }

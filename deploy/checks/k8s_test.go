@@ -46,6 +46,7 @@ type rendered struct {
 	Bindings     []*rbacv1.RoleBinding
 	Secrets      []string
 	SecretRefs   map[string]bool // "name/key" referenced by env
+	CertManager  []*cmObject     // cert-manager.io/v1 Certificates and Issuers
 	Unrecognised []string
 }
 
@@ -70,6 +71,15 @@ func buildOverlay(t *testing.T, dir string) *rendered {
 		y, err := res.AsYAML()
 		if err != nil {
 			t.Fatal(err)
+		}
+		if cm, ok, err := decodeCertManager(y); ok {
+			if err != nil {
+				t.Errorf("%s %s does not decode strictly: %v", res.GetKind(), res.GetName(), err)
+			} else {
+				r.CertManager = append(r.CertManager, cm)
+				namespaces[cm.Metadata.Namespace] = true
+			}
+			continue
 		}
 		obj, gvk, err := strictDecoder.Decode(y, nil, nil)
 		if err != nil {
@@ -329,6 +339,7 @@ func checkK8sService(t *testing.T, m *mesh, r *rendered, s *service, envoyImg *e
 		}
 		return "", set[v]
 	}, envoyImg, func(dep string) string { return dep })
+	checkMeshCertificate(t, r, pod, c, s.Name)
 
 	// Ports it listens on are declared.
 	declared := map[int]bool{}
@@ -536,6 +547,25 @@ func checkK8sGateway(t *testing.T, m *mesh, r *rendered, d *appsv1.Deployment, c
 	if envoy.ReadinessProbe == nil || envoy.LivenessProbe == nil {
 		t.Errorf("the Envoy container lacks a readiness or liveness probe")
 	}
+	// The control plane hands Envoy its certificate's paths over SDS:
+	// Envoy mounts the same volume at the same place.
+	var meshDir string
+	for _, e := range cp.Env {
+		if e.Name == "TLS_CERT_FILE" {
+			meshDir = filepath.Dir(e.Value)
+		}
+	}
+	cpVolume := func(c *corev1.Container) string {
+		for _, vm := range c.VolumeMounts {
+			if vm.MountPath == meshDir && vm.SubPath == "" {
+				return vm.Name
+			}
+		}
+		return ""
+	}
+	if v := cpVolume(cp); v == "" || cpVolume(envoy) != v {
+		t.Errorf("Envoy does not mount the control plane's mesh certificate volume (%q) at %s", v, meshDir)
+	}
 	if slices.ContainsFunc(d.Spec.Template.Spec.Containers, func(c corev1.Container) bool { return c.Name == cp.Name }) {
 		t.Logf("the control plane is an ordinary container; a native sidecar (init container, restartPolicy Always) would start before Envoy and stop after it")
 	}
@@ -637,6 +667,7 @@ func checkK8sBootstrap(t *testing.T, m *mesh, r *rendered, envoyImg *envoyImage,
 		t.Fatalf("no Job runs the %s image: a Kubernetes deployment would have no way to its first admin", cliModule)
 	}
 	pod := &job.Spec.Template.Spec
+	checkMeshCertificate(t, r, pod, c, bs.Name)
 	podLabels := job.Spec.Template.Labels
 	if podLabels["app.kubernetes.io/name"] != bs.Name {
 		t.Errorf("the Job's pods are labelled app.kubernetes.io/name=%q, want %q (the services' policies admit it by that name)", podLabels["app.kubernetes.io/name"], bs.Name)

@@ -264,6 +264,9 @@ func parseMesh() (*mesh, error) {
 	if err != nil {
 		return nil, err
 	}
+	if meshEnv, err = parseLibsConfig(root, "Mesh"); err != nil {
+		return nil, err
+	}
 	m := &mesh{Root: root, Services: map[string]*service{}, RoutedHT: map[string]bool{}}
 	for _, u := range work.Use {
 		dir := filepath.ToSlash(filepath.Clean(u.Path))
@@ -324,22 +327,51 @@ func parseBootstrap(root string, work *modfile.WorkFile) (*service, error) {
 	}
 	env := map[string]envVar{}
 	collectEnv(st, env)
+	mergeMesh(st, env)
 	return &service{Name: "bootstrap", Module: cliModule, Env: env}, nil
 }
 
 // parseCommonConfig reads libs/config's Common struct, embedded by every Config.
 func parseCommonConfig(root string) (map[string]envVar, error) {
+	return parseLibsConfig(root, "Common")
+}
+
+// parseLibsConfig reads the env tags of a struct of libs/config.
+func parseLibsConfig(root, typ string) (map[string]envVar, error) {
 	pkg, err := parseDir(filepath.Join(root, "libs", "config"))
 	if err != nil {
 		return nil, err
 	}
-	st := findStruct(pkg, "Common")
+	st := findStruct(pkg, typ)
 	if st == nil {
-		return nil, fmt.Errorf("libs/config: no Common struct")
+		return nil, fmt.Errorf("libs/config: no %s struct", typ)
 	}
 	env := map[string]envVar{}
 	collectEnv(st, env)
 	return env, nil
+}
+
+// meshEnv are config.Mesh's settings (the mesh certificate files), which a
+// Config holding a config.Mesh field reads: mergeMesh adds them.
+var meshEnv map[string]envVar
+
+// holdsMesh reports whether a struct has a field of type config.Mesh
+// (embedded or named).
+func holdsMesh(st *ast.StructType) bool {
+	for _, field := range st.Fields.List {
+		if sel, ok := field.Type.(*ast.SelectorExpr); ok && sel.Sel.Name == "Mesh" {
+			return true
+		}
+	}
+	return false
+}
+
+func mergeMesh(st *ast.StructType, env map[string]envVar) {
+	if holdsMesh(st) {
+		for k, v := range meshEnv {
+			env[k] = v
+		}
+	}
 }
 
 // errNoConfig: main.go does not call config.Load (yet).
@@ -404,6 +436,7 @@ func parseServiceConfig(root, moduleDir, mainGo string) (map[string]envVar, erro
 	if err := collectLibsStructs(root, pkg, st, env); err != nil {
 		return nil, fmt.Errorf("%s.%s: %w", dir, typeName, err)
 	}
+	mergeMesh(st, env)
 	if len(env) == 0 {
 		return nil, fmt.Errorf("%s.%s has no env tags", dir, typeName)
 	}

@@ -6,12 +6,15 @@ package config
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"reflect"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/sentryagent/agentidp/libs/mtls"
 )
 
 // Validator is implemented by configurations with rules beyond parsing.
@@ -116,4 +119,65 @@ func CheckAddr(name, addr string) error {
 		return fmt.Errorf("%s: %q is not host:port: %v", name, addr, err)
 	}
 	return nil
+}
+
+// Mesh is how a process takes part in the mesh's mutual TLS
+// (libs/mtls): its certificate, key and the CA bundle, re-read when they
+// change. Without them a process refuses to start, unless
+// AGENTIDP_INSECURE_PLAINTEXT says this is a development setup where every
+// internal call is plaintext and unauthenticated.
+type Mesh struct {
+	TLSCertFile string `env:"TLS_CERT_FILE"`
+	TLSKeyFile  string `env:"TLS_KEY_FILE"`
+	TLSCAFile   string `env:"TLS_CA_FILE"`
+	// InsecurePlaintext serves and dials gRPC without TLS: development
+	// and single-service tests only; never set in a shipped manifest.
+	InsecurePlaintext bool `env:"AGENTIDP_INSECURE_PLAINTEXT" envDefault:"false"`
+	// GRPCReflection registers the gRPC reflection service (grpcurl
+	// without protos); off unless asked for.
+	GRPCReflection bool `env:"GRPC_REFLECTION" envDefault:"false"`
+}
+
+// Validate requires the three files, or the explicit plaintext flag.
+func (m Mesh) Validate() error {
+	set := 0
+	for _, f := range []string{m.TLSCertFile, m.TLSKeyFile, m.TLSCAFile} {
+		if f != "" {
+			set++
+		}
+	}
+	switch {
+	case set == 3:
+		return nil
+	case set > 0:
+		return errors.New("TLS_CERT_FILE, TLS_KEY_FILE and TLS_CA_FILE: set all three or none")
+	case m.InsecurePlaintext:
+		return nil
+	}
+	return errors.New("TLS_CERT_FILE, TLS_KEY_FILE and TLS_CA_FILE are required: services call each other over mutual TLS " +
+		"(AGENTIDP_INSECURE_PLAINTEXT=true turns it off, for development only)")
+}
+
+// Plaintext reports whether the process runs without mesh TLS.
+func (m Mesh) Plaintext() bool { return m.TLSCertFile == "" }
+
+// Files are the mesh's PEM files (libs/mtls.Load).
+func (m Mesh) Files() mtls.Files {
+	return mtls.Files{Cert: m.TLSCertFile, Key: m.TLSKeyFile, CA: m.TLSCAFile}
+}
+
+// Load returns the process's mesh identity, or nil when it runs plaintext
+// (logged as a warning: every internal call is then unauthenticated).
+func (m Mesh) Load(logger *slog.Logger) (*mtls.Source, error) {
+	if m.Plaintext() {
+		logger.Warn("AGENTIDP_INSECURE_PLAINTEXT: internal gRPC is plaintext and unauthenticated (development only)")
+		return nil, nil
+	}
+	src, err := mtls.Load(m.Files())
+	if err != nil {
+		return nil, err
+	}
+	src.OnReloadError(func(err error) { logger.Warn("mesh certificate not reloaded", "error", err) })
+	logger.Info("mesh identity", "spiffe_id", mtls.ID(src.Name()), "not_after", src.Leaf().NotAfter)
+	return src, nil
 }

@@ -51,3 +51,43 @@ func TestLoad(t *testing.T) {
 		})
 	}
 }
+
+type meshConfig struct {
+	config.Common
+	config.Mesh
+}
+
+func (c meshConfig) Validate() error { return c.Mesh.Validate() }
+
+// TestMeshRequiresCertificates: without the three files a process refuses
+// to start, unless the development flag says plaintext; reflection is off
+// by default.
+func TestMeshRequiresCertificates(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+	}{
+		{"nothing", map[string]string{}, "TLS_CERT_FILE, TLS_KEY_FILE and TLS_CA_FILE are required"},
+		{"half", map[string]string{"TLS_CERT_FILE": "/c", "TLS_KEY_FILE": "/k"}, "set all three"},
+		{"files", map[string]string{"TLS_CERT_FILE": "/c", "TLS_KEY_FILE": "/k", "TLS_CA_FILE": "/ca"}, ""},
+		{"plaintext flag", map[string]string{"AGENTIDP_INSECURE_PLAINTEXT": "true"}, ""},
+		{"flag false", map[string]string{"AGENTIDP_INSECURE_PLAINTEXT": "false"}, "required"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := config.LoadFrom[meshConfig](tt.env)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cfg.GRPCReflection {
+					t.Fatal("reflection on by default")
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}

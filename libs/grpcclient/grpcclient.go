@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sentryagent/agentidp/libs/metrics"
+	"github.com/sentryagent/agentidp/libs/mtls"
 )
 
 // Config configures a client connection.
@@ -34,7 +35,12 @@ type Config struct {
 	// BreakerState, if set, exports the breaker's state as
 	// agentidp_grpc_client_breaker_state{dependency="<Name>"}.
 	BreakerState *BreakerState
-	Options      []grpc.DialOption
+	// TLS is the caller's mesh identity: the connection presents its
+	// certificate and accepts only a server whose certificate names Name
+	// (spiffe://agentidp.local/<Name>). nil dials plaintext, which only
+	// config.Mesh's AGENTIDP_INSECURE_PLAINTEXT allows (development).
+	TLS     *mtls.Source
+	Options []grpc.DialOption
 }
 
 // reconnectMaxDelay bounds the wait between attempts to reach a dependency
@@ -61,8 +67,12 @@ func Dial(target string, cfg Config) (*grpc.ClientConn, error) {
 		interceptors = append(interceptors, cfg.Metrics.UnaryClient())
 	}
 	interceptors = append(interceptors, Breaker(cfg), Timeout(cfg.Timeout))
+	creds := insecure.NewCredentials()
+	if cfg.TLS != nil {
+		creds = cfg.TLS.ClientCredentials(cfg.Name)
+	}
 	opts := append([]grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		// gRPC's default reconnect backoff grows to 120 s: after a few
 		// seconds of outage a restarted dependency would stay unreached
 		// for seconds more, and the breaker's half-open probe would fail

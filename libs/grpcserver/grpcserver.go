@@ -9,10 +9,12 @@ import (
 	"log/slog"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -23,6 +25,7 @@ import (
 
 	"github.com/sentryagent/agentidp/libs/apierror"
 	"github.com/sentryagent/agentidp/libs/metrics"
+	"github.com/sentryagent/agentidp/libs/mtls"
 	"github.com/sentryagent/agentidp/libs/requestinfo"
 )
 
@@ -38,46 +41,136 @@ type Config struct {
 	// (503 through the gateway), instead of an opaque INTERNAL (500).
 	Unavailable func(error) bool
 	Options     []grpc.ServerOption
+
+	// TLS is the process's mesh identity: the server then requires a
+	// client certificate of the mesh on every connection and lets each
+	// caller call only the methods Allow lists for it. nil serves
+	// plaintext to anyone, which only config.Mesh's
+	// AGENTIDP_INSECURE_PLAINTEXT allows (development).
+	TLS *mtls.Source
+	// Allow lists, by caller (mesh identity, libs/mtls), the methods it may
+	// call: full names ("/agentidp.registry.v1.RegistryService/GetAgent")
+	// or a whole service ("/agentidp.registry.v1.RegistryService/*").
+	// grpc.health.v1 (and reflection, when on) are open to every mesh
+	// caller. Any other call is PERMISSION_DENIED.
+	Allow mtls.Allow
+	// Reflection registers the gRPC reflection service (GRPC_REFLECTION).
+	Reflection bool
 }
 
-// New returns a server with AgentIdP's interceptors and the health and
-// reflection services registered. The health server starts NOT_SERVING;
+// Asserters are the callers whose identity metadata (x-agent-id,
+// x-agent-owner, x-agent-scopes, x-agentidp-gateway, x-request-id,
+// x-forwarded-for) is believed: the gateway's Envoy, which sets them from
+// what authz asserted after removing the client's copies. Any other
+// caller's call is an internal one by the system, whatever it sends.
+var Asserters = []string{mtls.Gateway}
+
+// openToMesh are the services every mesh caller may call.
+func openToMesh(fullMethod string, reflectionOn bool) bool {
+	return strings.HasPrefix(fullMethod, "/grpc.health.v1.Health/") ||
+		(reflectionOn && strings.HasPrefix(fullMethod, "/grpc.reflection."))
+}
+
+// Authorize returns the allow-list interceptors of cfg (TLS, Allow,
+// Reflection, Logger), for a server that New does not build (authz's
+// ext_authz server, which logs no line per call).
+func Authorize(cfg Config) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
+	return authorize(cfg)
+}
+
+// authorize is the allow-list: the caller's verified certificate names it,
+// and the method must be one Allow gives it.
+func authorize(cfg Config) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
+	check := func(ctx context.Context, method string) error {
+		if cfg.TLS == nil {
+			return nil
+		}
+		caller, ok := mtls.PeerName(ctx)
+		if !ok {
+			// Unreachable: the TLS handshake already required one.
+			return status.Error(codes.Unauthenticated, "no mesh client certificate")
+		}
+		if openToMesh(method, cfg.Reflection) || cfg.Allow.Permits(caller, method) {
+			return nil
+		}
+		return status.Errorf(codes.PermissionDenied, "%s may not call %s", mtls.ID(caller), method)
+	}
+	unary := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if err := check(ctx, info.FullMethod); err != nil {
+			cfg.Logger.Warn("rpc refused", "method", info.FullMethod, "error", err.Error())
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+	stream := func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if err := check(ss.Context(), info.FullMethod); err != nil {
+			cfg.Logger.Warn("rpc refused", "method", info.FullMethod, "error", err.Error())
+			return err
+		}
+		return handler(srv, ss)
+	}
+	return unary, stream
+}
+
+// trustsIdentity reports whether a call's identity metadata counts.
+func trustsIdentity(tlsOn bool) func(context.Context) bool {
+	return func(ctx context.Context) bool {
+		if !tlsOn {
+			return true // development: plaintext trusts the network, as before
+		}
+		caller, ok := mtls.PeerName(ctx)
+		return ok && slices.Contains(Asserters, caller)
+	}
+}
+
+// New returns a server with AgentIdP's interceptors (the mesh allow-list
+// first) and the health service (and reflection, when asked for)
+// registered. The health server starts NOT_SERVING;
 // libs/health flips it once the service's dependencies answer.
 func New(cfg Config) (*grpc.Server, *health.Server) {
 	if cfg.MaxRecvMsgSize == 0 {
 		cfg.MaxRecvMsgSize = 1 << 20
 	}
 	c := classifier(cfg.Unavailable)
-	opts := append([]grpc.ServerOption{
+	authzUnary, authzStream := authorize(cfg)
+	var creds []grpc.ServerOption
+	if cfg.TLS != nil {
+		creds = append(creds, grpc.Creds(cfg.TLS.ServerCredentials()))
+	}
+	opts := append(creds,
 		// Long-lived workers serve calls instead of a new goroutine per
 		// call, whose stack grew (and was copied) on every call through the
 		// interceptors, pgx and protobuf: a visible share of the registry's
 		// CPU profile on the gateway's GetAgent hot path (docs/authz.md,
 		// "Performance"). Calls beyond the workers still get a goroutine of
 		// their own.
-		grpc.NumStreamWorkers(uint32(16 * runtime.GOMAXPROCS(0))),
+		grpc.NumStreamWorkers(uint32(16*runtime.GOMAXPROCS(0))),
 		// Fixed flow-control windows turn off grpc-go's BDP estimation,
 		// whose PING (and the peer's PING ACK, and the window updates that
 		// follow) rode along with a steady stream of small calls: frames
 		// and system calls on both sides for nothing, on loopback.
-		grpc.StaticStreamWindowSize(4 << 20),
-		grpc.StaticConnWindowSize(16 << 20),
+		grpc.StaticStreamWindowSize(4<<20),
+		grpc.StaticConnWindowSize(16<<20),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
 		grpc.ChainUnaryInterceptor(
 			cfg.Metrics.UnaryServer(),
-			requestinfo.UnaryServer,
+			authzUnary,
+			requestinfo.UnaryServerTrusting(trustsIdentity(cfg.TLS != nil)),
 			c.mapErrors,
 			logUnary(cfg.Logger, c),
 			recoverUnary(cfg.Logger),
 		),
-		grpc.ChainStreamInterceptor(cfg.Metrics.StreamServer(), c.mapStreamErrors, recoverStream(cfg.Logger)),
+		grpc.ChainStreamInterceptor(cfg.Metrics.StreamServer(), authzStream, c.mapStreamErrors, recoverStream(cfg.Logger)),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
-	}, cfg.Options...)
+	)
+	opts = append(opts, cfg.Options...)
 	srv := grpc.NewServer(opts...)
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	healthpb.RegisterHealthServer(srv, hs)
-	reflection.Register(srv)
+	if cfg.Reflection {
+		reflection.Register(srv)
+	}
 	return srv, hs
 }
 

@@ -44,6 +44,10 @@ func GoBinary(t testing.TB, pkg string) string {
 	return out
 }
 
+// PlaintextEnv is the development flag that lets a service run without
+// mesh certificates (libs/config.Mesh).
+const PlaintextEnv = "AGENTIDP_INSECURE_PLAINTEXT=true"
+
 // Server is a service process started by a test.
 type Server struct {
 	Addr string // its gRPC (or main) address
@@ -53,6 +57,12 @@ type Server struct {
 // StartServer runs bin with env added to the environment, waits until addr
 // accepts connections, and stops the process when the test ends. Its output
 // goes to the test log on failure.
+//
+// A service started alone by a test serves and dials plaintext
+// (AGENTIDP_INSECURE_PLAINTEXT, the development flag) unless env gives it
+// mesh certificates (TLS_CERT_FILE, TLS_KEY_FILE, TLS_CA_FILE), which
+// win: the mesh's mutual TLS is tested by libs/mtls, libs/grpcserver and
+// the stack (deploy/local), which always runs with it.
 func StartServer(t testing.TB, bin string, addr string, env ...string) *Server {
 	t.Helper()
 	logFile, err := os.CreateTemp("", "agentidp-server-*.log")
@@ -62,7 +72,7 @@ func StartServer(t testing.TB, bin string, addr string, env ...string) *Server {
 	logPath := logFile.Name()
 	logFile.Close()
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(append(os.Environ(), PlaintextEnv), env...)
 	proc, err := StartProcess(cmd, logPath)
 	if err != nil {
 		t.Fatal(err)

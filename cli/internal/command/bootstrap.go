@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 	credentialsv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/credentials/v1"
 	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
 	"github.com/sentryagent/agentidp/libs/grpcclient"
+	"github.com/sentryagent/agentidp/libs/mtls"
 )
 
 // bootstrapEnv is what deployments set through the environment; each value
@@ -36,6 +38,13 @@ type bootstrapEnv struct {
 	VaultAddr  string `env:"VAULT_ADDR"`
 	VaultToken string `env:"VAULT_TOKEN"`
 	VaultMount string `env:"VAULT_MOUNT" envDefault:"secret"`
+	// The operators' mesh identity (spiffe://agentidp.local/bootstrap):
+	// the services take internal calls over mutual TLS only, and allow
+	// this identity the few calls a bootstrap makes (libs/mtls.Mesh).
+	// AGENTIDP_INSECURE_PLAINTEXT instead for a plaintext development mesh.
+	// A named field: its Validate runs when the command does, after the
+	// flags' own checks.
+	Mesh config.Mesh
 }
 
 type bootstrapFlags struct {
@@ -162,9 +171,19 @@ func newOutput(f bootstrapFlags, s Streams) (bootstrap.Output, error) {
 func bootstrapWithRetry(ctx context.Context, f bootstrapFlags, out bootstrap.Output, log func(string)) error {
 	ctx, cancel := context.WithTimeout(ctx, f.env.Timeout)
 	defer cancel()
+	if err := f.env.Mesh.Validate(); err != nil {
+		return usageError{err}
+	}
+	mesh, err := f.env.Mesh.Load(slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	if mesh != nil {
+		log("mesh identity " + mtls.ID(mesh.Name()))
+	}
 	dial := func(name, addr string) (*grpc.ClientConn, error) {
 		// Each call gets grpcclient's deadline and breaker, as between services.
-		return grpcclient.Dial(addr, grpcclient.Config{Name: name})
+		return grpcclient.Dial(addr, grpcclient.Config{Name: name, TLS: mesh})
 	}
 	regConn, err := dial("registry", f.env.RegistryAddr)
 	if err != nil {

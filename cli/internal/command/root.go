@@ -80,6 +80,7 @@ printed only by credentials generate and rotate (once) and token get.
 	root.AddCommand(newLogin(s), newLogout(s))
 	root.AddCommand(newAgents(s), newCredentials(s), newToken(s), newAudit(s), newPolicy(s))
 	root.CompletionOptions.HiddenDefaultCmd = false
+	root.AddCommand(newMeshCerts(s))
 	return root
 }
 

@@ -24,13 +24,12 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/sentryagent/agentidp/cli/bootstrap"
 	"github.com/sentryagent/agentidp/deploy/local/stack"
 	credentialsv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/credentials/v1"
 	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
-	"github.com/sentryagent/agentidp/libs/testkit"
+	"github.com/sentryagent/agentidp/libs/mtls"
 )
 
 var (
@@ -38,6 +37,8 @@ var (
 	registry registryv1.RegistryServiceClient
 	creds    credentialsv1.CredentialsServiceClient
 	verifier credentialsv1.ClientAuthServiceClient
+	// operator may decommission agents (the gateway's mesh identity).
+	operator registryv1.RegistryServiceClient
 	client   = &http.Client{Timeout: 10 * time.Second}
 )
 
@@ -47,14 +48,20 @@ func TestMain(m *testing.M) {
 		NoAdmin: true,
 		Ready: func(_ context.Context, s *stack.Stack, _ stack.Admin) error {
 			mesh = s
-			dial := func(port int) (*grpc.ClientConn, error) {
-				return grpc.NewClient(testkit.Addr(port), grpc.WithTransportCredentials(insecure.NewCredentials()))
-			}
-			regConn, err := dial(s.Ports().RegistryGRPC)
+			// As the operators' mesh identity, like the bootstrap command.
+			regConn, err := s.DialService(mtls.Registry, s.Ports().RegistryGRPC, mtls.Bootstrap)
 			if err != nil {
 				return err
 			}
-			credConn, err := dial(s.Ports().CredentialsGRPC)
+			// Decommissioning the admin behind the command's back is beyond
+			// the bootstrap identity: that call goes as the gateway's (the
+			// whole API), without identity metadata, so as the system.
+			gwConn, err := s.DialService(mtls.Registry, s.Ports().RegistryGRPC, mtls.Gateway)
+			if err != nil {
+				return err
+			}
+			operator = registryv1.NewRegistryServiceClient(gwConn)
+			credConn, err := s.DialService(mtls.Credentials, s.Ports().CredentialsGRPC, mtls.Bootstrap)
 			if err != nil {
 				return err
 			}
@@ -423,7 +430,7 @@ func TestBootstrap(t *testing.T) {
 			works(t, c.ClientID, c.ClientSecret.Reveal())
 		}},
 		{"a decommissioned admin is refused; --force registers its replacement", func(t *testing.T) {
-			if _, err := registry.DeleteAgent(ctx, &registryv1.DeleteAgentRequest{AgentId: adminID}); err != nil {
+			if _, err := operator.DeleteAgent(ctx, &registryv1.DeleteAgentRequest{AgentId: adminID}); err != nil {
 				t.Fatal(err)
 			}
 			old := readEnv(t, envFile)

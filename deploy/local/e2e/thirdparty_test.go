@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/sentryagent/agentidp/deploy/local/stack"
 	credentialsv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/credentials/v1"
 	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
+	"github.com/sentryagent/agentidp/libs/mtls"
 	"github.com/sentryagent/agentidp/libs/testkit"
 )
 
@@ -80,8 +80,12 @@ func TestThirdPartyAppBehindEnvoy(t *testing.T) {
 	testkit.StartServer(t, mesh.Binary("authz"), authzAddr,
 		"GRPC_ADDR="+authzAddr, "HTTP_ADDR="+authzHTTP, "REDIS_URL="+mesh.RedisURLFor("authz"),
 		"REGISTRY_ADDR="+testkit.Addr(p.RegistryGRPC), "CREDENTIALS_ADDR="+testkit.Addr(p.CredentialsGRPC),
-		"JWKS_URL=http://"+testkit.Addr(p.TokenHTTP)+"/.well-known/jwks.json", "ISSUER="+mesh.GatewayURL(),
-		"POLICY_DIR="+policies, "POLICY_QUERY=data.reports.authz.decision", "LOG_LEVEL=warn")
+		"JWKS_URL=https://"+testkit.Addr(p.TokenHTTP)+"/.well-known/jwks.json", "ISSUER="+mesh.GatewayURL(),
+		"POLICY_DIR="+policies, "POLICY_QUERY=data.reports.authz.decision", "LOG_LEVEL=warn",
+		// The authz identity: the registry, credentials and token services
+		// take nothing else; the reports Envoy's identity may ask it.
+		mesh.MeshEnv(mtls.Authz)[0], mesh.MeshEnv(mtls.Authz)[1], mesh.MeshEnv(mtls.Authz)[2],
+		"EXTAUTHZ_CALLERS=reports-gateway")
 	eventually(t, 20*time.Second, func() error {
 		resp, err := http.Get("http://" + authzHTTP + "/readyz")
 		if err != nil {
@@ -97,7 +101,12 @@ func TestThirdPartyAppBehindEnvoy(t *testing.T) {
 	listen, admin := testkit.MustFreePort(t), testkit.MustFreePort(t)
 	_, appPort, _ := strings.Cut(app.Listener.Addr().String(), "127.0.0.1:")
 	_, authzPort, _ := strings.Cut(authzAddr, "127.0.0.1:")
+	envoyFiles, err := mesh.IssueCertificate("reports-gateway")
+	if err != nil {
+		t.Fatal(err)
+	}
 	boot := strings.NewReplacer(
+		"/etc/agentidp-mesh", filepath.Dir(envoyFiles.Cert),
 		"port_value: 10000", fmt.Sprintf("port_value: %d", listen),
 		"port_value: 8000", "port_value: "+appPort,
 		"port_value: 9106", "port_value: "+authzPort,
@@ -175,7 +184,11 @@ func operatorAgent(t *testing.T, scopes []string) agentClient {
 	t.Helper()
 	p := mesh.Ports()
 	dial := func(port int) *grpc.ClientConn {
-		conn, err := grpc.NewClient(testkit.Addr(port), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		service := mtls.Registry
+		if port == p.CredentialsGRPC {
+			service = mtls.Credentials
+		}
+		conn, err := mesh.DialService(service, port, mtls.Bootstrap)
 		if err != nil {
 			t.Fatal(err)
 		}

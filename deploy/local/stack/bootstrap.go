@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/sentryagent/agentidp/cli/bootstrap"
+	"github.com/sentryagent/agentidp/libs/mtls"
 	"github.com/sentryagent/agentidp/libs/testkit"
 )
 
@@ -52,5 +53,7 @@ func (s *Stack) Agentidp(ctx context.Context, args ...string) *exec.Cmd {
 		"AGENTIDP_CREDENTIALS_ADDR="+testkit.Addr(s.cfg.Ports.CredentialsGRPC),
 		"AGENTIDP_URL="+s.GatewayURL(),
 	)
+	// The operators' mesh identity: the services take nothing else.
+	cmd.Env = append(cmd.Env, s.MeshEnv(mtls.Bootstrap)...)
 	return cmd
 }

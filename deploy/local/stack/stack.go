@@ -24,6 +24,7 @@ import (
 
 	"github.com/sentryagent/agentidp/deploy/local/monitoring"
 	gwenvoy "github.com/sentryagent/agentidp/gateway/envoy"
+	"github.com/sentryagent/agentidp/libs/mtls"
 	"github.com/sentryagent/agentidp/libs/redisacl"
 	"github.com/sentryagent/agentidp/libs/testkit"
 	"github.com/sentryagent/agentidp/libs/vaultclient"
@@ -109,6 +110,9 @@ type Config struct {
 	// directory when empty.
 	RepoRoot string
 	Logger   *slog.Logger
+	// CertTTL is the life of the mesh certificates (default
+	// DefaultCertTTL); they are re-issued at two thirds of it.
+	CertTTL time.Duration
 }
 
 // RateLimit is a per-client-address limit of the gateway (its config's
@@ -139,6 +143,12 @@ type Stack struct {
 	// registryLoginURL and credentialsLoginURL are those services'
 	// confined logins (audit.go).
 	registryLoginURL, credentialsLoginURL string
+
+	// The mesh's dev CA (mesh.go).
+	meshMu       sync.Mutex
+	ca           *mtls.CA
+	oldCAs       []*mtls.CA
+	stopRotation context.CancelFunc
 
 	mu         sync.Mutex
 	services   map[string][]*Service // by name, one per replica
@@ -187,6 +197,10 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 		return nil, err
 	}
 	if err := s.startData(ctx); err != nil {
+		return nil, err
+	}
+	// Every internal call is mutual TLS with these certificates.
+	if err := s.startMesh(); err != nil {
 		return nil, err
 	}
 	for _, name := range serviceOrder {
@@ -406,6 +420,7 @@ func (s *Stack) serviceEnv(name string, mainPort, adminPort int) []string {
 			"LOG_FORMAT=text",
 		}
 	}
+	env = append(env, s.MeshEnv(name)...)
 	switch name {
 	case "registry":
 		// A login of its own; the owner migrates (docs/architecture.md).
@@ -446,7 +461,8 @@ func (s *Stack) serviceEnv(name string, mainPort, adminPort int) []string {
 			"CREDENTIALS_ADDR="+testkit.Addr(s.cfg.Ports.CredentialsGRPC),
 			// The keys come from the token service directly: every gateway
 			// route but the token service's own needs authz first.
-			"JWKS_URL=http://"+testkit.Addr(s.cfg.Ports.TokenHTTP)+"/.well-known/jwks.json",
+			// over the mesh's mutual TLS.
+			"JWKS_URL=https://"+testkit.Addr(s.cfg.Ports.TokenHTTP)+"/.well-known/jwks.json",
 			"ISSUER="+s.GatewayURL(),
 			"POLICY_DIR="+s.PolicyDir(),
 		)
@@ -563,6 +579,9 @@ func (s *Stack) startGateway(ctx context.Context) error {
 			"ENVOY_NODE_ID=agentidp-gateway",
 		},
 	}
+	// Envoy and the control plane share the gateway's mesh identity: the
+	// control plane hands Envoy the files' paths over SDS.
+	s.gateway.env = append(s.gateway.env, s.MeshEnv(mtls.Gateway)...)
 	// The web dashboard, at / through Envoy, once it is built
 	// (scripts/dashboard.sh, or cd dashboard && npm ci && npm run build).
 	if dist := filepath.Join(s.cfg.RepoRoot, "dashboard", "dist"); fileExists(filepath.Join(dist, "index.html")) {
@@ -644,6 +663,9 @@ func (s *Stack) WaitReady(ctx context.Context, timeout time.Duration) error {
 func (s *Stack) Stop() {
 	if s == nil {
 		return
+	}
+	if s.stopRotation != nil {
+		s.stopRotation()
 	}
 	s.prometheus.Stop()
 	s.envoy.Stop()

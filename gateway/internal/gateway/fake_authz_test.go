@@ -89,14 +89,14 @@ func (f *fakeAuthz) lastRequest() *authv3.AttributeContext_HttpRequest {
 	return f.last
 }
 
-func startFakeAuthz(t testing.TB) *fakeAuthz {
+func startFakeAuthz(t testing.TB, opts ...grpc.ServerOption) *fakeAuthz {
 	t.Helper()
 	f := &fakeAuthz{}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.srv = grpc.NewServer()
+	f.srv = grpc.NewServer(opts...)
 	authv3.RegisterAuthorizationServer(f.srv, f)
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)

@@ -24,7 +24,9 @@ import (
 // Envoy, the thing under test, is real.
 type fakeRegistry struct {
 	registryv1.UnimplementedRegistryServiceServer
-	name  string // reported in every agent's description, to see who answered
+	name string // reported in every agent's description, to see who answered
+	// opts are the server's options (its mesh TLS credentials).
+	opts  []grpc.ServerOption
 	calls atomic.Int64
 	// md is the metadata (request headers) of the last call.
 	md atomic.Pointer[metadata.MD]
@@ -88,7 +90,7 @@ func (f *fakeRegistry) start(t testing.TB, addr string) {
 	if err != nil {
 		t.Fatalf("fake registry listen %s: %v", addr, err)
 	}
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(f.opts...)
 	registryv1.RegisterRegistryServiceServer(srv, f)
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)

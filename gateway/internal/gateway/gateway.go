@@ -27,12 +27,18 @@ import (
 	libconfig "github.com/sentryagent/agentidp/libs/config"
 	"github.com/sentryagent/agentidp/libs/health"
 	"github.com/sentryagent/agentidp/libs/metrics"
+	"github.com/sentryagent/agentidp/libs/mtls"
 	"github.com/sentryagent/agentidp/libs/serve"
 )
 
 // Config is the control plane's configuration, from the environment.
 type Config struct {
 	libconfig.Common
+	// The gateway's mesh identity (spiffe://agentidp.local/gateway): Envoy
+	// presents it to every upstream (the files are given to Envoy over SDS;
+	// Envoy reads and watches them itself), and the control plane's
+	// readiness probes too.
+	libconfig.Mesh
 	// ConfigPath is the gateway config file (listener, service endpoints).
 	ConfigPath string `env:"GATEWAY_CONFIG,required"`
 	// XDSAddr is where the ADS gRPC server listens for Envoy.
@@ -59,6 +65,9 @@ type Config struct {
 // Validate checks the settings, naming the variable at fault.
 func (c Config) Validate() error {
 	if err := c.Common.Validate(); err != nil {
+		return err
+	}
+	if err := c.Mesh.Validate(); err != nil {
 		return err
 	}
 	if err := libconfig.CheckAddr("XDS_ADDR", c.XDSAddr); err != nil {
@@ -128,7 +137,19 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err != nil {
 		return err
 	}
-	builder, err := xds.NewBuilder(xds.BuilderConfig{GatewayHTTP: upstream, UpstreamTimeout: cfg.UpstreamTimeout, AuthzTimeout: cfg.AuthzTimeout})
+	mesh, err := cfg.Mesh.Load(logger)
+	if err != nil {
+		return err
+	}
+	var meshFiles *mtls.Files
+	if mesh != nil {
+		if mesh.Name() != mtls.Gateway {
+			return fmt.Errorf("TLS_CERT_FILE: the certificate names %s, not the gateway's %s", mtls.ID(mesh.Name()), mtls.ID(mtls.Gateway))
+		}
+		f := cfg.Mesh.Files()
+		meshFiles = &f
+	}
+	builder, err := xds.NewBuilder(xds.BuilderConfig{GatewayHTTP: upstream, UpstreamTimeout: cfg.UpstreamTimeout, AuthzTimeout: cfg.AuthzTimeout, Mesh: meshFiles})
 	if err != nil {
 		return err
 	}
@@ -157,7 +178,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 	deps.Metrics.MustRegister(watcher.Rejected)
 
-	checker := readiness.New(readiness.FromConfig(current.Load), time.Second)
+	checker := readiness.New(readiness.FromConfig(current.Load), time.Second, mesh)
 	defer checker.Close()
 
 	grpcServer := grpc.NewServer(

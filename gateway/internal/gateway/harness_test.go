@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/sentryagent/agentidp/gateway/envoy"
 	"github.com/sentryagent/agentidp/gateway/internal/gateway"
 	"github.com/sentryagent/agentidp/libs/config"
@@ -45,6 +47,12 @@ func startStack(t *testing.T, endpoints ...string) *stack {
 // startStackEnv is startStack with extra control plane settings.
 func startStackEnv(t *testing.T, extraEnv map[string]string, endpoints ...string) *stack {
 	t.Helper()
+	return startStackAuthz(t, extraEnv, nil, endpoints...)
+}
+
+// startStackAuthz is startStackEnv with the fake authz server's options.
+func startStackAuthz(t *testing.T, extraEnv map[string]string, authzOpts []grpc.ServerOption, endpoints ...string) *stack {
+	t.Helper()
 	testkit.SkipIfShort(t)
 	dir := t.TempDir()
 	s := &stack{
@@ -52,13 +60,14 @@ func startStackEnv(t *testing.T, extraEnv map[string]string, endpoints ...string
 		configPath: filepath.Join(dir, "gateway.yaml"),
 		listenPort: testkit.MustFreePort(t),
 		client:     &http.Client{Timeout: 10 * time.Second},
-		authz:      startFakeAuthz(t),
+		authz:      startFakeAuthz(t, authzOpts...),
 	}
 	s.writeConfig(endpoints...)
 
 	xdsAddr := testkit.Addr(testkit.MustFreePort(t))
 	s.httpAddr = testkit.Addr(testkit.MustFreePort(t))
 	env := map[string]string{
+		"AGENTIDP_INSECURE_PLAINTEXT":  "true",
 		"GATEWAY_CONFIG":               s.configPath,
 		"XDS_ADDR":                     xdsAddr,
 		"HTTP_ADDR":                    s.httpAddr,

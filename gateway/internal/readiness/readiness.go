@@ -20,6 +20,7 @@ import (
 
 	"github.com/sentryagent/agentidp/gateway/internal/catalog"
 	"github.com/sentryagent/agentidp/gateway/internal/topology"
+	"github.com/sentryagent/agentidp/libs/mtls"
 )
 
 // Services returns the services and endpoints to probe: the current
@@ -36,18 +37,26 @@ type Checker struct {
 	mu    sync.Mutex
 	conns map[string]*grpc.ClientConn // by endpoint, reused across probes
 	http  *http.Client
+	mesh  *mtls.Source // nil: plaintext (development)
 }
 
-// New returns a checker that gives each probe timeout (default 1s).
-func New(services Services, timeout time.Duration) *Checker {
+// New returns a checker that gives each probe timeout (default 1s). With
+// mesh, probes go over mutual TLS as the gateway's identity (the services
+// accept nothing else); nil probes plaintext.
+func New(services Services, timeout time.Duration, mesh *mtls.Source) *Checker {
 	if timeout <= 0 {
 		timeout = time.Second
 	}
-	return &Checker{services: services, timeout: timeout, conns: map[string]*grpc.ClientConn{},
-		http: &http.Client{Timeout: timeout, Transport: &http.Transport{
-			MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute,
-			DialContext: (&net.Dialer{Timeout: timeout}).DialContext,
-		}}}
+	tr := &http.Transport{
+		MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute,
+		DialContext: (&net.Dialer{Timeout: timeout}).DialContext,
+	}
+	if mesh != nil {
+		// The only HTTP service probed is the token service.
+		tr.TLSClientConfig = mesh.ClientTLS(mtls.Token)
+	}
+	return &Checker{services: services, timeout: timeout, conns: map[string]*grpc.ClientConn{}, mesh: mesh,
+		http: &http.Client{Timeout: timeout, Transport: tr}}
 }
 
 // FromConfig adapts a function returning the current config.
@@ -85,7 +94,7 @@ func (c *Checker) Check(ctx context.Context) Report {
 	var wg sync.WaitGroup
 	for name, eps := range services {
 		for _, ep := range eps {
-			probe := c.probe
+			probe := func(ctx context.Context, ep string) string { return c.probe(ctx, name, ep) }
 			if svc, ok := catalog.Lookup(name); ok && svc.Protocol == catalog.HTTP {
 				probe = func(ctx context.Context, ep string) string { return c.probeHTTP(ctx, ep, svc.ReadinessPath) }
 			}
@@ -119,8 +128,8 @@ func (c *Checker) Check(ctx context.Context) Report {
 }
 
 // probe returns the endpoint's serving status, or UNREACHABLE.
-func (c *Checker) probe(ctx context.Context, endpoint string) string {
-	conn, err := c.conn(endpoint)
+func (c *Checker) probe(ctx context.Context, service, endpoint string) string {
+	conn, err := c.conn(service, endpoint)
 	if err != nil {
 		return "UNREACHABLE"
 	}
@@ -138,7 +147,11 @@ func (c *Checker) probe(ctx context.Context, endpoint string) string {
 func (c *Checker) probeHTTP(ctx context.Context, endpoint, path string) string {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+endpoint+path, nil)
+	scheme := "http://"
+	if c.mesh != nil {
+		scheme = "https://"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+endpoint+path, nil)
 	if err != nil {
 		return "UNREACHABLE"
 	}
@@ -154,14 +167,18 @@ func (c *Checker) probeHTTP(ctx context.Context, endpoint, path string) string {
 	return healthpb.HealthCheckResponse_SERVING.String()
 }
 
-func (c *Checker) conn(endpoint string) (*grpc.ClientConn, error) {
+func (c *Checker) conn(service, endpoint string) (*grpc.ClientConn, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if conn, ok := c.conns[endpoint]; ok {
 		return conn, nil
 	}
+	creds := insecure.NewCredentials()
+	if c.mesh != nil {
+		creds = c.mesh.ClientCredentials(service)
+	}
 	conn, err := grpc.NewClient(endpoint,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		// A restarted service must read as SERVING on the next probe, not
 		// after grpc's default reconnect backoff of up to two minutes.
 		grpc.WithConnectParams(grpc.ConnectParams{

@@ -114,7 +114,7 @@ func TestHandler(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := New(func() map[string][]string { return tt.services }, 500*time.Millisecond)
+			c := New(func() map[string][]string { return tt.services }, 500*time.Millisecond, nil)
 			defer c.Close()
 			rec := httptest.NewRecorder()
 			start := time.Now()

@@ -7,12 +7,14 @@ import (
 	"net/netip"
 	"time"
 
+	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sentryagent/agentidp/gateway/internal/catalog"
 	"github.com/sentryagent/agentidp/gateway/internal/topology"
+	"github.com/sentryagent/agentidp/libs/mtls"
 )
 
 // BuilderConfig holds what does not change while the process runs.
@@ -25,6 +27,10 @@ type BuilderConfig struct {
 	// AuthzTimeout bounds one ext_authz check; default 1s. Past it the
 	// request is refused (503), never let through.
 	AuthzTimeout time.Duration
+	// Mesh, when set, are the gateway's mesh certificate files: every
+	// service cluster then speaks mutual TLS (upstreamTLS). nil: plaintext
+	// upstreams (development).
+	Mesh *mtls.Files
 }
 
 // Builder turns a resolved topology into an xDS snapshot.
@@ -65,7 +71,7 @@ func (b *Builder) Build(res *topology.Resolved) (*cache.Snapshot, error) {
 			return nil, fmt.Errorf("service %q is not in the catalog", name)
 		}
 		configured[name] = true
-		clusters = append(clusters, serviceCluster(svc))
+		clusters = append(clusters, b.serviceCluster(svc))
 		endpoints = append(endpoints, loadAssignment(name, res.Endpoints[name]))
 	}
 	if !configured[catalog.Authz] {
@@ -73,7 +79,7 @@ func (b *Builder) Build(res *topology.Resolved) (*cache.Snapshot, error) {
 		// protected route is a direct 503 (routeConfig) and anything else
 		// fails closed.
 		svc, _ := catalog.Lookup(catalog.Authz)
-		clusters = append(clusters, serviceCluster(svc))
+		clusters = append(clusters, b.serviceCluster(svc))
 		endpoints = append(endpoints, loadAssignment(catalog.Authz, nil))
 	}
 	byType := map[types.ResponseType][]types.Resource{
@@ -81,6 +87,9 @@ func (b *Builder) Build(res *topology.Resolved) (*cache.Snapshot, error) {
 		types.Route:    {routeConfig(configured, b.cfg.UpstreamTimeout, map[catalog.Limit]topology.Limit{catalog.LimitOAuth: res.Config.OAuthLimit()})},
 		types.Cluster:  clusters,
 		types.Endpoint: endpoints,
+	}
+	if b.cfg.Mesh != nil {
+		byType[types.Secret] = meshSecrets(*b.cfg.Mesh)
 	}
 
 	snap := &cache.Snapshot{}
@@ -95,6 +104,16 @@ func (b *Builder) Build(res *topology.Resolved) (*cache.Snapshot, error) {
 		return nil, fmt.Errorf("inconsistent snapshot: %w", err)
 	}
 	return snap, nil
+}
+
+// serviceCluster is a catalog service's cluster, over mutual TLS when the
+// gateway has a mesh identity.
+func (b *Builder) serviceCluster(svc catalog.Service) *cluster.Cluster {
+	c := serviceCluster(svc)
+	if b.cfg.Mesh != nil {
+		c.TransportSocket = upstreamTLS(svc)
+	}
+	return c
 }
 
 // contentVersion validates resources (the protoc-gen-validate rules Envoy

@@ -6,13 +6,10 @@ import (
 	"fmt"
 	"sync"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
 	"github.com/sentryagent/agentidp/deploy/local/stack"
 	credentialsv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/credentials/v1"
 	registryv1 "github.com/sentryagent/agentidp/libs/gen/agentidp/registry/v1"
-	"github.com/sentryagent/agentidp/libs/testkit"
+	"github.com/sentryagent/agentidp/libs/mtls"
 )
 
 // populate registers the fleet straight at the registry and credentials
@@ -21,15 +18,13 @@ import (
 // registrations take a minute, and the set-up is not what the soak
 // measures. Every agent then gets its first token through the gateway.
 func populate(ctx context.Context, s *stack.Stack, f *fleet, readers, writers int) error {
-	dial := func(port int) (*grpc.ClientConn, error) {
-		return grpc.NewClient(testkit.Addr(port), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	}
-	regConn, err := dial(s.Ports().RegistryGRPC)
+	// As the operators' mesh identity (libs/mtls.Mesh allows it these calls).
+	regConn, err := s.DialService(mtls.Registry, s.Ports().RegistryGRPC, mtls.Bootstrap)
 	if err != nil {
 		return err
 	}
 	defer regConn.Close()
-	credConn, err := dial(s.Ports().CredentialsGRPC)
+	credConn, err := s.DialService(mtls.Credentials, s.Ports().CredentialsGRPC, mtls.Bootstrap)
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/sentryagent/agentidp/libs/grpcserver"
 	"github.com/sentryagent/agentidp/libs/health"
 	"github.com/sentryagent/agentidp/libs/metrics"
+	"github.com/sentryagent/agentidp/libs/mtls"
 	"github.com/sentryagent/agentidp/libs/postgres"
 	"github.com/sentryagent/agentidp/libs/redisclient"
 	"github.com/sentryagent/agentidp/libs/serve"
@@ -81,6 +82,12 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 			a.closers.Close()
 		}
 	}()
+
+	// The mesh identity: every gRPC server and client below uses it.
+	mesh, err := cfg.Mesh.Load(logger)
+	if err != nil {
+		return nil, err
+	}
 
 	// Migrate as the database's owner, then work as the restricted role:
 	// with MIGRATE_DATABASE_URL, from a login that cannot become the owner.
@@ -155,7 +162,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	svc := audit.NewService(svcCfg)
 	set := endpoints.New(svc)
 	grpcMetrics := metrics.NewGRPC(reg)
-	grpcSrv, healthSrv := grpcserver.New(grpcserver.Config{Logger: logger, Metrics: grpcMetrics, MaxRecvMsgSize: 8 << 20,
+	grpcSrv, healthSrv := grpcserver.New(grpcserver.Config{TLS: mesh, Allow: mtls.Mesh[mtls.Audit], Reflection: cfg.GRPCReflection,
+		Logger: logger, Metrics: grpcMetrics, MaxRecvMsgSize: 8 << 20,
 		// A lost database is a 503 the client may retry, not a 500.
 		Unavailable: postgres.Unavailable})
 	auditv1.RegisterAuditServiceServer(grpcSrv, grpctransport.NewServer(set))
@@ -171,7 +179,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	// Sources: the two change feeds (unless turned off) and the stream.
 	sink := ingest.NewSink(svc, logger, reg)
 	if cfg.RegistryAddr != Disabled {
-		conn, err := grpcclient.Dial(cfg.RegistryAddr, grpcclient.Config{Name: "registry", Metrics: grpcMetrics})
+		conn, err := grpcclient.Dial(cfg.RegistryAddr, grpcclient.Config{TLS: mesh, Name: "registry", Metrics: grpcMetrics})
 		if err != nil {
 			return nil, err
 		}
@@ -181,7 +189,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 		a.sources = append(a.sources, func(ctx context.Context) error { return sink.FollowRegistry(ctx, client, cursor) })
 	}
 	if cfg.CredentialsAddr != Disabled {
-		conn, err := grpcclient.Dial(cfg.CredentialsAddr, grpcclient.Config{Name: "credentials", Metrics: grpcMetrics})
+		conn, err := grpcclient.Dial(cfg.CredentialsAddr, grpcclient.Config{TLS: mesh, Name: "credentials", Metrics: grpcMetrics})
 		if err != nil {
 			return nil, err
 		}

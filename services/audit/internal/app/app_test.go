@@ -31,7 +31,7 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 func TestRun(t *testing.T) {
 	testkit.SkipIfShort(t)
 	redisURL := testkit.NewRedisURL(t)
-	cfg, err := config.LoadFrom[app.Config](map[string]string{"DATABASE_URL": testkit.NewDatabase(t), "REDIS_URL": redisURL,
+	cfg, err := config.LoadFrom[app.Config](map[string]string{"AGENTIDP_INSECURE_PLAINTEXT": "true", "DATABASE_URL": testkit.NewDatabase(t), "REDIS_URL": redisURL,
 		"GRPC_ADDR": "127.0.0.1:0", "HTTP_ADDR": "127.0.0.1:0", "SHUTDOWN_TIMEOUT": "2s",
 		"REGISTRY_ADDR": app.Disabled, "CREDENTIALS_ADDR": app.Disabled, "AUDIT_STREAM_CONSUMER": "audit-test"})
 	if err != nil {
@@ -127,7 +127,7 @@ func eventually(t *testing.T, f func() error) {
 func TestStartRefusesAnUnconfinedLoginAndARetentionUnderTheFloor(t *testing.T) {
 	testkit.SkipIfShort(t)
 	owner := testkit.NewDatabase(t)
-	base := map[string]string{"MIGRATE_DATABASE_URL": owner, "REDIS_URL": testkit.NewRedisURL(t),
+	base := map[string]string{"AGENTIDP_INSECURE_PLAINTEXT": "true", "MIGRATE_DATABASE_URL": owner, "REDIS_URL": testkit.NewRedisURL(t),
 		"GRPC_ADDR": "127.0.0.1:0", "HTTP_ADDR": "127.0.0.1:0",
 		"REGISTRY_ADDR": app.Disabled, "CREDENTIALS_ADDR": app.Disabled}
 	start := func(extra map[string]string) error {

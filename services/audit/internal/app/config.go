@@ -13,6 +13,8 @@ const Disabled = "off"
 // Config is read from the environment (README.md lists every variable).
 type Config struct {
 	config.Common
+	// The mesh identity (libs/mtls): TLS_CERT_FILE, TLS_KEY_FILE, TLS_CA_FILE.
+	config.Mesh
 	// GRPCAddr serves AuditService, AuditIngestService and grpc.health.v1.
 	GRPCAddr string `env:"GRPC_ADDR" envDefault:"127.0.0.1:9104"`
 	// HTTPAddr serves /metrics, /healthz and /readyz.
@@ -107,6 +109,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Common.Validate(); err != nil {
+		return err
+	}
+	if err := c.Mesh.Validate(); err != nil {
 		return err
 	}
 	for _, a := range []struct{ name, addr string }{

@@ -11,7 +11,7 @@ import (
 
 func TestConfig(t *testing.T) {
 	base := func() map[string]string {
-		return map[string]string{"DATABASE_URL": "postgres://x", "REDIS_URL": "redis://127.0.0.1:6379/0"}
+		return map[string]string{"AGENTIDP_INSECURE_PLAINTEXT": "true", "DATABASE_URL": "postgres://x", "REDIS_URL": "redis://127.0.0.1:6379/0"}
 	}
 	cfg, err := config.LoadFrom[app.Config](base())
 	if err != nil {

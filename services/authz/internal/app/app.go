@@ -28,6 +28,7 @@ import (
 	"github.com/sentryagent/agentidp/libs/grpcclient"
 	"github.com/sentryagent/agentidp/libs/health"
 	"github.com/sentryagent/agentidp/libs/metrics"
+	"github.com/sentryagent/agentidp/libs/mtls"
 	"github.com/sentryagent/agentidp/libs/ratelimit"
 	"github.com/sentryagent/agentidp/libs/redisclient"
 	"github.com/sentryagent/agentidp/libs/registryclient"
@@ -88,6 +89,12 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 		}
 	}()
 
+	// The mesh identity: every gRPC server and client below uses it.
+	mesh, err := cfg.Mesh.Load(logger)
+	if err != nil {
+		return nil, err
+	}
+
 	rdb, err := redisclient.Open(ctx, cfg.RedisURL, metrics.NewStore(reg))
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
@@ -113,22 +120,27 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	}
 
 	tokens := token.NewCache(cfg.TokenCacheSize, nil)
+	var jwksClient *http.Client // nil: jwks's default, plaintext
+	if mesh != nil {
+		// The token service answers only mesh clients, and only its JWKS to authz.
+		jwksClient = mesh.HTTPClient(mtls.Token, 5*time.Second)
+	}
 	a.keys = jwks.New(jwks.Config{
-		URL: cfg.JWKSURL, Refresh: cfg.JWKSRefresh, MinRefresh: cfg.JWKSMinRefresh,
+		URL: cfg.JWKSURL, Refresh: cfg.JWKSRefresh, MinRefresh: cfg.JWKSMinRefresh, Client: jwksClient,
 		Logger: logger, Registerer: reg, OnChange: tokens.DropKeys,
 	})
 	verifier := accesstoken.New(accesstoken.Config{Keys: a.keys, Issuer: cfg.Issuer, Audience: cfg.Audience, Skew: cfg.ClockSkew})
 
 	grpcMetrics := metrics.NewGRPC(reg)
 	breakers := grpcclient.NewBreakerState(reg)
-	regConn, err := grpcclient.Dial(cfg.RegistryAddr, grpcclient.Config{
+	regConn, err := grpcclient.Dial(cfg.RegistryAddr, grpcclient.Config{TLS: mesh,
 		Name: "registry", Timeout: cfg.RegistryTimeout, Metrics: grpcMetrics, BreakerState: breakers,
 	})
 	if err != nil {
 		return nil, err
 	}
 	a.closers.Add(func() { regConn.Close() })
-	credConn, err := grpcclient.Dial(cfg.CredentialsAddr, grpcclient.Config{
+	credConn, err := grpcclient.Dial(cfg.CredentialsAddr, grpcclient.Config{TLS: mesh,
 		Name: "credentials", Timeout: cfg.RegistryTimeout, Metrics: grpcMetrics, BreakerState: breakers,
 	})
 	if err != nil {
@@ -169,7 +181,13 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 		Audit:   audit, Ready: func() bool { return a.ready() == nil },
 		Metrics: check.NewMetrics(reg, deps.ObserveCheck), Logger: logger, Timeout: cfg.CheckTimeout,
 	})
-	grpcSrv, healthSrv := grpctransport.NewGRPCServer(grpcMetrics, logger)
+	// Who may ask for decisions: the gateway, and the Envoys of other apps
+	// this instance protects (EXTAUTHZ_CALLERS, docs/authz.md).
+	allow := mtls.Allow{}
+	for _, caller := range cfg.ExtAuthzCallers {
+		allow[caller] = mtls.Mesh[mtls.Authz][mtls.Gateway]
+	}
+	grpcSrv, healthSrv := grpctransport.NewGRPCServer(grpcMetrics, logger, grpctransport.Mesh{TLS: mesh, Allow: allow, Reflection: cfg.GRPCReflection})
 	authv3.RegisterAuthorizationServer(grpcSrv, grpctransport.NewServer(svc))
 	a.grpcSrv = grpcSrv
 

@@ -10,11 +10,18 @@ import (
 	"time"
 
 	"github.com/sentryagent/agentidp/libs/config"
+	"github.com/sentryagent/agentidp/libs/mtls"
 )
 
 // Config is read from the environment (README.md lists every variable).
 type Config struct {
 	config.Common
+	// The mesh identity (libs/mtls): TLS_CERT_FILE, TLS_KEY_FILE, TLS_CA_FILE.
+	config.Mesh
+	// ExtAuthzCallers are the mesh identities (libs/mtls) that may call
+	// Check: the gateway's Envoy, and the Envoy in front of another app
+	// that this instance protects (docs/authz.md).
+	ExtAuthzCallers []string `env:"EXTAUTHZ_CALLERS" envDefault:"gateway" envSeparator:","`
 	// GRPCAddr serves envoy.service.auth.v3.Authorization and grpc.health.v1.
 	GRPCAddr string `env:"GRPC_ADDR" envDefault:"127.0.0.1:9105"`
 	// HTTPAddr serves /metrics, /healthz and /readyz.
@@ -61,6 +68,9 @@ func (c *Config) Validate() error {
 	if err := c.Common.Validate(); err != nil {
 		return err
 	}
+	if err := c.Mesh.Validate(); err != nil {
+		return err
+	}
 	for _, a := range []struct{ name, addr string }{
 		{"GRPC_ADDR", c.GRPCAddr}, {"HTTP_ADDR", c.HTTPAddr},
 		{"REGISTRY_ADDR", c.RegistryAddr}, {"CREDENTIALS_ADDR", c.CredentialsAddr},
@@ -71,6 +81,17 @@ func (c *Config) Validate() error {
 	}
 	if u, err := url.Parse(c.JWKSURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("JWKS_URL: %q is not an http(s) URL", c.JWKSURL)
+	}
+	for _, caller := range c.ExtAuthzCallers {
+		if u, err := url.Parse(mtls.ID(caller)); err != nil {
+			return fmt.Errorf("EXTAUTHZ_CALLERS: %q is not a mesh identity", caller)
+		} else if _, err := mtls.Name(u); err != nil {
+			return fmt.Errorf("EXTAUTHZ_CALLERS: %q is not a mesh identity: %v", caller, err)
+		}
+	}
+	if !c.Mesh.Plaintext() && !strings.HasPrefix(c.JWKSURL, "https://") {
+		// The token service's listener speaks mutual TLS in the mesh.
+		return fmt.Errorf("JWKS_URL: %q must be https:// when the mesh uses TLS (TLS_CERT_FILE)", c.JWKSURL)
 	}
 	u, err := url.Parse(c.Issuer)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

@@ -259,7 +259,7 @@ func (p *platform) launchAuthz(t testing.TB, env map[string]string) *authz {
 	t.Helper()
 	a := &authz{t: t, hup: make(chan os.Signal, 1), reg: metrics.NewRegistry()}
 	base := map[string]string{
-		"GRPC_ADDR": "127.0.0.1:0", "HTTP_ADDR": "127.0.0.1:0",
+		"GRPC_ADDR": "127.0.0.1:0", "HTTP_ADDR": "127.0.0.1:0", "AGENTIDP_INSECURE_PLAINTEXT": "true",
 		"REDIS_URL": p.redisURL, "REGISTRY_ADDR": p.registryAddr, "CREDENTIALS_ADDR": p.credsAddr,
 		"JWKS_URL": p.tokenURL + "/.well-known/jwks.json", "ISSUER": issuer,
 		"POLICY_POLL_INTERVAL": "100ms", "SHUTDOWN_TIMEOUT": "2s", "LOG_LEVEL": "warn",

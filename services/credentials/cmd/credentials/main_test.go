@@ -121,7 +121,7 @@ func TestBinaryFailsClearlyWithoutVault(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin)
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+testkit.NewDatabase(t),
+	cmd.Env = append(os.Environ(), testkit.PlaintextEnv, "DATABASE_URL="+testkit.NewDatabase(t),
 		"GRPC_ADDR="+testkit.Addr(testkit.MustFreePort(t)), "HTTP_ADDR="+testkit.Addr(testkit.MustFreePort(t)),
 		"VAULT_ADDR=http://"+testkit.Addr(testkit.MustFreePort(t)), "VAULT_TOKEN=s.unused")
 	out, err := cmd.CombinedOutput()

@@ -25,6 +25,7 @@ import (
 	"github.com/sentryagent/agentidp/libs/grpcserver"
 	"github.com/sentryagent/agentidp/libs/health"
 	"github.com/sentryagent/agentidp/libs/metrics"
+	"github.com/sentryagent/agentidp/libs/mtls"
 	"github.com/sentryagent/agentidp/libs/postgres"
 	"github.com/sentryagent/agentidp/libs/serve"
 	"github.com/sentryagent/agentidp/services/credentials/internal/agents"
@@ -83,6 +84,12 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 		}
 	}()
 
+	// The mesh identity: every gRPC server and client below uses it.
+	mesh, err := cfg.Mesh.Load(logger)
+	if err != nil {
+		return nil, err
+	}
+
 	if cfg.MigrateDatabaseURL != "" {
 		// The owner migrates; the service works as a confined login
 		// (docs/architecture.md, "Database roles").
@@ -119,7 +126,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	}
 
 	grpcMetrics := metrics.NewGRPC(reg)
-	registryConn, err := grpcclient.Dial(cfg.RegistryAddr, grpcclient.Config{
+	registryConn, err := grpcclient.Dial(cfg.RegistryAddr, grpcclient.Config{TLS: mesh,
 		Name: "registry", Timeout: cfg.RegistryTimeout, Metrics: grpcMetrics,
 		BreakerState: grpcclient.NewBreakerState(reg),
 	})
@@ -144,7 +151,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 		BcryptConcurrency: cfg.BcryptConcurrency,
 	})
 	set := endpoints.New(a.svc)
-	grpcSrv, healthSrv := grpcserver.New(grpcserver.Config{Logger: logger, Metrics: grpcMetrics,
+	grpcSrv, healthSrv := grpcserver.New(grpcserver.Config{TLS: mesh, Allow: mtls.Mesh[mtls.Credentials], Reflection: cfg.GRPCReflection,
+		Logger: logger, Metrics: grpcMetrics,
 		// A lost database is a 503 the client may retry, not a 500.
 		Unavailable: postgres.Unavailable})
 	credentialsv1.RegisterCredentialsServiceServer(grpcSrv, grpctransport.NewServer(set))

@@ -27,7 +27,7 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 // cmd/credentials' tests run the binary with Vault and the registry.
 func TestRun(t *testing.T) {
 	testkit.SkipIfShort(t)
-	cfg, err := config.LoadFrom[app.Config](map[string]string{"DATABASE_URL": testkit.NewDatabase(t),
+	cfg, err := config.LoadFrom[app.Config](map[string]string{"AGENTIDP_INSECURE_PLAINTEXT": "true", "DATABASE_URL": testkit.NewDatabase(t),
 		"GRPC_ADDR": "127.0.0.1:0", "HTTP_ADDR": "127.0.0.1:0", "SHUTDOWN_TIMEOUT": "2s",
 		"REGISTRY_ADDR": testkit.Addr(testkit.MustFreePort(t))})
 	if err != nil {

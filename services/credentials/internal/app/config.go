@@ -12,6 +12,8 @@ import (
 // Config is read from the environment (README.md lists every variable).
 type Config struct {
 	config.Common
+	// The mesh identity (libs/mtls): TLS_CERT_FILE, TLS_KEY_FILE, TLS_CA_FILE.
+	config.Mesh
 	// GRPCAddr serves CredentialsService, ClientAuthService,
 	// CredentialEventsService and grpc.health.v1.
 	GRPCAddr string `env:"GRPC_ADDR" envDefault:"127.0.0.1:9102"`
@@ -56,6 +58,9 @@ type Config struct {
 // Validate checks what parsing cannot, naming the variable at fault.
 func (c Config) Validate() error {
 	if err := c.Common.Validate(); err != nil {
+		return err
+	}
+	if err := c.Mesh.Validate(); err != nil {
 		return err
 	}
 	for _, a := range []struct{ name, addr string }{

@@ -9,7 +9,9 @@ import (
 )
 
 func TestConfig(t *testing.T) {
-	base := func() map[string]string { return map[string]string{"DATABASE_URL": "postgres://x"} }
+	base := func() map[string]string {
+		return map[string]string{"AGENTIDP_INSECURE_PLAINTEXT": "true", "DATABASE_URL": "postgres://x"}
+	}
 	cfg, err := config.LoadFrom[app.Config](base())
 	if err != nil {
 		t.Fatal(err)

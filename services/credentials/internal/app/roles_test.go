@@ -29,7 +29,7 @@ func TestRunAsAConfinedLogin(t *testing.T) {
 	owner := testkit.NewDatabase(t)
 	login := testkit.LoginRoleURL(t, owner, "agentidp_credentials_test")
 	load := func(dbURL string) app.Config {
-		cfg, err := config.LoadFrom[app.Config](map[string]string{"DATABASE_URL": dbURL, "MIGRATE_DATABASE_URL": owner,
+		cfg, err := config.LoadFrom[app.Config](map[string]string{"AGENTIDP_INSECURE_PLAINTEXT": "true", "DATABASE_URL": dbURL, "MIGRATE_DATABASE_URL": owner,
 			"GRPC_ADDR": "127.0.0.1:0", "HTTP_ADDR": "127.0.0.1:0", "SHUTDOWN_TIMEOUT": "2s",
 			"REGISTRY_ADDR": testkit.Addr(testkit.MustFreePort(t))})
 		if err != nil {

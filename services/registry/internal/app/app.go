@@ -19,6 +19,7 @@ import (
 	"github.com/sentryagent/agentidp/libs/grpcserver"
 	"github.com/sentryagent/agentidp/libs/health"
 	"github.com/sentryagent/agentidp/libs/metrics"
+	"github.com/sentryagent/agentidp/libs/mtls"
 	"github.com/sentryagent/agentidp/libs/postgres"
 	"github.com/sentryagent/agentidp/libs/serve"
 	"github.com/sentryagent/agentidp/services/registry/internal/agent"
@@ -70,6 +71,12 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 		}
 	}()
 
+	// The mesh identity: every gRPC server and client below uses it.
+	mesh, err := cfg.Mesh.Load(logger)
+	if err != nil {
+		return nil, err
+	}
+
 	if cfg.MigrateDatabaseURL != "" {
 		// The owner migrates; the service works as a confined login.
 		if err := postgres.MigrateFor(ctx, cfg.MigrateDatabaseURL, cfg.DatabaseURL, migrations.FS, WriterRole); err != nil {
@@ -98,7 +105,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 			Help: "Agents registered (idempotent replays of a create are not counted).",
 		}),
 	})
-	grpcSrv, healthSrv := grpcserver.New(grpcserver.Config{Logger: logger, Metrics: metrics.NewGRPC(reg),
+	grpcSrv, healthSrv := grpcserver.New(grpcserver.Config{TLS: mesh, Allow: mtls.Mesh[mtls.Registry], Reflection: cfg.GRPCReflection,
+		Logger: logger, Metrics: metrics.NewGRPC(reg),
 		// A lost database is a 503 the client may retry, not a 500.
 		Unavailable: postgres.Unavailable})
 	registryv1.RegisterRegistryServiceServer(grpcSrv, grpctransport.NewServer(endpoints.New(svc)))

@@ -22,7 +22,9 @@ import (
 func TestMain(m *testing.M) { testkit.Main(m) }
 
 func TestConfig(t *testing.T) {
-	base := func() map[string]string { return map[string]string{"DATABASE_URL": "postgres://x"} }
+	base := func() map[string]string {
+		return map[string]string{"AGENTIDP_INSECURE_PLAINTEXT": "true", "DATABASE_URL": "postgres://x"}
+	}
 	cfg, err := config.LoadFrom[app.Config](base())
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +64,7 @@ func TestConfig(t *testing.T) {
 // and once its context ends Run returns nil with both listeners closed.
 func TestRun(t *testing.T) {
 	testkit.SkipIfShort(t)
-	cfg, err := config.LoadFrom[app.Config](map[string]string{"DATABASE_URL": testkit.NewDatabase(t),
+	cfg, err := config.LoadFrom[app.Config](map[string]string{"AGENTIDP_INSECURE_PLAINTEXT": "true", "DATABASE_URL": testkit.NewDatabase(t),
 		"GRPC_ADDR": "127.0.0.1:0", "HTTP_ADDR": "127.0.0.1:0", "SHUTDOWN_TIMEOUT": "2s"})
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +117,7 @@ func TestNewFailsClosed(t *testing.T) {
 	}
 	defer taken.Close()
 	grpcAddr := testkit.Addr(testkit.MustFreePort(t))
-	cfg, err := config.LoadFrom[app.Config](map[string]string{"DATABASE_URL": testkit.NewDatabase(t),
+	cfg, err := config.LoadFrom[app.Config](map[string]string{"AGENTIDP_INSECURE_PLAINTEXT": "true", "DATABASE_URL": testkit.NewDatabase(t),
 		"GRPC_ADDR": grpcAddr, "HTTP_ADDR": taken.Addr().String()})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 // Config is read from the environment (README.md lists every variable).
 type Config struct {
 	config.Common
+	// The mesh identity (libs/mtls): TLS_CERT_FILE, TLS_KEY_FILE, TLS_CA_FILE.
+	config.Mesh
 	// GRPCAddr serves RegistryService, AgentEventsService and grpc.health.v1.
 	GRPCAddr string `env:"GRPC_ADDR" envDefault:"127.0.0.1:9101"`
 	// HTTPAddr serves /metrics, /healthz and /readyz.
@@ -26,6 +28,9 @@ type Config struct {
 // Validate checks what parsing cannot, naming the variable at fault.
 func (c Config) Validate() error {
 	if err := c.Common.Validate(); err != nil {
+		return err
+	}
+	if err := c.Mesh.Validate(); err != nil {
 		return err
 	}
 	if err := config.CheckAddr("GRPC_ADDR", c.GRPCAddr); err != nil {

@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 	"github.com/sentryagent/agentidp/libs/grpcclient"
 	"github.com/sentryagent/agentidp/libs/health"
 	"github.com/sentryagent/agentidp/libs/metrics"
+	"github.com/sentryagent/agentidp/libs/mtls"
 	"github.com/sentryagent/agentidp/libs/redisclient"
 	"github.com/sentryagent/agentidp/libs/registryclient"
 	"github.com/sentryagent/agentidp/libs/serve"
@@ -89,6 +91,12 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 		}
 	}()
 
+	// The mesh identity: every gRPC server and client below uses it.
+	mesh, err := cfg.Mesh.Load(logger)
+	if err != nil {
+		return nil, err
+	}
+
 	rdb, err := redisclient.Open(ctx, cfg.RedisURL, metrics.NewStore(reg))
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
@@ -139,14 +147,14 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 
 	grpcMetrics := metrics.NewGRPC(reg)
 	breakers := grpcclient.NewBreakerState(reg)
-	credConn, err := grpcclient.Dial(cfg.CredentialsAddr, grpcclient.Config{
+	credConn, err := grpcclient.Dial(cfg.CredentialsAddr, grpcclient.Config{TLS: mesh,
 		Name: "credentials", Timeout: cfg.CredentialsTimeout, Metrics: grpcMetrics, BreakerState: breakers,
 	})
 	if err != nil {
 		return nil, err
 	}
 	a.closers.Add(func() { credConn.Close() })
-	regConn, err := grpcclient.Dial(cfg.RegistryAddr, grpcclient.Config{
+	regConn, err := grpcclient.Dial(cfg.RegistryAddr, grpcclient.Config{TLS: mesh,
 		Name: "registry", Timeout: cfg.RegistryTimeout, Metrics: grpcMetrics, BreakerState: breakers,
 	})
 	if err != nil {
@@ -231,16 +239,25 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 			return nil
 		},
 	}, Informational: informational})
-	a.public = serve.NewHTTPServer(httptransport.NewHandler(httptransport.Config{
+	var public http.Handler = httptransport.NewHandler(httptransport.Config{
 		Endpoints: endpoints.New(svc), Keys: a.keys, Issuer: cfg.Issuer, JWKSMaxAge: cfg.JWKSMaxAge,
 		Checker: a.checker, Logger: logger, Instrument: metrics.NewHTTP(reg).Middleware,
-	}), logger)
+	})
+	if mesh != nil {
+		// Behind the gateway: only Envoy (every path) and authz (the JWKS)
+		// reach this listener, over mutual TLS.
+		public = mtls.Mesh[mtls.Token].Handler(public)
+	}
+	a.public = serve.NewHTTPServer(public, logger)
 	a.admin = serve.NewHTTPServer(serve.AdminMux(reg, a.checker, serve.WithProfiling(cfg.Pprof)), logger)
 
 	if a.publicLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("HTTP_ADDR: %w", err)
 	}
 	a.closers.Add(func() { a.publicLis.Close() })
+	if mesh != nil {
+		a.publicLis = tls.NewListener(a.publicLis, mesh.ServerTLS("h2", "http/1.1"))
+	}
 	if a.adminLis, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
 		return nil, fmt.Errorf("ADMIN_ADDR: %w", err)
 	}

@@ -17,6 +17,8 @@ import (
 // Config is read from the environment (README.md lists every variable).
 type Config struct {
 	config.Common
+	// The mesh identity (libs/mtls): TLS_CERT_FILE, TLS_KEY_FILE, TLS_CA_FILE.
+	config.Mesh
 	// HTTPAddr is the public listener (/oauth2/*, /.well-known/*, health),
 	// behind Envoy.
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:9103"`
@@ -106,6 +108,9 @@ const (
 // Validate checks what parsing cannot, naming the variable at fault.
 func (c *Config) Validate() error {
 	if err := c.Common.Validate(); err != nil {
+		return err
+	}
+	if err := c.Mesh.Validate(); err != nil {
 		return err
 	}
 	for _, a := range []struct{ name, addr string }{

@@ -11,7 +11,7 @@ import (
 const kek = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // 32 bytes
 
 func TestConfig(t *testing.T) {
-	base := map[string]string{"REDIS_URL": "redis://127.0.0.1:1/0", "VAULT_ADDR": "http://127.0.0.1:8200", "VAULT_TOKEN": "t"}
+	base := map[string]string{"AGENTIDP_INSECURE_PLAINTEXT": "true", "REDIS_URL": "redis://127.0.0.1:1/0", "VAULT_ADDR": "http://127.0.0.1:8200", "VAULT_TOKEN": "t"}
 	with := func(kv ...string) map[string]string {
 		m := map[string]string{}
 		for k, v := range base {

@@ -162,15 +162,16 @@ type tokenServer struct {
 // env returns a token service environment against p; extra overrides.
 func (p *platform) env(extra ...string) map[string]string {
 	env := map[string]string{
-		"REDIS_URL":        p.redisURL,
-		"CREDENTIALS_ADDR": p.credsAddr,
-		"REGISTRY_ADDR":    p.registryAddr,
-		"VAULT_ADDR":       p.vault.Addr(),
-		"VAULT_TOKEN":      p.vaultToken,
-		"HTTP_ADDR":        "127.0.0.1:0",
-		"ADMIN_ADDR":       "127.0.0.1:0",
-		"SHUTDOWN_TIMEOUT": "2s",
-		"LOG_LEVEL":        "debug",
+		"AGENTIDP_INSECURE_PLAINTEXT": "true",
+		"REDIS_URL":                   p.redisURL,
+		"CREDENTIALS_ADDR":            p.credsAddr,
+		"REGISTRY_ADDR":               p.registryAddr,
+		"VAULT_ADDR":                  p.vault.Addr(),
+		"VAULT_TOKEN":                 p.vaultToken,
+		"HTTP_ADDR":                   "127.0.0.1:0",
+		"ADMIN_ADDR":                  "127.0.0.1:0",
+		"SHUTDOWN_TIMEOUT":            "2s",
+		"LOG_LEVEL":                   "debug",
 		// Tests hammer one client and fail on purpose from one address;
 		// testRateLimit and TestFailureLimits set their own limits.
 		"RATE_LIMIT_PER_SECOND":                "0",

@@ -24,7 +24,9 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	"github.com/sentryagent/agentidp/libs/grpcserver"
 	"github.com/sentryagent/agentidp/libs/metrics"
+	"github.com/sentryagent/agentidp/libs/mtls"
 	"github.com/sentryagent/agentidp/services/authz/internal/check"
 	"github.com/sentryagent/agentidp/services/authz/internal/input"
 )
@@ -128,12 +130,27 @@ func set(h check.Header) *core.HeaderValueOption {
 	}
 }
 
-// NewGRPCServer builds the service's gRPC server: metrics and panic
-// recovery on every call, grpc.health.v1 (starting NOT_SERVING) and
-// reflection. Unlike libs/grpcserver it logs no line per call: Check is
-// the gateway's hot path (internal/check logs denials).
-func NewGRPCServer(m *metrics.GRPC, logger *slog.Logger) (*grpc.Server, *health.Server) {
-	srv := grpc.NewServer(
+// Mesh is the server's mutual TLS: the service's identity, who may call
+// Check (libs/mtls.Mesh, plus EXTAUTHZ_CALLERS), and whether reflection is
+// on. A zero Mesh serves plaintext to anyone (development).
+type Mesh struct {
+	TLS        *mtls.Source
+	Allow      mtls.Allow
+	Reflection bool
+}
+
+// NewGRPCServer builds the service's gRPC server: the mesh's allow-list,
+// metrics and panic recovery on every call, grpc.health.v1 (starting
+// NOT_SERVING) and, when asked for, reflection. Unlike libs/grpcserver it
+// logs no line per call: Check is the gateway's hot path (internal/check
+// logs denials).
+func NewGRPCServer(m *metrics.GRPC, logger *slog.Logger, mesh Mesh) (*grpc.Server, *health.Server) {
+	authzUnary, authzStream := grpcserver.Authorize(grpcserver.Config{Logger: logger, TLS: mesh.TLS, Allow: mesh.Allow, Reflection: mesh.Reflection})
+	var creds []grpc.ServerOption
+	if mesh.TLS != nil {
+		creds = append(creds, grpc.Creds(mesh.TLS.ServerCredentials()))
+	}
+	srv := grpc.NewServer(append(creds,
 		// Long-lived workers instead of a goroutine per call: OPA's evaluator
 		// recurses deeply, and growing a fresh goroutine's stack for every
 		// check (copying it several times) was the largest item of its CPU
@@ -144,13 +161,16 @@ func NewGRPCServer(m *metrics.GRPC, logger *slog.Logger) (*grpc.Server, *health.
 		// ACKs) between Envoy and authz on every round of checks.
 		grpc.StaticStreamWindowSize(4<<20),
 		grpc.StaticConnWindowSize(16<<20),
-		grpc.ChainUnaryInterceptor(m.UnaryServer(), recoverUnary(logger)),
+		grpc.ChainUnaryInterceptor(m.UnaryServer(), authzUnary, recoverUnary(logger)),
+		grpc.ChainStreamInterceptor(authzStream),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
-	)
+	)...)
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	healthpb.RegisterHealthServer(srv, hs)
-	reflection.Register(srv)
+	if mesh.Reflection {
+		reflection.Register(srv)
+	}
 	return srv, hs
 }
 

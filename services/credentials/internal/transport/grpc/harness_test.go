@@ -65,7 +65,7 @@ func sharedRegistry(t testing.TB) string {
 		db := testkit.NewDatabase(t)
 		registryAddr = testkit.Addr(testkit.MustFreePort(t))
 		cmd := exec.Command(bin)
-		cmd.Env = append(os.Environ(), "DATABASE_URL="+db, "GRPC_ADDR="+registryAddr,
+		cmd.Env = append(os.Environ(), testkit.PlaintextEnv, "DATABASE_URL="+db, "GRPC_ADDR="+registryAddr,
 			"HTTP_ADDR="+testkit.Addr(testkit.MustFreePort(t)), "LOG_LEVEL=warn")
 		registryProc, registryErr = testkit.StartProcess(cmd, filepath.Join(os.TempDir(), "agentidp-credentials-test-registry.log"))
 		if registryErr == nil {
