@@ -1,4 +1,4 @@
-package gateway_test
+package app_test
 
 import (
 	"encoding/json"

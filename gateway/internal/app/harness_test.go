@@ -1,4 +1,4 @@
-package gateway_test
+package app_test
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/sentryagent/agentidp/gateway/envoy"
-	"github.com/sentryagent/agentidp/gateway/internal/gateway"
+	"github.com/sentryagent/agentidp/gateway/internal/app"
 	"github.com/sentryagent/agentidp/libs/config"
 	"github.com/sentryagent/agentidp/libs/metrics"
 	"github.com/sentryagent/agentidp/libs/testkit"
@@ -78,7 +78,7 @@ func startStackAuthz(t *testing.T, extraEnv map[string]string, authzOpts []grpc.
 	for k, v := range extraEnv {
 		env[k] = v
 	}
-	cfg, err := config.LoadFrom[gateway.Config](env)
+	cfg, err := config.LoadFrom[app.Config](env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,23 +86,26 @@ func startStackAuthz(t *testing.T, extraEnv map[string]string, authzOpts []grpc.
 	ready := make(chan struct{})
 	errc := make(chan error, 1)
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	go func() {
-		errc <- gateway.Run(ctx, cfg, gateway.Deps{
-			Logger:  logger,
-			Metrics: metrics.NewRegistry(),
-			Ready:   func(net.Addr, net.Addr) { close(ready) },
-		})
-	}()
+	a, err := app.New(ctx, cfg, app.Deps{
+		Logger:  logger,
+		Metrics: metrics.NewRegistry(),
+		Ready:   func(net.Addr, net.Addr) { close(ready) },
+	})
+	if err != nil {
+		cancel()
+		t.Fatalf("app.New: %v", err)
+	}
+	go func() { errc <- a.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-errc; err != nil && err != context.Canceled {
-			t.Errorf("gateway.Run: %v", err)
+			t.Errorf("Run: %v", err)
 		}
 	})
 	select {
 	case <-ready:
 	case err := <-errc:
-		t.Fatalf("gateway.Run: %v", err)
+		t.Fatalf("Run: %v", err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("control plane did not start")
 	}
