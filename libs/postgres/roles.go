@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sentryagent/agentidp/libs/metrics"
 )
 
 // ErrNotConfined: the service's login could act as the owner of its tables
@@ -92,4 +94,42 @@ func MigrateFor(ctx context.Context, ownerURL, loginURL string, fsys fs.FS, role
 		return errors.New("DATABASE_URL: name the service's login role (user) explicitly")
 	}
 	return GrantRole(ctx, owner, role, login)
+}
+
+// ServiceDatabase is a service's database as its Config names it.
+type ServiceDatabase struct {
+	Config // URL: DATABASE_URL, the service's login
+	// MigrateURL (MIGRATE_DATABASE_URL) is the owner's: it migrates and
+	// grants WriterRole to the login, which must then be confined (checked
+	// on Table). Empty: the login is the owner and migrates itself
+	// (development and single-user databases).
+	MigrateURL string
+	Migrations fs.FS
+	WriterRole string
+	Table      string
+}
+
+// OpenService migrates the database and opens the service's pool, the one
+// way registry and credentials do it (docs/architecture.md, "Database
+// roles"). The caller closes the pool.
+func OpenService(ctx context.Context, db ServiceDatabase, store *metrics.Store) (*pgxpool.Pool, error) {
+	if db.MigrateURL != "" {
+		if err := MigrateFor(ctx, db.MigrateURL, db.URL, db.Migrations, db.WriterRole); err != nil {
+			return nil, err
+		}
+	}
+	pool, err := Open(ctx, db.Config, store)
+	if err != nil {
+		return nil, err
+	}
+	if db.MigrateURL != "" {
+		err = CheckConfined(ctx, pool, db.Table)
+	} else {
+		err = Migrate(ctx, pool, db.Migrations)
+	}
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
 }

@@ -90,25 +90,16 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 		return nil, err
 	}
 
-	if cfg.MigrateDatabaseURL != "" {
-		// The owner migrates; the service works as a confined login
-		// (docs/architecture.md, "Database roles").
-		if err := postgres.MigrateFor(ctx, cfg.MigrateDatabaseURL, cfg.DatabaseURL, migrations.FS, WriterRole); err != nil {
-			return nil, err
-		}
-	}
-	pool, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns}, metrics.NewStore(reg))
+	// The owner migrates (MIGRATE_DATABASE_URL); the service works as a
+	// confined login (docs/architecture.md, "Database roles").
+	pool, err := postgres.OpenService(ctx, postgres.ServiceDatabase{
+		Config:     postgres.Config{URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns},
+		MigrateURL: cfg.MigrateDatabaseURL, Migrations: migrations.FS, WriterRole: WriterRole, Table: "credentials",
+	}, metrics.NewStore(reg))
 	if err != nil {
 		return nil, err
 	}
 	a.closers.Add(pool.Close)
-	if cfg.MigrateDatabaseURL != "" {
-		if err := postgres.CheckConfined(ctx, pool, "credentials"); err != nil {
-			return nil, err
-		}
-	} else if err := postgres.Migrate(ctx, pool, migrations.FS); err != nil {
-		return nil, err
-	}
 
 	var secrets credential.Vault // nil: embedded mode (a typed nil *vault.KV would not be a nil interface)
 	if cfg.VaultAddr != "" {
