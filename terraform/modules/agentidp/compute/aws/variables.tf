@@ -161,3 +161,15 @@ variable "tags" {
   description = "Tags added to every resource."
   default     = {}
 }
+
+variable "mesh_cert_validity_days" {
+  type        = number
+  description = "Lifetime of each mesh certificate, in days (agentidp/mesh-ca)."
+  default     = 90
+}
+
+variable "mesh_cert_renew_days_before" {
+  type        = number
+  description = "An apply this many days (or fewer) before a mesh certificate ends re-issues it and rolls the services onto it: apply at least this often (agentidp/mesh-ca)."
+  default     = 30
+}
