@@ -232,3 +232,74 @@ func TestTerraformMeshCerts(t *testing.T) {
 		}
 	}
 }
+
+// TestTerraformDatabaseLogins: on both clouds a service with a database
+// gets MIGRATE_DATABASE_URL (its database's owner, for the migrations) and
+// DATABASE_URL (a login of its own that is not the owner;
+// docs/architecture.md, "Database roles"): the compute modules' secrets set
+// both, the rds modules offer both, and the rds modules' DATABASE_URL names
+// the login agentidp_<service>_app with a password of its own, not the
+// owner's.
+func TestTerraformDatabaseLogins(t *testing.T) {
+	m := loadMesh(t)
+	cat, _ := loadCatalog(t, m)
+	for name, e := range cat {
+		if slices.Contains(e.Stores, "postgres") && !m.Services[name].knows("MIGRATE_DATABASE_URL") {
+			t.Errorf("%s uses PostgreSQL but does not read MIGRATE_DATABASE_URL: Terraform hands it the owner and a confined login", name)
+		}
+	}
+	for _, p := range providers {
+		t.Run(p, func(t *testing.T) {
+			secrets := computeEnvNames(t, m, p)["secrets"]
+			for _, v := range []string{"DATABASE_URL", "MIGRATE_DATABASE_URL"} {
+				if !secrets[v] {
+					t.Errorf("compute/%s: local.secrets does not set %s for the services with a database", p, v)
+				}
+			}
+			dir := filepath.Join(m.Root, tfModules, "rds", p)
+			mod := loadTFModule(t, m.Root, filepath.ToSlash(filepath.Join(tfModules, "rds", p)))
+			for _, o := range []string{"database_url_secrets", "migrate_database_url_secrets"} {
+				if _, ok := mod.Inspect.Outputs[o]; !ok {
+					t.Errorf("rds/%s has no output %s", p, o)
+				}
+			}
+			// The URLs each secret version holds, as source text.
+			urls := map[string]string{}
+			for path, file := range mod.Files {
+				src, _ := os.ReadFile(path)
+				for _, b := range file.Body.(*hclsyntax.Body).Blocks {
+					if b.Type != "resource" || len(b.Labels) != 2 || !strings.HasSuffix(b.Labels[0], "_secret_version") {
+						continue
+					}
+					for _, attr := range []string{"secret_string", "secret_data"} {
+						if a, ok := b.Body.Attributes[attr]; ok {
+							r := a.Expr.Range()
+							urls[b.Labels[1]] = string(src[r.Start.Byte:r.End.Byte])
+						}
+					}
+				}
+			}
+			login, owner := urls["database_url"], urls["migrate_database_url"]
+			if login == "" || owner == "" {
+				t.Fatalf("rds/%s (%s): no database_url and migrate_database_url secret versions", p, dir)
+			}
+			if !strings.Contains(login, "}_app:${random_password.login[") {
+				t.Errorf("rds/%s: DATABASE_URL is %s; want the login agentidp_<service>_app with random_password.login", p, login)
+			}
+			if strings.Contains(owner, "_app:") || strings.Contains(owner, "random_password.login") {
+				t.Errorf("rds/%s: MIGRATE_DATABASE_URL is %s; want the owner agentidp_<service>", p, owner)
+			}
+		})
+	}
+	// Who creates the logins: db-init on both clouds, confined.
+	for _, p := range providers {
+		script, err := os.ReadFile(filepath.Join(m.Root, tfModules, "agentidp", "compute", p, "db-init.sh"))
+		if err != nil {
+			t.Errorf("compute/%s: no db-init.sh creating the services' logins: %v", p, err)
+			continue
+		}
+		if !strings.Contains(string(script), "NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS") || !strings.Contains(string(script), "GRANT CONNECT ON DATABASE") {
+			t.Errorf("compute/%s/db-init.sh does not create the login confined (NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS) with CONNECT on its database", p)
+		}
+	}
+}

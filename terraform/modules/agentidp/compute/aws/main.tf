@@ -41,7 +41,9 @@ locals {
   secrets = {
     for r in var.regions : r => {
       for name, s in var.services : name => merge(
-        { for k, v in { DATABASE_URL = lookup(var.database_url_secrets[r], name, "") } : k => v if contains(s.stores, "postgres") },
+        # The confined login and, for the migrations, the owner
+        # (docs/architecture.md, "Database roles").
+        { for k, v in { DATABASE_URL = lookup(var.database_url_secrets[r], name, ""), MIGRATE_DATABASE_URL = lookup(var.migrate_database_url_secrets[r], name, "") } : k => v if contains(s.stores, "postgres") },
         { for k, v in { REDIS_URL = lookup(var.redis_url_secrets[r], name, "") } : k => v if contains(s.stores, "redis") },
         { for k, v in { VAULT_TOKEN = lookup(var.vault_token_secrets, name, "") } : k => v if contains(s.stores, "vault") },
       )
@@ -156,6 +158,7 @@ resource "aws_iam_role_policy" "secrets" {
         Action = ["secretsmanager:GetSecretValue"]
         Resource = distinct(concat(
           flatten([for r in var.regions : values(var.database_url_secrets[r])]),
+          flatten([for r in var.regions : values(var.migrate_database_url_secrets[r])]),
           flatten([for r in var.regions : values(var.redis_url_secrets[r])]),
           values(var.vault_token_secrets),
           values(local.mesh_secret_of),

@@ -102,6 +102,11 @@ variable "database_url_secrets" {
   description = "Per region, per service: Secrets Manager ARN of its DATABASE_URL (rds output database_url_secrets)."
 }
 
+variable "migrate_database_url_secrets" {
+  type        = map(map(string))
+  description = "Per region, per service: Secrets Manager ARN of its MIGRATE_DATABASE_URL, the database's owner that runs the migrations (rds output migrate_database_url_secrets); DATABASE_URL is then its confined login."
+}
+
 variable "redis_url_secrets" {
   type        = map(map(string))
   description = "Per region, per service: Secrets Manager ARN of its REDIS_URL, as its own ACL user where the store has them (redis output redis_url_secrets)."

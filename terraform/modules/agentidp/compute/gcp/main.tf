@@ -38,7 +38,9 @@ locals {
   secrets = {
     for r in var.regions : r => {
       for name, s in var.services : name => merge(
-        { for k, v in { DATABASE_URL = lookup(var.database_url_secrets[r], name, "") } : k => v if contains(s.stores, "postgres") },
+        # The confined login and, for the migrations, the owner
+        # (docs/architecture.md, "Database roles").
+        { for k, v in { DATABASE_URL = lookup(var.database_url_secrets[r], name, ""), MIGRATE_DATABASE_URL = lookup(var.migrate_database_url_secrets[r], name, "") } : k => v if contains(s.stores, "postgres") },
         { for k, v in { REDIS_URL = lookup(var.redis_url_secrets[r], name, "") } : k => v if contains(s.stores, "redis") },
         { for k, v in { VAULT_TOKEN = lookup(var.vault_token_secrets, name, "") } : k => v if contains(s.stores, "vault") },
       )
@@ -322,7 +324,8 @@ resource "google_cloud_run_v2_service" "this" {
       error_message = "A secret is missing for ${each.key} (database_url_secrets, migrate_database_url_secrets, redis_url_secrets, or vault_token_secrets, which needs an entry for each service that uses Vault and for \"bootstrap\")."
     }
   }
-  depends_on = [google_secret_manager_secret_iam_member.run, google_secret_manager_secret_iam_member.mesh]
+  # db-init: the services' database logins exist before they start.
+  depends_on = [google_secret_manager_secret_iam_member.run, google_secret_manager_secret_iam_member.mesh, google_cloud_run_v2_job.db_init]
 }
 
 # The load balancer calls without credentials; ingress allows nothing else.

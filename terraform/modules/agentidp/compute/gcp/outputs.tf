@@ -14,8 +14,8 @@ output "gateway_config" {
 }
 
 output "db_init_command" {
-  description = "None on Google Cloud: the rds module creates databases and users through the Cloud SQL API. Null, for the shared interface."
-  value       = null
+  description = "Runs the db-init job again (every apply already runs it to completion before the service): creates each service's confined database login."
+  value       = "gcloud run jobs execute ${google_cloud_run_v2_job.db_init.name} --project ${var.project_id} --region ${local.primary} --wait"
 }
 
 output "bootstrap_command" {
