@@ -71,6 +71,7 @@ module "compute" {
   vault_addr                   = var.vault_addr
   vault_mount                  = var.vault_mount
   vault_token_secrets          = var.vault_token_secrets
+  audit_checkpoint             = var.audit_checkpoint
   log_retention_days           = var.log_retention_days
   tags                         = local.tags
 }

@@ -65,6 +65,7 @@ module "compute" {
   vault_addr                   = var.vault_addr
   vault_mount                  = var.vault_mount
   vault_token_secrets          = var.vault_token_secrets
+  audit_checkpoint             = var.audit_checkpoint
   min_instances                = var.min_instances
   max_instances                = var.max_instances
   deletion_protection          = var.deletion_protection

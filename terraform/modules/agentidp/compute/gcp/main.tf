@@ -27,6 +27,13 @@ locals {
       local.mesh_env,
       { for d in s.calls : "${upper(d)}_ADDR" => "127.0.0.1:${var.services[d].port}" },
       { for k, v in local.vault_env : k => v if contains(s.stores, "vault") },
+      # The audit service's checkpoint signer, when configured (its own
+      # Vault token: local.secrets).
+      { for k, v in {
+        AUDIT_CHECKPOINT_TRANSIT_KEY   = try(var.audit_checkpoint.transit_key, "")
+        AUDIT_CHECKPOINT_TRANSIT_MOUNT = try(var.audit_checkpoint.transit_mount, "")
+        AUDIT_CHECKPOINT_VAULT_ADDR    = var.vault_addr
+      } : k => v if name == "audit" && var.audit_checkpoint != null },
       { for k, input in s.inputs : k => local.inputs[input] },
       { for k, v in { GATEWAY_CONFIG = var.gateway_config_path } : k => v if name == "gateway" },
       # authz fetches the token service's keys directly (not through Envoy),
@@ -43,6 +50,7 @@ locals {
         { for k, v in { DATABASE_URL = lookup(var.database_url_secrets[r], name, ""), MIGRATE_DATABASE_URL = lookup(var.migrate_database_url_secrets[r], name, "") } : k => v if contains(s.stores, "postgres") },
         { for k, v in { REDIS_URL = lookup(var.redis_url_secrets[r], name, "") } : k => v if contains(s.stores, "redis") },
         { for k, v in { VAULT_TOKEN = lookup(var.vault_token_secrets, name, "") } : k => v if contains(s.stores, "vault") },
+        { for k, v in { AUDIT_CHECKPOINT_VAULT_TOKEN = try(var.audit_checkpoint.vault_token_secret, "") } : k => v if name == "audit" && var.audit_checkpoint != null },
       )
     }
   }
