@@ -358,7 +358,7 @@ func loadCatalog(t *testing.T, m *mesh) (map[string]catalogEntry, map[string]cty
 
 // storeEnv are the variables compute modules set for a store.
 var storeEnv = map[string][]string{
-	"postgres": {"DATABASE_URL"},
+	"postgres": {"DATABASE_URL", "MIGRATE_DATABASE_URL"},
 	"redis":    {"REDIS_URL"},
 	"vault":    {"VAULT_ADDR", "VAULT_TOKEN", "VAULT_MOUNT"},
 }

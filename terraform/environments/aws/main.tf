@@ -51,27 +51,29 @@ module "redis" {
 }
 
 module "compute" {
-  source               = "../../modules/agentidp/compute/aws"
-  name                 = var.name
-  regions              = var.regions
-  services             = module.catalog.services
-  envoy                = module.catalog.envoy
-  gateway_config_path  = module.catalog.gateway_config_path
-  image_registry       = var.image_registry
-  image_tag            = var.image_tag
-  cpu_architecture     = var.cpu_architecture
-  public_url           = "https://${var.domain_name}"
-  network_ids          = module.network.network_ids
-  subnet_ids           = module.network.subnet_ids
-  cidr_blocks          = module.network.cidr_blocks
-  database_url_secrets = module.rds.database_url_secrets
-  redis_url_secrets    = module.redis.redis_url_secrets
-  admin_secret         = module.rds.admin_secret
-  vault_addr           = var.vault_addr
-  vault_mount          = var.vault_mount
-  vault_token_secrets  = var.vault_token_secrets
-  log_retention_days   = var.log_retention_days
-  tags                 = local.tags
+  source                       = "../../modules/agentidp/compute/aws"
+  name                         = var.name
+  regions                      = var.regions
+  services                     = module.catalog.services
+  envoy                        = module.catalog.envoy
+  gateway_config_path          = module.catalog.gateway_config_path
+  image_registry               = var.image_registry
+  image_tag                    = var.image_tag
+  cpu_architecture             = var.cpu_architecture
+  public_url                   = "https://${var.domain_name}"
+  network_ids                  = module.network.network_ids
+  subnet_ids                   = module.network.subnet_ids
+  cidr_blocks                  = module.network.cidr_blocks
+  database_url_secrets         = module.rds.database_url_secrets
+  migrate_database_url_secrets = module.rds.migrate_database_url_secrets
+  redis_url_secrets            = module.redis.redis_url_secrets
+  admin_secret                 = module.rds.admin_secret
+  vault_addr                   = var.vault_addr
+  vault_mount                  = var.vault_mount
+  vault_token_secrets          = var.vault_token_secrets
+  audit_checkpoint             = var.audit_checkpoint
+  log_retention_days           = var.log_retention_days
+  tags                         = local.tags
 }
 
 module "lb" {

@@ -42,3 +42,8 @@ output "gateway_config" {
   description = "The gateway control plane's config file, as deployed."
   value       = module.compute.gateway_config
 }
+
+output "mesh_ca" {
+  description = "The mesh CA certificate (PEM) every process trusts: to check a service's certificate, or to issue a mesh client by hand."
+  value       = module.compute.mesh_ca
+}

@@ -172,3 +172,13 @@ variable "tags" {
   description = "Tags on every resource (besides Project and Deployment)."
   default     = {}
 }
+
+variable "audit_checkpoint" {
+  type = object({
+    transit_key        = string
+    transit_mount      = optional(string, "transit")
+    vault_token_secret = string
+  })
+  description = "Signed audit checkpoints (docs/audit.md, \"Signed checkpoints\"): the Vault transit key that signs them (AUDIT_CHECKPOINT_TRANSIT_KEY, created as ed25519 on first start), its mount, and the ARN of an existing Secrets Manager secret holding the audit service's own Vault token for it (update on transit/sign/<key>, read on transit/keys/<key>, create on transit/keys/<key> until it exists). At vault_addr. Null: checkpoints off (the service warns)."
+  default     = null
+}

@@ -11,6 +11,11 @@ terraform {
       source  = "hashicorp/random"
       version = "~> 3.6"
     }
+    # The mesh CA and certificates (modules/agentidp/mesh-ca).
+    tls = {
+      source  = "hashicorp/tls"
+      version = "~> 4.0"
+    }
   }
   # Partial configuration: bucket, key and region come from
   # `terraform init -backend-config=backend.hcl` (README.md).

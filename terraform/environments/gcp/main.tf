@@ -47,27 +47,29 @@ module "redis" {
 }
 
 module "compute" {
-  source               = "../../modules/agentidp/compute/gcp"
-  name                 = var.name
-  project_id           = var.project_id
-  regions              = var.regions
-  services             = module.catalog.services
-  envoy                = module.catalog.envoy
-  gateway_config_path  = module.catalog.gateway_config_path
-  image_registry       = var.image_registry
-  image_tag            = var.image_tag
-  public_url           = "https://${var.domain_name}"
-  network_ids          = module.network.network_ids
-  subnet_ids           = module.network.subnet_ids
-  database_url_secrets = module.rds.database_url_secrets
-  redis_url_secrets    = module.redis.redis_url_secrets
-  vault_addr           = var.vault_addr
-  vault_mount          = var.vault_mount
-  vault_token_secrets  = var.vault_token_secrets
-  min_instances        = var.min_instances
-  max_instances        = var.max_instances
-  deletion_protection  = var.deletion_protection
-  labels               = local.labels
+  source                       = "../../modules/agentidp/compute/gcp"
+  name                         = var.name
+  project_id                   = var.project_id
+  regions                      = var.regions
+  services                     = module.catalog.services
+  envoy                        = module.catalog.envoy
+  gateway_config_path          = module.catalog.gateway_config_path
+  image_registry               = var.image_registry
+  image_tag                    = var.image_tag
+  public_url                   = "https://${var.domain_name}"
+  network_ids                  = module.network.network_ids
+  subnet_ids                   = module.network.subnet_ids
+  database_url_secrets         = module.rds.database_url_secrets
+  migrate_database_url_secrets = module.rds.migrate_database_url_secrets
+  redis_url_secrets            = module.redis.redis_url_secrets
+  vault_addr                   = var.vault_addr
+  vault_mount                  = var.vault_mount
+  vault_token_secrets          = var.vault_token_secrets
+  audit_checkpoint             = var.audit_checkpoint
+  min_instances                = var.min_instances
+  max_instances                = var.max_instances
+  deletion_protection          = var.deletion_protection
+  labels                       = local.labels
 }
 
 module "lb" {

@@ -37,3 +37,13 @@ output "gateway_config" {
   description = "The gateway control plane's config file, as deployed."
   value       = module.compute.gateway_config
 }
+
+output "db_init_command" {
+  description = "Runs the db-init job (each service's confined database login) by hand; every apply already runs it before updating the service."
+  value       = module.compute.db_init_command
+}
+
+output "mesh_ca" {
+  description = "The mesh CA certificate (PEM) every process trusts: to check a service's certificate, or to issue a mesh client by hand."
+  value       = module.compute.mesh_ca
+}

@@ -137,3 +137,13 @@ variable "labels" {
   description = "Labels on every resource that takes them (besides project and deployment)."
   default     = {}
 }
+
+variable "audit_checkpoint" {
+  type = object({
+    transit_key        = string
+    transit_mount      = optional(string, "transit")
+    vault_token_secret = string
+  })
+  description = "Signed audit checkpoints (docs/audit.md, \"Signed checkpoints\"): the Vault transit key that signs them (AUDIT_CHECKPOINT_TRANSIT_KEY, created as ed25519 on first start), its mount, and the id of an existing Secret Manager secret holding the audit service's own Vault token for it (update on transit/sign/<key>, read on transit/keys/<key>, create on transit/keys/<key> until it exists). At vault_addr. Null: checkpoints off (the service warns)."
+  default     = null
+}

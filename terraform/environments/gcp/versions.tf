@@ -10,6 +10,11 @@ terraform {
       source  = "hashicorp/random"
       version = "~> 3.6"
     }
+    # The mesh CA and certificates (modules/agentidp/mesh-ca).
+    tls = {
+      source  = "hashicorp/tls"
+      version = "~> 4.0"
+    }
   }
   # Partial configuration: `terraform init -backend-config="bucket=..."`.
   backend "gcs" {

@@ -5,10 +5,14 @@
 # `aws rds promote-read-replica` when the primary region is lost (RPO: the
 # replication lag, typically seconds).
 #
-# One database and login role per service. RDS creates only the master user
+# One database and two roles per service (docs/architecture.md, "Database
+# roles"): agentidp_<service> owns the database and runs the migrations
+# (MIGRATE_DATABASE_URL); agentidp_<service>_app is the service's login
+# (DATABASE_URL), not the owner and without CREATEROLE, made a member of the
+# service's writer role by the migrations. RDS creates only the master user
 # (its password managed in Secrets Manager); the roles and databases are
-# created by the one-off db-init task of compute/aws from the DATABASE_URL
-# secrets below (deploy: terraform apply, then run db-init once).
+# created by the one-off db-init task of compute/aws from the secrets below
+# (deploy: terraform apply, then run db-init once).
 locals {
   primary  = var.regions[0]
   replicas = toset([for r in var.regions : r if r != local.primary])
@@ -120,12 +124,38 @@ resource "aws_db_instance" "replica" {
   tags                         = var.tags
 }
 
-# Each service's role password, and its DATABASE_URL in every region (the
-# tasks read the secret of their own region; all point at the primary).
+# Each service's owner and login passwords, and its MIGRATE_DATABASE_URL
+# (owner) and DATABASE_URL (login) in every region (the tasks read the
+# secrets of their own region; all point at the primary).
 resource "random_password" "role" {
   for_each = toset(var.databases)
   length   = 40
   special  = false
+}
+
+resource "random_password" "login" {
+  for_each = toset(var.databases)
+  length   = 40
+  special  = false
+}
+
+resource "aws_secretsmanager_secret" "migrate_database_url" {
+  for_each = merge([
+    for r in var.regions : { for d in var.databases : "${r}/${d}" => { region = r, service = d } }
+  ]...)
+  region                  = each.value.region
+  name                    = "${var.name}/${each.value.service}/migrate-database-url"
+  description             = "MIGRATE_DATABASE_URL of the ${each.value.service} service (role agentidp_${each.value.service}, the database's owner, on the primary)"
+  kms_key_id              = aws_kms_key.this[each.value.region].arn
+  recovery_window_in_days = 7
+  tags                    = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "migrate_database_url" {
+  for_each      = aws_secretsmanager_secret.migrate_database_url
+  region        = each.value.region
+  secret_id     = each.value.id
+  secret_string = "postgres://agentidp_${split("/", each.key)[1]}:${random_password.role[split("/", each.key)[1]].result}@${aws_db_instance.primary.address}:${aws_db_instance.primary.port}/agentidp_${split("/", each.key)[1]}?sslmode=require"
 }
 
 resource "aws_secretsmanager_secret" "database_url" {
@@ -134,7 +164,7 @@ resource "aws_secretsmanager_secret" "database_url" {
   ]...)
   region                  = each.value.region
   name                    = "${var.name}/${each.value.service}/database-url"
-  description             = "DATABASE_URL of the ${each.value.service} service (role agentidp_${each.value.service} on the primary)"
+  description             = "DATABASE_URL of the ${each.value.service} service (login agentidp_${each.value.service}_app on the primary, not the owner)"
   kms_key_id              = aws_kms_key.this[each.value.region].arn
   recovery_window_in_days = 7
   tags                    = var.tags
@@ -144,5 +174,5 @@ resource "aws_secretsmanager_secret_version" "database_url" {
   for_each      = aws_secretsmanager_secret.database_url
   region        = each.value.region
   secret_id     = each.value.id
-  secret_string = "postgres://agentidp_${split("/", each.key)[1]}:${random_password.role[split("/", each.key)[1]].result}@${aws_db_instance.primary.address}:${aws_db_instance.primary.port}/agentidp_${split("/", each.key)[1]}?sslmode=require"
+  secret_string = "postgres://agentidp_${split("/", each.key)[1]}_app:${random_password.login[split("/", each.key)[1]].result}@${aws_db_instance.primary.address}:${aws_db_instance.primary.port}/agentidp_${split("/", each.key)[1]}?sslmode=require"
 }

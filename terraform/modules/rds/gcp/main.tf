@@ -4,10 +4,14 @@
 # LISTEN/NOTIFY change feeds and advisory locks need it); the replicas are
 # the disaster-recovery copies (`gcloud sql instances promote-replica`).
 #
-# Databases and users are created through the Cloud SQL API, so no init job
-# is needed. Users created this way belong to cloudsqlsuperuser, which has
-# CREATEROLE (the audit service's first migration creates its writer role)
-# but is not a superuser (the audit log's triggers bind it).
+# Databases and owners are created through the Cloud SQL API. Users created
+# this way belong to cloudsqlsuperuser and have CREATEROLE (each service's
+# migrations create its writer role) but are not superusers (the audit log's
+# triggers bind them). That is right for the owner (MIGRATE_DATABASE_URL),
+# wrong for the service's login (DATABASE_URL), which must have no
+# CREATEROLE (docs/architecture.md, "Database roles"): the login
+# agentidp_<service>_app is created in SQL by the owner, from the db-init
+# job of compute/gcp, with the password generated here.
 locals {
   primary  = var.regions[0]
   replicas = toset([for r in var.regions : r if r != local.primary])
@@ -106,8 +110,31 @@ resource "google_sql_user" "this" {
   password = random_password.user[each.key].result
 }
 
-# DATABASE_URL per service (Secret Manager secrets are global: one serves
-# every region).
+resource "random_password" "login" {
+  for_each = toset(var.databases)
+  length   = 40
+  special  = false
+}
+
+# MIGRATE_DATABASE_URL (owner) and DATABASE_URL (login) per service (Secret
+# Manager secrets are global: one serves every region).
+resource "google_secret_manager_secret" "migrate_database_url" {
+  for_each  = toset(var.databases)
+  project   = var.project_id
+  secret_id = "${var.name}-${each.key}-migrate-database-url"
+  labels    = var.labels
+  replication {
+    auto {}
+  }
+}
+
+resource "google_secret_manager_secret_version" "migrate_database_url" {
+  for_each    = toset(var.databases)
+  secret      = google_secret_manager_secret.migrate_database_url[each.key].id
+  secret_data = "postgres://agentidp_${each.key}:${random_password.user[each.key].result}@${google_sql_database_instance.primary.private_ip_address}:5432/agentidp_${each.key}?sslmode=require"
+  depends_on  = [google_sql_user.this, google_sql_database.this]
+}
+
 resource "google_secret_manager_secret" "database_url" {
   for_each  = toset(var.databases)
   project   = var.project_id
@@ -121,6 +148,6 @@ resource "google_secret_manager_secret" "database_url" {
 resource "google_secret_manager_secret_version" "database_url" {
   for_each    = toset(var.databases)
   secret      = google_secret_manager_secret.database_url[each.key].id
-  secret_data = "postgres://agentidp_${each.key}:${random_password.user[each.key].result}@${google_sql_database_instance.primary.private_ip_address}:5432/agentidp_${each.key}?sslmode=require"
+  secret_data = "postgres://agentidp_${each.key}_app:${random_password.login[each.key].result}@${google_sql_database_instance.primary.private_ip_address}:5432/agentidp_${each.key}?sslmode=require"
   depends_on  = [google_sql_user.this, google_sql_database.this]
 }

@@ -19,6 +19,10 @@ locals {
     AGENTIDP_URL = var.public_url
     VAULT_ADDR   = var.vault_addr
     VAULT_MOUNT  = var.vault_mount
+    # Its mesh identity, bootstrap (mesh.tf).
+    TLS_CERT_FILE = local.mesh_env.TLS_CERT_FILE
+    TLS_KEY_FILE  = local.mesh_env.TLS_KEY_FILE
+    TLS_CA_FILE   = local.mesh_env.TLS_CA_FILE
   }
   bootstrap_secrets = {
     VAULT_TOKEN = lookup(var.vault_token_secrets, "bootstrap", "")
@@ -73,7 +77,19 @@ resource "aws_ecs_task_definition" "bootstrap" {
     operating_system_family = "LINUX"
     cpu_architecture        = var.cpu_architecture
   }
-  container_definitions = jsonencode([{
+  volume {
+    name = "mesh"
+  }
+  container_definitions = jsonencode([merge(local.mesh_writer["${local.primary}/bootstrap"], {
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        "awslogs-group"         = aws_cloudwatch_log_group.bootstrap.name
+        "awslogs-region"        = local.primary
+        "awslogs-stream-prefix" = "mesh-certs"
+      }
+    }
+    }), {
     name                   = "bootstrap"
     image                  = "${var.image_registry}/cli:${var.image_tag}"
     essential              = true
@@ -82,6 +98,8 @@ resource "aws_ecs_task_definition" "bootstrap" {
     command                = ["bootstrap", "--output", "vault=agentidp/bootstrap/platform-admin"]
     environment            = [for k, v in local.bootstrap_env : { name = k, value = v }]
     secrets                = [for k, v in local.bootstrap_secrets : { name = k, valueFrom = v }]
+    mountPoints            = [local.mesh_mount]
+    dependsOn              = [local.mesh_depends]
     logConfiguration = {
       logDriver = "awslogs"
       options = {

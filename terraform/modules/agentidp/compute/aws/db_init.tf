@@ -1,5 +1,7 @@
-# db-init: creates each service's login role and database on the primary
-# (RDS has no API for that), idempotently, from the DATABASE_URL secrets.
+# db-init: creates each service's owner role and database, and its confined
+# login (docs/architecture.md, "Database roles"), on the primary (RDS has no
+# API for that), idempotently, from the MIGRATE_DATABASE_URL (owner) and
+# DATABASE_URL (login) secrets.
 # Run it once after the first apply, and again when a service with a database
 # is added (the output db_init_command is the exact command).
 locals {
@@ -52,6 +54,7 @@ resource "aws_ecs_task_definition" "db_init" {
         { name = "PGPASSWORD", valueFrom = "${var.admin_secret}:password::" },
       ],
       [for name in local.db_services : { name = "DATABASE_URL_${upper(name)}", valueFrom = var.database_url_secrets[local.primary][name] }],
+      [for name in local.db_services : { name = "MIGRATE_DATABASE_URL_${upper(name)}", valueFrom = var.migrate_database_url_secrets[local.primary][name] }],
     )
     logConfiguration = {
       logDriver = "awslogs"

@@ -20,18 +20,27 @@ locals {
     VAULT_MOUNT = var.vault_mount
   }
 
-  # What each service reads: the catalog's literals, <DEP>_ADDR for every
-  # service it calls, Vault's address, deployment inputs, and (gateway) its
-  # config file.
+  # What each service reads: the catalog's literals, its mesh certificate
+  # files (mesh.tf), <DEP>_ADDR for every service it calls, Vault's address,
+  # deployment inputs, and (gateway) its config file.
   env = {
     for name, s in var.services : name => merge(
       s.env,
+      local.mesh_env,
       { for d in s.calls : "${upper(d)}_ADDR" => "${d}.${local.namespace}:${var.services[d].port}" },
       { for k, v in local.vault_env : k => v if contains(s.stores, "vault") },
+      # The audit service's checkpoint signer, when configured (its own
+      # Vault token: local.secrets).
+      { for k, v in {
+        AUDIT_CHECKPOINT_TRANSIT_KEY   = try(var.audit_checkpoint.transit_key, "")
+        AUDIT_CHECKPOINT_TRANSIT_MOUNT = try(var.audit_checkpoint.transit_mount, "")
+        AUDIT_CHECKPOINT_VAULT_ADDR    = var.vault_addr
+      } : k => v if name == "audit" && var.audit_checkpoint != null },
       { for k, input in s.inputs : k => local.inputs[input] },
       { for k, v in { GATEWAY_CONFIG = var.gateway_config_path } : k => v if name == "gateway" },
-      # authz fetches the token service's keys directly (not through Envoy).
-      { for k, v in { JWKS_URL = "http://token.${local.namespace}:${var.services.token.port}/.well-known/jwks.json" } : k => v if contains(s.calls, "token") && name == "authz" },
+      # authz fetches the token service's keys directly (not through Envoy),
+      # over the mesh's mutual TLS (https: authz refuses http with TLS on).
+      { for k, v in { JWKS_URL = "https://token.${local.namespace}:${var.services.token.port}/.well-known/jwks.json" } : k => v if contains(s.calls, "token") && name == "authz" },
     )
   }
 
@@ -39,9 +48,12 @@ locals {
   secrets = {
     for r in var.regions : r => {
       for name, s in var.services : name => merge(
-        { for k, v in { DATABASE_URL = lookup(var.database_url_secrets[r], name, "") } : k => v if contains(s.stores, "postgres") },
+        # The confined login and, for the migrations, the owner
+        # (docs/architecture.md, "Database roles").
+        { for k, v in { DATABASE_URL = lookup(var.database_url_secrets[r], name, ""), MIGRATE_DATABASE_URL = lookup(var.migrate_database_url_secrets[r], name, "") } : k => v if contains(s.stores, "postgres") },
         { for k, v in { REDIS_URL = lookup(var.redis_url_secrets[r], name, "") } : k => v if contains(s.stores, "redis") },
         { for k, v in { VAULT_TOKEN = lookup(var.vault_token_secrets, name, "") } : k => v if contains(s.stores, "vault") },
+        { for k, v in { AUDIT_CHECKPOINT_VAULT_TOKEN = try(var.audit_checkpoint.vault_token_secret, "") } : k => v if name == "audit" && var.audit_checkpoint != null },
       )
     }
   }
@@ -154,8 +166,11 @@ resource "aws_iam_role_policy" "secrets" {
         Action = ["secretsmanager:GetSecretValue"]
         Resource = distinct(concat(
           flatten([for r in var.regions : values(var.database_url_secrets[r])]),
+          flatten([for r in var.regions : values(var.migrate_database_url_secrets[r])]),
           flatten([for r in var.regions : values(var.redis_url_secrets[r])]),
           values(var.vault_token_secrets),
+          values(local.mesh_secret_of),
+          var.audit_checkpoint == null ? [] : [var.audit_checkpoint.vault_token_secret],
           [var.admin_secret],
         ))
       },
@@ -267,13 +282,24 @@ resource "aws_ecs_task_definition" "this" {
   }
 
   dynamic "volume" {
-    for_each = each.value.name == "gateway" ? ["gateway-config"] : []
+    for_each = each.value.name == "gateway" ? ["gateway-config", "mesh"] : ["mesh"]
     content {
       name = volume.value
     }
   }
 
   container_definitions = jsonencode(concat(
+    # Writes the mesh certificate files (mesh.tf), then exits.
+    [merge(local.mesh_writer[each.key], {
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          "awslogs-group"         = aws_cloudwatch_log_group.this["${each.value.region}/${each.value.name}"].name
+          "awslogs-region"        = each.value.region
+          "awslogs-stream-prefix" = "mesh-certs"
+        }
+      }
+    })],
     # The Go binary of this service (the control plane, for the gateway).
     [{
       name                   = each.value.name == "gateway" ? "control-plane" : each.value.name
@@ -287,8 +313,8 @@ resource "aws_ecs_task_definition" "this" {
       environment            = [for k, v in local.env[each.value.name] : { name = k, value = v }]
       secrets                = [for k, v in local.secrets[each.value.region][each.value.name] : { name = k, valueFrom = v }]
       stopTimeout            = 30
-      mountPoints            = each.value.name == "gateway" ? [{ sourceVolume = "gateway-config", containerPath = dirname(var.gateway_config_path), readOnly = true }] : []
-      dependsOn              = each.value.name == "gateway" ? [{ containerName = "config-writer", condition = "SUCCESS" }] : []
+      mountPoints            = concat([local.mesh_mount], each.value.name == "gateway" ? [{ sourceVolume = "gateway-config", containerPath = dirname(var.gateway_config_path), readOnly = true }] : [])
+      dependsOn              = concat([local.mesh_depends], each.value.name == "gateway" ? [{ containerName = "config-writer", condition = "SUCCESS" }] : [])
       logConfiguration = {
         logDriver = "awslogs"
         options = {
@@ -328,8 +354,11 @@ resource "aws_ecs_task_definition" "this" {
         cpu                    = var.envoy.cpu
         memoryReservation      = var.envoy.memory / 2
         portMappings           = [{ containerPort = var.envoy.port, protocol = "tcp" }, { containerPort = var.envoy.stats_port, protocol = "tcp" }]
-        dependsOn              = [{ containerName = "control-plane", condition = "START" }]
-        stopTimeout            = 30
+        # The control plane names the gateway's certificate files over SDS;
+        # Envoy reads them itself.
+        mountPoints = [local.mesh_mount]
+        dependsOn   = [{ containerName = "control-plane", condition = "START" }, local.mesh_depends]
+        stopTimeout = 30
         logConfiguration = {
           logDriver = "awslogs"
           options = {
@@ -345,7 +374,11 @@ resource "aws_ecs_task_definition" "this" {
   lifecycle {
     precondition {
       condition     = alltrue([for k, v in local.secrets[each.value.region][each.value.name] : v != ""])
-      error_message = "${each.value.name} in ${each.value.region}: a secret is missing (database_url_secrets, redis_url_secrets or vault_token_secrets)."
+      error_message = "${each.value.name} in ${each.value.region}: a secret is missing (database_url_secrets, migrate_database_url_secrets, redis_url_secrets or vault_token_secrets)."
+    }
+    precondition {
+      condition     = contains(local.mesh_identities, each.value.name)
+      error_message = "${each.value.name} has no mesh identity: add it to local.mesh_identities (mesh.tf) and libs/mtls."
     }
   }
   tags = var.tags

@@ -37,3 +37,8 @@ output "platform_admin_vault_path" {
   description = "The Vault KV v2 entry (mount/path) the bootstrap writes the first platform admin's credential to: keys AGENTIDP_URL, AGENTIDP_CLIENT_ID, AGENTIDP_CLIENT_SECRET."
   value       = "${var.vault_mount}/${local.bootstrap_path}"
 }
+
+output "mesh_ca" {
+  description = "The mesh CA certificate (PEM; its key stays in the state, agentidp/mesh-ca)."
+  value       = module.mesh_ca.ca_pem
+}

@@ -23,6 +23,10 @@ locals {
     AGENTIDP_URL = var.public_url
     VAULT_ADDR   = var.vault_addr
     VAULT_MOUNT  = var.vault_mount
+    # Its mesh identity, bootstrap (mesh.tf).
+    TLS_CERT_FILE = local.mesh_env.TLS_CERT_FILE
+    TLS_KEY_FILE  = local.mesh_env.TLS_KEY_FILE
+    TLS_CA_FILE   = local.mesh_env.TLS_CA_FILE
   }
   bootstrap_secrets = {
     VAULT_TOKEN = lookup(var.vault_token_secrets, "bootstrap", "")

@@ -2,8 +2,8 @@
 # instances each run the whole mesh as containers sharing localhost — Envoy
 # (the ingress container), the control plane, and every service — because
 # Cloud Run serves other services only over HTTPS on *.run.app, while the
-# mesh speaks plaintext gRPC between processes (Envoy's clusters and
-# libs/grpcclient). The same sidecar layout as the gateway pod in Kubernetes,
+# mesh speaks gRPC over its own mutual TLS between processes (Envoy's
+# clusters and libs/grpcclient; mesh.tf). The same sidecar layout as the gateway pod in Kubernetes,
 # extended to the whole mesh: every call stays on 127.0.0.1.
 #
 # The trade-off: services scale together (an instance is a full copy; the
@@ -18,24 +18,39 @@ locals {
     VAULT_MOUNT = var.vault_mount
   }
 
+  # The catalog's literals, the mesh certificate files (mesh.tf), the calls
+  # (on 127.0.0.1: the clients check the server's SPIFFE ID, not its
+  # address), Vault, deployment inputs, and (gateway) its config file.
   env = {
     for name, s in var.services : name => merge(
       s.env,
+      local.mesh_env,
       { for d in s.calls : "${upper(d)}_ADDR" => "127.0.0.1:${var.services[d].port}" },
       { for k, v in local.vault_env : k => v if contains(s.stores, "vault") },
+      # The audit service's checkpoint signer, when configured (its own
+      # Vault token: local.secrets).
+      { for k, v in {
+        AUDIT_CHECKPOINT_TRANSIT_KEY   = try(var.audit_checkpoint.transit_key, "")
+        AUDIT_CHECKPOINT_TRANSIT_MOUNT = try(var.audit_checkpoint.transit_mount, "")
+        AUDIT_CHECKPOINT_VAULT_ADDR    = var.vault_addr
+      } : k => v if name == "audit" && var.audit_checkpoint != null },
       { for k, input in s.inputs : k => local.inputs[input] },
       { for k, v in { GATEWAY_CONFIG = var.gateway_config_path } : k => v if name == "gateway" },
-      # authz fetches the token service's keys directly (not through Envoy).
-      { for k, v in { JWKS_URL = "http://127.0.0.1:${var.services.token.port}/.well-known/jwks.json" } : k => v if contains(s.calls, "token") && name == "authz" },
+      # authz fetches the token service's keys directly (not through Envoy),
+      # over the mesh's mutual TLS (https: authz refuses http with TLS on).
+      { for k, v in { JWKS_URL = "https://127.0.0.1:${var.services.token.port}/.well-known/jwks.json" } : k => v if contains(s.calls, "token") && name == "authz" },
     )
   }
 
   secrets = {
     for r in var.regions : r => {
       for name, s in var.services : name => merge(
-        { for k, v in { DATABASE_URL = lookup(var.database_url_secrets[r], name, "") } : k => v if contains(s.stores, "postgres") },
+        # The confined login and, for the migrations, the owner
+        # (docs/architecture.md, "Database roles").
+        { for k, v in { DATABASE_URL = lookup(var.database_url_secrets[r], name, ""), MIGRATE_DATABASE_URL = lookup(var.migrate_database_url_secrets[r], name, "") } : k => v if contains(s.stores, "postgres") },
         { for k, v in { REDIS_URL = lookup(var.redis_url_secrets[r], name, "") } : k => v if contains(s.stores, "redis") },
         { for k, v in { VAULT_TOKEN = lookup(var.vault_token_secrets, name, "") } : k => v if contains(s.stores, "vault") },
+        { for k, v in { AUDIT_CHECKPOINT_VAULT_TOKEN = try(var.audit_checkpoint.vault_token_secret, "") } : k => v if name == "audit" && var.audit_checkpoint != null },
       )
     }
   }
@@ -79,6 +94,19 @@ resource "google_secret_manager_secret" "gateway_config" {
 resource "google_secret_manager_secret_version" "gateway_config" {
   secret      = google_secret_manager_secret.gateway_config.id
   secret_data = local.gateway_config
+}
+
+# The mesh certificates (mesh.tf), keyed by names known at plan time.
+resource "google_secret_manager_secret_iam_member" "mesh" {
+  for_each = merge(
+    { ca = google_secret_manager_secret.mesh_ca.secret_id },
+    { for id in local.mesh_identities : "${id}/cert" => google_secret_manager_secret.mesh_cert[id].secret_id },
+    { for id in local.mesh_identities : "${id}/key" => google_secret_manager_secret.mesh_key[id].secret_id },
+  )
+  project   = var.project_id
+  secret_id = each.value
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.run.email}"
 }
 
 # Read access to exactly the secrets the instances use.
@@ -133,6 +161,21 @@ resource "google_cloud_run_v2_service" "this" {
       }
     }
 
+    # The mesh certificates, one volume per secret (mesh.tf).
+    dynamic "volumes" {
+      for_each = local.mesh_volumes
+      content {
+        name = volumes.key
+        secret {
+          secret = volumes.value.secret
+          items {
+            version = volumes.value.version
+            path    = volumes.value.path
+          }
+        }
+      }
+    }
+
     # Envoy: the ingress container (the only one with a port).
     containers {
       name       = "envoy"
@@ -141,6 +184,14 @@ resource "google_cloud_run_v2_service" "this" {
       ports {
         name           = "http1"
         container_port = var.envoy.port
+      }
+      # The gateway's certificate: the control plane names its files over SDS.
+      dynamic "volume_mounts" {
+        for_each = local.mesh_mounts["gateway"]
+        content {
+          name       = volume_mounts.key
+          mount_path = volume_mounts.value
+        }
       }
       resources {
         # A whole vCPU on the ingress container: Cloud Run limits instances
@@ -197,6 +248,14 @@ resource "google_cloud_run_v2_service" "this" {
           cpu_idle = false
         }
 
+        # Its own mesh certificate only.
+        dynamic "volume_mounts" {
+          for_each = local.mesh_mounts[containers.key]
+          content {
+            name       = volume_mounts.key
+            mount_path = volume_mounts.value
+          }
+        }
         dynamic "volume_mounts" {
           for_each = containers.key == "gateway" ? ["gateway-config"] : []
           content {
@@ -230,6 +289,13 @@ resource "google_cloud_run_v2_service" "this" {
       image      = "${var.image_registry}/cli:${var.image_tag}"
       args       = ["bootstrap", "--output", "vault=agentidp/bootstrap/platform-admin", "--keep-running"]
       depends_on = [for d in local.bootstrap_calls : local.container[d]]
+      dynamic "volume_mounts" {
+        for_each = local.mesh_mounts["bootstrap"]
+        content {
+          name       = volume_mounts.key
+          mount_path = volume_mounts.value
+        }
+      }
       dynamic "env" {
         for_each = local.bootstrap_env
         content {
@@ -258,11 +324,16 @@ resource "google_cloud_run_v2_service" "this" {
 
   lifecycle {
     precondition {
+      condition     = alltrue([for name in keys(var.services) : contains(local.mesh_identities, name)])
+      error_message = "A service has no mesh identity: add it to local.mesh_identities (mesh.tf) and libs/mtls."
+    }
+    precondition {
       condition     = alltrue([for name, m in local.secrets[each.key] : alltrue([for k, v in m : v != ""])]) && local.bootstrap_secrets.VAULT_TOKEN != ""
-      error_message = "A secret is missing for ${each.key} (database_url_secrets, redis_url_secrets, or vault_token_secrets, which needs an entry for each service that uses Vault and for \"bootstrap\")."
+      error_message = "A secret is missing for ${each.key} (database_url_secrets, migrate_database_url_secrets, redis_url_secrets, or vault_token_secrets, which needs an entry for each service that uses Vault and for \"bootstrap\")."
     }
   }
-  depends_on = [google_secret_manager_secret_iam_member.run]
+  # db-init: the services' database logins exist before they start.
+  depends_on = [google_secret_manager_secret_iam_member.run, google_secret_manager_secret_iam_member.mesh, google_cloud_run_v2_job.db_init]
 }
 
 # The load balancer calls without credentials; ingress allows nothing else.

@@ -14,8 +14,8 @@ output "gateway_config" {
 }
 
 output "db_init_command" {
-  description = "None on Google Cloud: the rds module creates databases and users through the Cloud SQL API. Null, for the shared interface."
-  value       = null
+  description = "Runs the db-init job again (every apply already runs it to completion before the service): creates each service's confined database login."
+  value       = "gcloud run jobs execute ${google_cloud_run_v2_job.db_init.name} --project ${var.project_id} --region ${local.primary} --wait"
 }
 
 output "bootstrap_command" {
@@ -26,4 +26,9 @@ output "bootstrap_command" {
 output "platform_admin_vault_path" {
   description = "The Vault KV v2 entry (mount/path) the bootstrap writes the first platform admin's credential to: keys AGENTIDP_URL, AGENTIDP_CLIENT_ID, AGENTIDP_CLIENT_SECRET."
   value       = "${var.vault_mount}/${local.bootstrap_path}"
+}
+
+output "mesh_ca" {
+  description = "The mesh CA certificate (PEM; its key stays in the state, agentidp/mesh-ca)."
+  value       = module.mesh_ca.ca_pem
 }

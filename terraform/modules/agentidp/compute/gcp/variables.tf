@@ -102,6 +102,11 @@ variable "database_url_secrets" {
   description = "Per region, per service: Secret Manager secret id of its DATABASE_URL (rds output database_url_secrets)."
 }
 
+variable "migrate_database_url_secrets" {
+  type        = map(map(string))
+  description = "Per region, per service: Secret Manager secret id of its MIGRATE_DATABASE_URL, the database's owner that runs the migrations (rds output migrate_database_url_secrets); DATABASE_URL is then its confined login."
+}
+
 variable "redis_url_secrets" {
   type        = map(map(string))
   description = "Per region, per service: Secret Manager secret id of its REDIS_URL, as its own ACL user where the store has them (redis output redis_url_secrets)."
@@ -171,4 +176,26 @@ variable "labels" {
   type        = map(string)
   description = "Labels added to the resources that take them."
   default     = {}
+}
+
+variable "mesh_cert_validity_days" {
+  type        = number
+  description = "Lifetime of each mesh certificate, in days (agentidp/mesh-ca)."
+  default     = 90
+}
+
+variable "mesh_cert_renew_days_before" {
+  type        = number
+  description = "An apply this many days (or fewer) before a mesh certificate ends re-issues it and rolls the services onto it: apply at least this often (agentidp/mesh-ca)."
+  default     = 30
+}
+
+variable "audit_checkpoint" {
+  type = object({
+    transit_key        = string
+    transit_mount      = optional(string, "transit")
+    vault_token_secret = string
+  })
+  description = "Signed audit checkpoints (docs/audit.md, \"Signed checkpoints\"): the Vault transit key that signs them (AUDIT_CHECKPOINT_TRANSIT_KEY, created as ed25519 on first start), its mount, and the id of an existing Secret Manager secret holding the audit service's own Vault token for it (update on transit/sign/<key>, read on transit/keys/<key>, create on transit/keys/<key> until it exists). At vault_addr. Null: checkpoints off (the service warns)."
+  default     = null
 }
