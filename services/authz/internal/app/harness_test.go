@@ -30,6 +30,7 @@ import (
 	"github.com/sentryagent/agentidp/libs/grpcclient"
 	"github.com/sentryagent/agentidp/libs/metrics"
 	"github.com/sentryagent/agentidp/libs/testkit"
+	"github.com/sentryagent/agentidp/libs/vaultclient"
 	"github.com/sentryagent/agentidp/services/authz/internal/app"
 )
 
@@ -77,11 +78,17 @@ func startPlatform(t testing.TB) *platform {
 		"GRPC_ADDR="+p.credsAddr, "HTTP_ADDR="+testkit.Addr(testkit.MustFreePort(t)),
 		"DATABASE_URL="+testkit.NewDatabase(t), "REGISTRY_ADDR="+p.registryAddr, "LOG_LEVEL=warn")
 
+	// The token service runs with a periodic token of its own policy, as
+	// in production (which refuses the root token).
+	vaultToken, err := p.vault.PolicyToken(context.Background(), "agentidp-token", vaultclient.TokenPolicy, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tokAddr := testkit.Addr(testkit.MustFreePort(t))
 	testkit.StartServer(t, tokBin, tokAddr,
 		"HTTP_ADDR="+tokAddr, "ADMIN_ADDR="+testkit.Addr(testkit.MustFreePort(t)),
 		"REDIS_URL="+p.redisURL, "REGISTRY_ADDR="+p.registryAddr, "CREDENTIALS_ADDR="+p.credsAddr,
-		"VAULT_ADDR="+p.vault.Addr(), "VAULT_TOKEN="+p.vault.RootToken, "ISSUER="+issuer,
+		"VAULT_ADDR="+p.vault.Addr(), "VAULT_TOKEN="+vaultToken, "ISSUER="+issuer,
 		"RATE_LIMIT_PER_SECOND=0", "LOG_LEVEL=warn")
 	p.tokenURL = "http://" + tokAddr
 

@@ -144,7 +144,7 @@ func TestBinaryRefusesRootToken(t *testing.T) {
 	cmd := exec.CommandContext(ctx, bin)
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+testkit.NewDatabase(t),
 		"GRPC_ADDR="+testkit.Addr(testkit.MustFreePort(t)), "HTTP_ADDR="+testkit.Addr(testkit.MustFreePort(t)),
-		"VAULT_ADDR="+v.Addr(), "VAULT_TOKEN="+v.RootToken)
+		"VAULT_ADDR="+v.Addr(), "VAULT_TOKEN="+v.RootToken, "AGENTIDP_INSECURE_PLAINTEXT=true")
 	out, err := cmd.CombinedOutput()
 	if err == nil {
 		t.Fatal("started with a root token")

@@ -14,13 +14,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sentryagent/agentidp/libs/config"
 	"github.com/sentryagent/agentidp/libs/logging"
 	"github.com/sentryagent/agentidp/libs/postgres"
-	"github.com/sentryagent/agentidp/services/credentials/internal/app"
+	"github.com/sentryagent/agentidp/libs/vaultclient"
 	"github.com/sentryagent/agentidp/services/credentials/internal/credential"
 	pgstore "github.com/sentryagent/agentidp/services/credentials/internal/store/postgres"
 	"github.com/sentryagent/agentidp/services/credentials/internal/vault"
@@ -52,6 +53,20 @@ func vaultSecretsMain(args []string) int {
 	return 2
 }
 
+// vaultSecretsConfig is what the command reads of the service's
+// environment: its database and its Vault login. Not the mesh certificate:
+// the command serves nothing and calls no other service.
+type vaultSecretsConfig struct {
+	LogLevel     string        `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat    string        `env:"LOG_FORMAT" envDefault:"text"`
+	DatabaseURL  string        `env:"DATABASE_URL,required"`
+	VaultAddr    string        `env:"VAULT_ADDR"`
+	VaultToken   string        `env:"VAULT_TOKEN"`
+	VaultMount   string        `env:"VAULT_MOUNT" envDefault:"secret"`
+	VaultTimeout time.Duration `env:"VAULT_TIMEOUT" envDefault:"5s"`
+	Vault        vaultclient.Settings
+}
+
 // vaultSecrets runs the command; the report is nil when it could not start.
 func vaultSecrets(ctx context.Context, args []string, out io.Writer) (*credential.MigrationReport, error) {
 	if len(args) == 0 || args[0] != "migrate" {
@@ -63,7 +78,7 @@ func vaultSecrets(ctx context.Context, args []string, out io.Writer) (*credentia
 	if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 {
 		return nil, usageError(vaultSecretsUsage)
 	}
-	cfg, err := config.Load[app.Config]()
+	cfg, err := config.Load[vaultSecretsConfig]()
 	if err != nil {
 		return nil, err
 	}
