@@ -311,6 +311,12 @@ func (r *runner) exec(s step, a map[string]any) (any, error) {
 	case "audit.get":
 		allow(r.t, a, "eventId")
 		return c.Audit.Get(ctx, str(a, "eventId"))
+	case "audit.verify":
+		allow(r.t, a, "fromSequence", "toSequence")
+		return c.Audit.Verify(ctx, int64(num(a, "fromSequence")), int64(num(a, "toSequence")))
+	case "audit.checkpoints":
+		allow(r.t, a, "fromSequence", "limit")
+		return collect(c.Audit.Checkpoints(ctx, int64(num(a, "fromSequence"))), num(a, "limit"))
 	}
 	r.t.Fatalf("unknown op %q", s.Op)
 	return nil, nil

@@ -237,6 +237,12 @@ class Runner:
         if op == "audit.get":
             allow(a, "eventId")
             return await _maybe(c.audit.get(a["eventId"]))
+        if op == "audit.verify":
+            allow(a, "fromSequence", "toSequence")
+            return await _maybe(c.audit.verify(from_sequence=a.get("fromSequence"), to_sequence=a.get("toSequence")))
+        if op == "audit.checkpoints":
+            allow(a, "fromSequence", "limit")
+            return await _collect(c.audit.checkpoints(from_sequence=a.get("fromSequence")), a.get("limit", 0))
         raise AssertionError(f"unknown op {op!r}")
 
     def interpolate(self, value: Any) -> Any:

@@ -247,3 +247,48 @@ def test_models() -> None:
                               "secretVersion": "2", "expiresAt": "2026-01-02T03:04:05+02:00"})
     assert c.secret_version == 2 and c.expires_at is not None
     assert c.to_dict()["secretVersion"] == 2
+
+
+def test_audit_verify_and_checkpoints(fake: FakeServer) -> None:
+    """verify and checkpoints: the query each sends, string int64s parsed,
+    checkpoints paged to the end (sync and async), a bad range refused
+    before any request."""
+    fake.route("GET /v1/audit/verify", lambda h: json_response(json.dumps({
+        "ok": False, "fromSequence": "1", "toSequence": "9", "eventsChecked": "9",
+        "checkpointsChecked": "2", "checkpointedThrough": "8",
+        "firstBreak": {"sequence": "9", "eventId": "e9", "kind": "hash_mismatch", "expected": "aa", "actual": "bb"},
+    }).encode()))
+
+    def checkpoints(h: BaseHTTPRequestHandler) -> Tuple[int, Dict[str, str], bytes]:
+        cp = {"sequence": "4", "hash": "h4", "keyId": "k", "algorithm": "ed25519", "signature": "c2ln",
+              "signedAt": "2026-01-02T03:04:05Z"}
+        if "pageToken=p2" in h.path:
+            return json_response(json.dumps({"checkpoints": [dict(cp, sequence="8", hash="h8")]}).encode())
+        return json_response(json.dumps({"checkpoints": [cp], "nextPageToken": "p2"}).encode())
+
+    fake.route("GET /v1/audit/checkpoints", checkpoints)
+    with AgentIdPClient(fake.url, "agent-1", "agentidp_sk_test") as client:
+        v = client.audit.verify(from_sequence=1, to_sequence=9)
+        assert fake.requests[-1][1] == "/v1/audit/verify?fromSequence=1&toSequence=9"
+        assert not v.ok and v.events_checked == 9 and v.checkpoints_checked == 2 and v.checkpointed_through == 8
+        assert v.first_break is not None and v.first_break.sequence == 9 and v.first_break.kind == "hash_mismatch"
+        client.audit.verify()
+        assert fake.requests[-1][1] == "/v1/audit/verify"
+        page = client.audit.checkpoints_page(from_sequence=3, page_size=1)
+        assert fake.requests[-1][1] == "/v1/audit/checkpoints?fromSequence=3&pageSize=1"
+        assert page.next_page_token == "p2" and page.items[0].sequence == 4
+        assert page.items[0].signed_at is not None and page.items[0].algorithm == "ed25519"
+        assert [c.sequence for c in client.audit.checkpoints(from_sequence=3)] == [4, 8]
+        for bad in ({"from_sequence": -1}, {"from_sequence": 5, "to_sequence": 2}):
+            with pytest.raises(AgentIdPError) as info:
+                client.audit.verify(**bad)
+            assert info.value.code == "INVALID_ARGUMENT"
+        with pytest.raises(AgentIdPError):
+            client.audit.checkpoints_page(from_sequence=-1)
+
+    async def run() -> None:
+        async with AsyncAgentIdPClient(fake.url, "agent-1", "agentidp_sk_test") as client:
+            assert (await client.audit.verify()).checkpointed_through == 8
+            assert [c.sequence async for c in client.audit.checkpoints()] == [4, 8]
+
+    anyio.run(run)

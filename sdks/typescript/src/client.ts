@@ -1,8 +1,8 @@
 import { AgentIdPError } from "./errors.js";
 import {
-  type Agent, type AgentChanges, type AgentFilter, type AgentInput, type AuditEvent, type AuditFilter,
-  type Credential, type Introspection, type IssuedCredential, type Page, type TokenResponse,
-  parseAgent, parseAuditEvent, parseCredential, parseIntrospection, parseIssuedCredential, parsePage,
+  type Agent, type AgentChanges, type AgentFilter, type AgentInput, type AuditCheckpoint, type AuditEvent, type AuditFilter,
+  type ChainVerification, type Credential, type Introspection, type IssuedCredential, type Page, type TokenResponse,
+  parseAgent, parseAuditCheckpoint, parseAuditEvent, parseChainVerification, parseCredential, parseIntrospection, parseIssuedCredential, parsePage,
   parseTokenResponse,
 } from "./models.js";
 import { Secret } from "./secret.js";
@@ -288,5 +288,52 @@ export class Audit {
     return this.#t.send({
       method: "GET", path: `/v1/audit/events/${seg(eventId, "eventId")}`, auth: "bearer", retry: true, parse: parseAuditEvent,
     }, opts);
+  }
+
+  /**
+   * Recomputes the audit log's hash chain over the sequences from
+   * `fromSequence` (0 or absent: the oldest kept) to `toSequence` (0 or
+   * absent: the newest, and then the recorded head is checked too). Needs
+   * audit:read and platform:admin. A broken chain is a result (`ok` false,
+   * `firstBreak` set), not an error.
+   */
+  async verify(
+    range: { fromSequence?: number | undefined; toSequence?: number | undefined } = {}, opts?: RequestOptions,
+  ): Promise<ChainVerification> {
+    const from = range.fromSequence ?? 0;
+    const to = range.toSequence ?? 0;
+    if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to < 0 || (to > 0 && from > to)) {
+      throw new AgentIdPError({ code: "INVALID_ARGUMENT", message: "the range needs 0 <= fromSequence <= toSequence" });
+    }
+    return this.#t.send({
+      method: "GET", path: "/v1/audit/verify", auth: "bearer", retry: true, parse: parseChainVerification,
+      query: { fromSequence: from || undefined, toSequence: to || undefined },
+    }, opts);
+  }
+
+  /**
+   * One page of the chain's signed checkpoints at or after `fromSequence`
+   * (absent: all), oldest first. Needs audit:read and platform:admin.
+   */
+  async checkpointsPage(
+    filter: { fromSequence?: number | undefined; pageSize?: number | undefined } = {},
+    pageToken?: string | undefined, opts?: RequestOptions,
+  ): Promise<Page<AuditCheckpoint>> {
+    const from = filter.fromSequence ?? 0;
+    if (!Number.isInteger(from) || from < 0) {
+      throw new AgentIdPError({ code: "INVALID_ARGUMENT", message: "fromSequence must be a non-negative integer" });
+    }
+    return this.#t.send({
+      method: "GET", path: "/v1/audit/checkpoints", auth: "bearer", retry: true,
+      parse: parsePage("checkpoints", parseAuditCheckpoint),
+      query: { fromSequence: from || undefined, pageSize: filter.pageSize, pageToken },
+    }, opts);
+  }
+
+  /** Every signed checkpoint at or after `fromSequence`, oldest first, fetched lazily. */
+  checkpoints(
+    filter: { fromSequence?: number | undefined; pageSize?: number | undefined } = {}, opts?: RequestOptions,
+  ): AsyncGenerator<AuditCheckpoint, void, undefined> {
+    return iterate((token) => this.checkpointsPage(filter, token, opts));
   }
 }

@@ -6,8 +6,8 @@
 export { AgentIdPClient, Agents, Audit, Credentials, Tokens, type ClientOptions } from "./client.js";
 export { AgentIdPError } from "./errors.js";
 export type {
-  Agent, AgentChanges, AgentFilter, AgentInput, AgentStatus, AuditEvent, AuditFilter, Credential, Introspection,
-  IssuedCredential, Page, TokenResponse,
+  Agent, AgentChanges, AgentFilter, AgentInput, AgentStatus, AuditCheckpoint, AuditEvent, AuditFilter, ChainBreak,
+  ChainVerification, Credential, Introspection, IssuedCredential, Page, TokenResponse,
 } from "./models.js";
 export { Secret } from "./secret.js";
 export {

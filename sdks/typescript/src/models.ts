@@ -148,6 +148,51 @@ export interface AuditFilter {
   pageSize?: number | undefined;
 }
 
+/**
+ * Where the audit chain stops proving the log intact. `kind` is
+ * hash_mismatch, prev_hash_mismatch, missing_events or head_mismatch.
+ */
+export interface ChainBreak {
+  sequence: number;
+  eventId: string;
+  kind: string;
+  expected: string;
+  actual: string;
+}
+
+/**
+ * The result of `audit.verify`: the range of sequences checked and, when
+ * `ok` is false, where the chain first broke (a result, not an error).
+ */
+export interface ChainVerification {
+  ok: boolean;
+  fromSequence: number;
+  toSequence: number;
+  eventsChecked: number;
+  firstBreak?: ChainBreak;
+  /** Signed checkpoints in the range whose signature held and whose head matched the recomputed chain. */
+  checkpointsChecked: number;
+  /** The newest sequence such a checkpoint covers (0: none); later events rest on the hash chain alone. */
+  checkpointedThrough: number;
+}
+
+/**
+ * A signed statement that the audit chain's event at `sequence` had `hash`,
+ * and so every event before it was what the chain says (docs/audit.md,
+ * "Signed checkpoints").
+ */
+export interface AuditCheckpoint {
+  sequence: number;
+  hash: string;
+  /** Hex of the first 16 bytes of SHA-256 over the signing public key's PKIX DER. */
+  keyId: string;
+  /** ed25519 or ecdsa-p256-sha256. */
+  algorithm: string;
+  /** Standard base64. */
+  signature: string;
+  signedAt?: Date;
+}
+
 /** One page of a list; `nextPageToken` is empty on the last. */
 export interface Page<T> {
   items: T[];
@@ -248,6 +293,34 @@ export function parseAuditEvent(v: unknown): AuditEvent {
       sequence: int(d["sequence"]), prevHash: str(d["prevHash"]), hash: str(d["hash"]), owner: str(d["owner"]),
     },
     { occurredAt: time(d["occurredAt"]), recordedAt: time(d["recordedAt"]) },
+  );
+}
+
+export function parseChainVerification(v: unknown): ChainVerification {
+  const d = obj(v);
+  const out: ChainVerification = {
+    ok: d["ok"] === true, fromSequence: int(d["fromSequence"]), toSequence: int(d["toSequence"]),
+    eventsChecked: int(d["eventsChecked"]), checkpointsChecked: int(d["checkpointsChecked"]),
+    checkpointedThrough: int(d["checkpointedThrough"]),
+  };
+  if (isObject(d["firstBreak"])) {
+    const b = d["firstBreak"];
+    out.firstBreak = {
+      sequence: int(b["sequence"]), eventId: str(b["eventId"]), kind: str(b["kind"]),
+      expected: str(b["expected"]), actual: str(b["actual"]),
+    };
+  }
+  return out;
+}
+
+export function parseAuditCheckpoint(v: unknown): AuditCheckpoint {
+  const d = obj(v);
+  return withTimes<AuditCheckpoint>(
+    {
+      sequence: int(d["sequence"]), hash: str(d["hash"]), keyId: str(d["keyId"]), algorithm: str(d["algorithm"]),
+      signature: str(d["signature"]),
+    },
+    { signedAt: time(d["signedAt"]) },
   );
 }
 

@@ -160,6 +160,40 @@ describe("requests", () => {
     await expect(client().agents.get("")).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
   });
 
+  it("verifies the audit chain and pages through its checkpoints", async () => {
+    fake.routes.set("GET /v1/audit/verify", () => ({
+      body: JSON.stringify({
+        ok: false, fromSequence: "1", toSequence: "9", eventsChecked: "9", checkpointsChecked: "2",
+        checkpointedThrough: "8", firstBreak: { sequence: "9", eventId: "e9", kind: "hash_mismatch" },
+      }),
+    }));
+    const cp = { sequence: "4", hash: "h4", keyId: "k", algorithm: "ed25519", signature: "c2ln", signedAt: "2026-01-02T03:04:05Z" };
+    fake.routes.set("GET /v1/audit/checkpoints", (req) => ({
+      body: (req.url ?? "").includes("pageToken=p2")
+        ? JSON.stringify({ checkpoints: [{ ...cp, sequence: "8", hash: "h8" }] })
+        : JSON.stringify({ checkpoints: [cp], nextPageToken: "p2" }),
+    }));
+    const c = client();
+    const v = await c.audit.verify({ fromSequence: 1, toSequence: 9 });
+    expect(fake.requests.at(-1)!.url).toBe("/v1/audit/verify?fromSequence=1&toSequence=9");
+    expect(v).toMatchObject({ ok: false, eventsChecked: 9, checkpointsChecked: 2, checkpointedThrough: 8 });
+    expect(v.firstBreak).toMatchObject({ sequence: 9, kind: "hash_mismatch", eventId: "e9" });
+    await c.audit.verify();
+    expect(fake.requests.at(-1)!.url).toBe("/v1/audit/verify");
+    const page = await c.audit.checkpointsPage({ fromSequence: 3, pageSize: 1 });
+    expect(fake.requests.at(-1)!.url).toBe("/v1/audit/checkpoints?fromSequence=3&pageSize=1");
+    expect(page.nextPageToken).toBe("p2");
+    expect(page.items[0]).toMatchObject({ sequence: 4, algorithm: "ed25519", signedAt: new Date("2026-01-02T03:04:05Z") });
+    const seqs: number[] = [];
+    for await (const x of c.audit.checkpoints({ fromSequence: 3 })) seqs.push(x.sequence);
+    expect(seqs).toEqual([4, 8]);
+    const before = fake.requests.length;
+    await expect(c.audit.verify({ fromSequence: -1 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    await expect(c.audit.verify({ fromSequence: 5, toSequence: 2 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    await expect(c.audit.checkpointsPage({ fromSequence: -1 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    expect(fake.requests.length).toBe(before);
+  });
+
   it("keeps VERSION equal to package.json", async () => {
     const { readFileSync } = await import("node:fs");
     const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };

@@ -267,6 +267,12 @@ export class Runner {
       case "audit.get":
         allow(a, "eventId");
         return c.audit.get(s(a, "eventId"));
+      case "audit.verify":
+        allow(a, "fromSequence", "toSequence");
+        return c.audit.verify({ fromSequence: opt<number>(a, "fromSequence"), toSequence: opt<number>(a, "toSequence") });
+      case "audit.checkpoints":
+        allow(a, "fromSequence", "limit");
+        return collect(c.audit.checkpoints({ fromSequence: opt<number>(a, "fromSequence") }), opt<number>(a, "limit") ?? 0);
     }
     throw new Error(`unknown op ${step.op}`);
   }

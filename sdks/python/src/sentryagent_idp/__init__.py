@@ -8,10 +8,12 @@ from ._version import __version__
 from .aio import AsyncAgentIdPClient, AsyncTokenManager
 from .client import AgentIdPClient, TokenManager
 from .errors import AgentIdPError
-from .models import Agent, AuditEvent, Credential, Introspection, IssuedCredential, Page, TokenResponse
+from .models import (
+    Agent, AuditCheckpoint, AuditEvent, ChainBreak, ChainVerification, Credential, Introspection, IssuedCredential, Page, TokenResponse,
+)
 
 __all__ = [
     "AgentIdPClient", "AsyncAgentIdPClient", "AgentIdPError", "TokenManager", "AsyncTokenManager", "Secret",
-    "Agent", "AuditEvent", "Credential", "Introspection", "IssuedCredential", "Page", "TokenResponse",
+    "Agent", "AuditCheckpoint", "AuditEvent", "ChainBreak", "ChainVerification", "Credential", "Introspection", "IssuedCredential", "Page", "TokenResponse",
     "__version__",
 ]

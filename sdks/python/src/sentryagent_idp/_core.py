@@ -17,7 +17,7 @@ from ._secret import Secret
 from ._version import __version__
 from .errors import AgentIdPError
 from .models import (
-    Agent, AuditEvent, Credential, Introspection, IssuedCredential, Page, TokenResponse, format_time,
+    Agent, AuditCheckpoint, AuditEvent, ChainVerification, Credential, Introspection, IssuedCredential, Page, TokenResponse, format_time,
 )
 
 T = TypeVar("T")
@@ -242,3 +242,21 @@ def audit_query(
 
 def audit_get(event_id: str) -> Call[AuditEvent]:
     return Call("GET", f"/v1/audit/events/{seg(event_id, 'event_id')}", AuditEvent.from_json, retry=True)
+
+
+def audit_verify(from_sequence: Optional[int], to_sequence: Optional[int]) -> Call[ChainVerification]:
+    f, t = from_sequence or 0, to_sequence or 0
+    if f < 0 or t < 0 or (t > 0 and f > t):
+        raise invalid_argument("the range needs 0 <= from_sequence <= to_sequence")
+    return Call("GET", "/v1/audit/verify", ChainVerification.from_json,
+                params=_params(fromSequence=f or None, toSequence=t or None), retry=True)
+
+
+def audit_checkpoints(
+    from_sequence: Optional[int], page_size: Optional[int], page_token: Optional[str],
+) -> Call[Page[AuditCheckpoint]]:
+    if from_sequence is not None and from_sequence < 0:
+        raise invalid_argument("from_sequence must not be negative")
+    return Call("GET", "/v1/audit/checkpoints", _page("checkpoints", AuditCheckpoint.from_json),
+                params=_params(fromSequence=from_sequence or None, pageSize=page_size, pageToken=page_token),
+                retry=True)

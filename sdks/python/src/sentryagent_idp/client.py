@@ -13,7 +13,7 @@ import httpx
 from . import _core
 from ._secret import Secret, secret_of
 from .errors import AgentIdPError, error_from_response
-from .models import Agent, AuditEvent, Credential, Introspection, IssuedCredential, Page, TokenResponse
+from .models import Agent, AuditCheckpoint, AuditEvent, ChainVerification, Credential, Introspection, IssuedCredential, Page, TokenResponse
 
 T = TypeVar("T")
 
@@ -349,6 +349,28 @@ class Audit:
 
     def get(self, event_id: str) -> AuditEvent:
         return self._c._send(_core.audit_get(event_id))
+
+    def verify(self, *, from_sequence: Optional[int] = None, to_sequence: Optional[int] = None) -> ChainVerification:
+        """Recomputes the hash chain over the sequences from ``from_sequence``
+        (None: the oldest kept) to ``to_sequence`` (None: the newest, and then
+        the recorded head is checked too). Needs audit:read and platform:admin.
+        A broken chain is a result (``ok`` False, ``first_break`` set)."""
+        return self._c._send(_core.audit_verify(from_sequence, to_sequence))
+
+    def checkpoints_page(
+        self, *, from_sequence: Optional[int] = None, page_size: Optional[int] = None,
+        page_token: Optional[str] = None,
+    ) -> Page[AuditCheckpoint]:
+        """One page of the chain's signed checkpoints at or after
+        ``from_sequence``, oldest first. Needs audit:read and platform:admin."""
+        return self._c._send(_core.audit_checkpoints(from_sequence, page_size, page_token))
+
+    def checkpoints(
+        self, *, from_sequence: Optional[int] = None, page_size: Optional[int] = None,
+    ) -> Iterator[AuditCheckpoint]:
+        """Every signed checkpoint at or after ``from_sequence``, oldest first, fetched lazily."""
+        return _iterate(lambda t: self.checkpoints_page(from_sequence=from_sequence, page_size=page_size,
+                                                        page_token=t))
 
 
 __all__ = ["AgentIdPClient", "TokenManager", "Agents", "Credentials", "Tokens", "Audit"]

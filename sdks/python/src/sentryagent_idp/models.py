@@ -244,6 +244,76 @@ class AuditEvent(_Model):
 
 
 @dataclass(frozen=True)
+class ChainBreak(_Model):
+    """Where the audit chain stops proving the log intact. ``kind`` is
+    hash_mismatch, prev_hash_mismatch, missing_events or head_mismatch."""
+
+    sequence: int
+    kind: str
+    event_id: str = ""
+    expected: str = ""
+    actual: str = ""
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> ChainBreak:
+        return cls(
+            sequence=_int(d.get("sequence")), kind=str(d.get("kind", "")), event_id=str(d.get("eventId", "")),
+            expected=str(d.get("expected", "")), actual=str(d.get("actual", "")),
+        )
+
+
+@dataclass(frozen=True)
+class ChainVerification(_Model):
+    """The result of ``audit.verify``: the range of sequences checked and,
+    when ``ok`` is false, where the chain first broke. A broken chain is a
+    result, not an error."""
+
+    ok: bool
+    from_sequence: int = 0
+    to_sequence: int = 0
+    events_checked: int = 0
+    first_break: Optional[ChainBreak] = None
+    # Signed checkpoints in the range whose signature held and whose head
+    # matched the recomputed chain, and the newest sequence one covers (0:
+    # none; events after it rest on the hash chain alone).
+    checkpoints_checked: int = 0
+    checkpointed_through: int = 0
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> ChainVerification:
+        fb = d.get("firstBreak")
+        return cls(
+            ok=bool(d.get("ok")), from_sequence=_int(d.get("fromSequence")), to_sequence=_int(d.get("toSequence")),
+            events_checked=_int(d.get("eventsChecked")),
+            first_break=ChainBreak.from_json(fb) if isinstance(fb, dict) else None,
+            checkpoints_checked=_int(d.get("checkpointsChecked")),
+            checkpointed_through=_int(d.get("checkpointedThrough")),
+        )
+
+
+@dataclass(frozen=True)
+class AuditCheckpoint(_Model):
+    """A signed statement that the audit chain's event at ``sequence`` had
+    ``hash``, and so every event before it was what the chain says
+    (docs/audit.md, "Signed checkpoints")."""
+
+    sequence: int
+    hash: str
+    key_id: str = ""  # hex of the first 16 bytes of SHA-256 over the public key's PKIX DER
+    algorithm: str = ""  # ed25519 or ecdsa-p256-sha256
+    signature: str = ""  # standard base64
+    signed_at: Optional[datetime] = None
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> AuditCheckpoint:
+        return cls(
+            sequence=_int(d.get("sequence")), hash=str(d.get("hash", "")), key_id=str(d.get("keyId", "")),
+            algorithm=str(d.get("algorithm", "")), signature=str(d.get("signature", "")),
+            signed_at=parse_time(d.get("signedAt")),
+        )
+
+
+@dataclass(frozen=True)
 class Page(Generic[T]):
     """One page of a list; ``next_page_token`` is empty on the last."""
 

@@ -293,6 +293,46 @@ class ClientTest {
     assertTrue(token.headers().get("Authorization").get(0).startsWith("Basic "));
   }
 
+  /** verify and checkpoints: the query each sends, string int64s read, pages followed to the end. */
+  @Test
+  void auditVerifyAndCheckpoints() {
+    routes.put("GET /v1/audit/verify", s -> new Reply(200, Map.of(),
+        "{\"ok\":false,\"fromSequence\":\"1\",\"toSequence\":\"9\",\"eventsChecked\":\"9\","
+            + "\"checkpointsChecked\":\"2\",\"checkpointedThrough\":\"8\","
+            + "\"firstBreak\":{\"sequence\":\"9\",\"eventId\":\"e9\",\"kind\":\"hash_mismatch\"}}"));
+    String cp = "{\"sequence\":\"%s\",\"hash\":\"h\",\"keyId\":\"k\",\"algorithm\":\"ed25519\","
+        + "\"signature\":\"c2ln\",\"signedAt\":\"2026-01-02T03:04:05Z\"}";
+    routes.put("GET /v1/audit/checkpoints", s -> new Reply(200, Map.of(), s.uri().contains("pageToken=p2")
+        ? "{\"checkpoints\":[" + cp.formatted("8") + "]}"
+        : "{\"checkpoints\":[" + cp.formatted("4") + "],\"nextPageToken\":\"p2\"}"));
+    try (AgentIdPClient c = client().build()) {
+      ChainVerification v = c.audit().verify(1, 9);
+      assertEquals("/v1/audit/verify?fromSequence=1&toSequence=9", requests.get(requests.size() - 1).uri());
+      assertFalse(v.ok());
+      assertEquals(9, v.eventsChecked());
+      assertEquals(2, v.checkpointsChecked());
+      assertEquals(8, v.checkpointedThrough());
+      assertEquals(9, v.firstBreak().sequence());
+      assertEquals("hash_mismatch", v.firstBreak().kind());
+      c.audit().verify();
+      assertEquals("/v1/audit/verify", requests.get(requests.size() - 1).uri());
+      Page<AuditCheckpoint> page = c.audit().checkpointsPage(3, 1, null);
+      assertEquals("/v1/audit/checkpoints?fromSequence=3&pageSize=1", requests.get(requests.size() - 1).uri());
+      assertEquals("p2", page.nextPageToken());
+      assertEquals(4, page.items().get(0).sequence());
+      assertEquals(java.time.Instant.parse("2026-01-02T03:04:05Z"), page.items().get(0).signedAt());
+      assertEquals(List.of(4L, 8L), c.audit().checkpoints(3).map(AuditCheckpoint::sequence).toList());
+      int before = requests.size();
+      assertEquals("INVALID_ARGUMENT",
+          assertThrows(AgentIdPException.class, () -> c.audit().verify(-1, 0)).code());
+      assertEquals("INVALID_ARGUMENT",
+          assertThrows(AgentIdPException.class, () -> c.audit().verify(5, 2)).code());
+      assertEquals("INVALID_ARGUMENT",
+          assertThrows(AgentIdPException.class, () -> c.audit().checkpointsPage(-1, null, null)).code());
+      assertEquals(before, requests.size());
+    }
+  }
+
   @Test
   void secretsAreNeverPrinted() throws Exception {
     Secret s = Secret.of("agentidp_sk_abc");

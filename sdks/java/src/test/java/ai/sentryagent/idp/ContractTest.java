@@ -426,6 +426,14 @@ class ContractTest {
           allow(a, "eventId");
           return c.audit().get(s(a, "eventId"));
         }
+        case "audit.verify" -> {
+          allow(a, "fromSequence", "toSequence");
+          return c.audit().verify(a.path("fromSequence").asLong(0), a.path("toSequence").asLong(0));
+        }
+        case "audit.checkpoints" -> {
+          allow(a, "fromSequence", "limit");
+          return limit(c.audit().checkpoints(a.path("fromSequence").asLong(0)), a);
+        }
         default -> throw new AssertionError("unknown op " + op);
       }
     }
