@@ -71,55 +71,64 @@ func openToMesh(fullMethod string, reflectionOn bool) bool {
 		(reflectionOn && strings.HasPrefix(fullMethod, "/grpc.reflection."))
 }
 
+// admit names the caller of a call from its verified mesh certificate ("" on
+// a plaintext server) and refuses it unless cfg.Allow gives it the method.
+func admit(cfg Config, ctx context.Context, method string) (string, error) {
+	if cfg.TLS == nil {
+		return "", nil
+	}
+	caller, ok := mtls.PeerName(ctx)
+	if !ok {
+		// Unreachable: the TLS handshake already required one.
+		return "", status.Error(codes.Unauthenticated, "no mesh client certificate")
+	}
+	if openToMesh(method, cfg.Reflection) || cfg.Allow.Permits(caller, method) {
+		return caller, nil
+	}
+	return "", status.Errorf(codes.PermissionDenied, "%s may not call %s", mtls.ID(caller), method)
+}
+
 // Authorize returns the allow-list interceptors of cfg (TLS, Allow,
 // Reflection, Logger), for a server that New does not build (authz's
 // ext_authz server, which logs no line per call).
 func Authorize(cfg Config) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
-	return authorize(cfg)
-}
-
-// authorize is the allow-list: the caller's verified certificate names it,
-// and the method must be one Allow gives it.
-func authorize(cfg Config) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
-	check := func(ctx context.Context, method string) error {
-		if cfg.TLS == nil {
-			return nil
-		}
-		caller, ok := mtls.PeerName(ctx)
-		if !ok {
-			// Unreachable: the TLS handshake already required one.
-			return status.Error(codes.Unauthenticated, "no mesh client certificate")
-		}
-		if openToMesh(method, cfg.Reflection) || cfg.Allow.Permits(caller, method) {
-			return nil
-		}
-		return status.Errorf(codes.PermissionDenied, "%s may not call %s", mtls.ID(caller), method)
-	}
 	unary := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if err := check(ctx, info.FullMethod); err != nil {
+		if _, err := admit(cfg, ctx, info.FullMethod); err != nil {
 			cfg.Logger.Warn("rpc refused", "method", info.FullMethod, "error", err.Error())
 			return nil, err
 		}
 		return handler(ctx, req)
 	}
-	stream := func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		if err := check(ss.Context(), info.FullMethod); err != nil {
+	return unary, authorizeStream(cfg)
+}
+
+func authorizeStream(cfg Config) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if _, err := admit(cfg, ss.Context(), info.FullMethod); err != nil {
 			cfg.Logger.Warn("rpc refused", "method", info.FullMethod, "error", err.Error())
 			return err
 		}
 		return handler(srv, ss)
 	}
-	return unary, stream
 }
 
-// trustsIdentity reports whether a call's identity metadata counts.
-func trustsIdentity(tlsOn bool) func(context.Context) bool {
-	return func(ctx context.Context) bool {
-		if !tlsOn {
-			return true // development: plaintext trusts the network, as before
+// identify admits a unary call (as Authorize does) and puts its request
+// info into its context: from the metadata when the caller is one of the
+// Asserters (or the server is plaintext: development trusts the network),
+// else from the connection alone — an internal call by the system from the
+// peer's address, whatever metadata it carries, so no other caller can name
+// an actor, owner or scopes. The caller is named once per call.
+func identify(cfg Config) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		caller, err := admit(cfg, ctx, info.FullMethod)
+		if err != nil {
+			cfg.Logger.Warn("rpc refused", "method", info.FullMethod, "error", err.Error())
+			return nil, err
 		}
-		caller, ok := mtls.PeerName(ctx)
-		return ok && slices.Contains(Asserters, caller)
+		if cfg.TLS == nil || slices.Contains(Asserters, caller) {
+			return handler(requestinfo.With(ctx, requestinfo.FromIncoming(ctx)), req)
+		}
+		return handler(requestinfo.With(ctx, requestinfo.FromPeer(ctx)), req)
 	}
 }
 
@@ -132,7 +141,6 @@ func New(cfg Config) (*grpc.Server, *health.Server) {
 		cfg.MaxRecvMsgSize = 1 << 20
 	}
 	c := classifier(cfg.Unavailable)
-	authzUnary, authzStream := authorize(cfg)
 	var creds []grpc.ServerOption
 	if cfg.TLS != nil {
 		creds = append(creds, grpc.Creds(cfg.TLS.ServerCredentials()))
@@ -154,13 +162,12 @@ func New(cfg Config) (*grpc.Server, *health.Server) {
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
 		grpc.ChainUnaryInterceptor(
 			cfg.Metrics.UnaryServer(),
-			authzUnary,
-			requestinfo.UnaryServerTrusting(trustsIdentity(cfg.TLS != nil)),
+			identify(cfg),
 			c.mapErrors,
 			logUnary(cfg.Logger, c),
 			recoverUnary(cfg.Logger),
 		),
-		grpc.ChainStreamInterceptor(cfg.Metrics.StreamServer(), authzStream, c.mapStreamErrors, recoverStream(cfg.Logger)),
+		grpc.ChainStreamInterceptor(cfg.Metrics.StreamServer(), authorizeStream(cfg), c.mapStreamErrors, recoverStream(cfg.Logger)),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 	)
 	opts = append(opts, cfg.Options...)

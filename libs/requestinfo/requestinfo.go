@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 )
@@ -170,26 +169,6 @@ func ForwardedClient(values ...string) string {
 		}
 	}
 	return ""
-}
-
-// UnaryServer puts the request info of every call into its context,
-// believing the caller's identity metadata.
-func UnaryServer(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	return handler(With(ctx, FromIncoming(ctx)), req)
-}
-
-// UnaryServerTrusting puts the request info of every call into its
-// context, from its metadata when trusted says the caller may assert it
-// (the gateway, over mutual TLS), else from the connection alone: an
-// internal call by the system from the peer's address, whatever metadata
-// it carries, so no other caller can name an actor, owner or scopes.
-func UnaryServerTrusting(trusted func(context.Context) bool) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if trusted(ctx) {
-			return handler(With(ctx, FromIncoming(ctx)), req)
-		}
-		return handler(With(ctx, FromPeer(ctx)), req)
-	}
 }
 
 // FromPeer is the request info of a call whose metadata is not believed:
