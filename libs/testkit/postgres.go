@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Postgres is a PostgreSQL server run from the Debian package's binaries.
@@ -291,3 +292,28 @@ func LoginRoleURL(t testing.TB, dbURL, role string) string {
 }
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// AssertRefused runs each statement on a fresh connection of dbURL (a
+// confined login) and fails t unless PostgreSQL refuses it with
+// insufficient_privilege (42501): what a service's login must not be able
+// to do, whatever role it sets first.
+func AssertRefused(t testing.TB, dbURL string, statements ...string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, sql := range statements {
+		conn, err := pgx.Connect(ctx, dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = conn.Exec(ctx, sql)
+		conn.Close(ctx)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "42501" {
+			login := "the login"
+			if u, perr := url.Parse(dbURL); perr == nil {
+				login = u.Redacted()
+			}
+			t.Errorf("%q as %s: %v, want permission denied (42501)", sql, login, err)
+		}
+	}
+}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -60,23 +58,12 @@ func TestRunAsAConfinedLogin(t *testing.T) {
 	if status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("VerifyClientSecret as the confined login: %v", err)
 	}
-	for _, sql := range []string{
+	testkit.AssertRefused(t, login,
 		`SET ROLE NONE; ALTER TABLE credentials ADD COLUMN x int`,
 		`RESET ROLE; DROP TABLE credential_secrets`,
 		`SET ROLE postgres`,
 		`TRUNCATE goose_db_version`,
-	} {
-		c, err := pgx.Connect(ctx, login)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = c.Exec(ctx, sql)
-		c.Close(ctx)
-		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) || pgErr.Code != "42501" {
-			t.Errorf("%q as the credentials service's login: %v, want permission denied", sql, err)
-		}
-	}
+	)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

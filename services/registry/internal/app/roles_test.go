@@ -5,8 +5,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -61,23 +59,12 @@ func TestRunAsAConfinedLogin(t *testing.T) {
 	if _, err := client.GetAgent(ctx, &registryv1.GetAgentRequest{AgentId: created.GetAgentId()}); err != nil {
 		t.Fatal(err)
 	}
-	for _, sql := range []string{
+	testkit.AssertRefused(t, login,
 		`SET ROLE NONE; ALTER TABLE agents ADD COLUMN x int`,
 		`RESET ROLE; DROP TABLE agents`,
 		`SET ROLE postgres`,
 		`TRUNCATE goose_db_version`,
-	} {
-		c, err := pgx.Connect(ctx, login)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = c.Exec(ctx, sql)
-		c.Close(ctx)
-		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) || pgErr.Code != "42501" {
-			t.Errorf("%q as the registry's login: %v, want permission denied", sql, err)
-		}
-	}
+	)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

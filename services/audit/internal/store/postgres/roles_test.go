@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	libpostgres "github.com/sentryagent/agentidp/libs/postgres"
+	"github.com/sentryagent/agentidp/libs/testkit"
 	"github.com/sentryagent/agentidp/services/audit/internal/audittest"
 	pgstore "github.com/sentryagent/agentidp/services/audit/internal/store/postgres"
 )
@@ -29,7 +30,7 @@ func TestTheServiceLoginCannotLeaveItsRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, url := range []string{db.LoginURL, roleURL} {
-		for _, sql := range []string{
+		testkit.AssertRefused(t, url,
 			`SET ROLE NONE; UPDATE audit_events SET actor = 'mallory' WHERE sequence = 2`,
 			`RESET ROLE; UPDATE audit_events SET actor = 'mallory' WHERE sequence = 2`,
 			`SET ROLE NONE; ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only`,
@@ -40,19 +41,8 @@ func TestTheServiceLoginCannotLeaveItsRole(t *testing.T) {
 			`SET SESSION AUTHORIZATION postgres`,
 			`SET session_replication_role = replica`,
 			`UPDATE audit_retention_policy SET min_days = 1`,
-			`SET ROLE NONE; DROP TABLE audit_events_` + time.Now().UTC().Format("200601"),
-		} {
-			conn, err := pgx.Connect(ctx, url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = conn.Exec(ctx, sql)
-			conn.Close(ctx)
-			var pgErr *pgconn.PgError
-			if !errors.As(err, &pgErr) || pgErr.Code != "42501" {
-				t.Errorf("%q as the service's login (%s): %v, want permission denied", sql, strings.SplitN(url, "?", 2)[0], err)
-			}
-		}
+			`SET ROLE NONE; DROP TABLE audit_events_`+time.Now().UTC().Format("200601"),
+		)
 	}
 	if v := verify(t, db); !v.OK {
 		t.Fatalf("verify = %+v", v.Break)
