@@ -648,6 +648,10 @@ func TestHostileInput(t *testing.T) {
 		{"pageSize", "audit over the maximum", adminCall("GET", "/v1/audit/events?pageSize=1001", nil), 400, apiError, "INVALID_PAGE_SIZE", nil},
 		{"pageSize", "audit 2^40", adminCall("GET", "/v1/audit/events?pageSize=1099511627776", nil), 400, apiError, "MALFORMED_REQUEST", nil},
 		{"pageSize", "audit fractional", adminCall("GET", "/v1/audit/events?pageSize=1.5", nil), 400, apiError, "MALFORMED_REQUEST", nil},
+		{"pageSize", "checkpoints zero", adminCall("GET", "/v1/audit/checkpoints?pageSize=0", nil), 400, apiError, "INVALID_PAGE_SIZE", nil},
+		{"pageSize", "checkpoints over the maximum", adminCall("GET", "/v1/audit/checkpoints?pageSize=1001", nil), 400, apiError, "INVALID_PAGE_SIZE", nil},
+		{"pageSize", "checkpoints negative fromSequence", adminCall("GET", "/v1/audit/checkpoints?fromSequence=-1", nil), 400, apiError, "INVALID_SEQUENCE_RANGE", nil},
+		{"pageSize", "checkpoints fromSequence not a number", adminCall("GET", "/v1/audit/checkpoints?fromSequence=head", nil), 400, apiError, "MALFORMED_REQUEST", nil},
 
 		// ── Page tokens ──────────────────────────────────────────────────────
 		{"pageToken", "registry token under other filters", adminCall("GET", "/v1/agents?pageSize=1&owner=someone-else&pageToken="+fx.agentsPageToken, nil), 400, apiError, "INVALID_PAGE_TOKEN", nil},
@@ -657,6 +661,8 @@ func TestHostileInput(t *testing.T) {
 		{"pageToken", "credentials token of another agent", adminCall("GET", "/v1/agents/"+fx.reader.id+"/credentials?pageToken="+fx.credsPageToken, nil), 400, apiError, "INVALID_PAGE_TOKEN", nil},
 		{"pageToken", "credentials token truncated", adminCall("GET", "/v1/agents/"+fx.victim+"/credentials?pageToken="+fx.credsPageToken[:len(fx.credsPageToken)-3], nil), 400, apiError, "INVALID_PAGE_TOKEN", nil},
 		{"pageToken", "audit token under other filters", adminCall("GET", "/v1/audit/events?pageSize=1&agentId="+fx.reader.id+"&pageToken="+fx.auditPageToken, nil), 400, apiError, "INVALID_PAGE_TOKEN", nil},
+		{"pageToken", "checkpoints token that is not a sequence", adminCall("GET", "/v1/audit/checkpoints?pageToken="+b64url("1 OR 1=1"), nil), 400, apiError, "INVALID_PAGE_TOKEN", nil},
+		{"pageToken", "checkpoints token before fromSequence", adminCall("GET", "/v1/audit/checkpoints?fromSequence=5&pageToken="+b64url("1"), nil), 400, apiError, "INVALID_PAGE_TOKEN", nil},
 		{"pageToken", "audit forged cursor in year 294247", adminCall("GET", forgedAudit(`{"t":9223372036854775807,"s":1,"f":"`+emptyAuditFilter+`"}`), nil), 400, apiError, "INVALID_PAGE_TOKEN", nil},
 		{"pageToken", "audit forged cursor before year 1", adminCall("GET", forgedAudit(`{"t":-9223372036854775808,"s":1,"f":"`+emptyAuditFilter+`"}`), nil), 400, apiError, "INVALID_PAGE_TOKEN", nil},
 		{"pageToken", "audit forged cursor at the end of 9999 only moves the cursor", adminCall("GET", forgedAudit(`{"t":253402300799999999,"s":1,"f":"`+emptyAuditFilter+`"}`), nil), 200, success, "", nil},
